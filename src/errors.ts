@@ -1,0 +1,29 @@
+/**
+ * The one error class nimg throws. `code` is stable API: callers branch on it,
+ * messages may change.
+ */
+export type NimgErrorCode =
+  | 'TRUNCATED' // input ends before a field or stream it declares
+  | 'BAD_SIGNATURE' // not a .nimg file (magic mismatch)
+  | 'UNSUPPORTED_VERSION' // container or weights version this build cannot read
+  | 'MODEL_MISMATCH' // file made with other weights, or weights failed their hash
+  | 'LIMIT_EXCEEDED' // dimensions or sizes above the configured limits
+  | 'CHECKSUM_MISMATCH' // CRC-32 of header or payload wrong
+  | 'CORRUPT_STREAM' // entropy-coded data inconsistent (decoder ran off its end, bad escape)
+  | 'BAD_INPUT' // caller passed something unusable (wrong image shape, bad option)
+  | 'BACKEND_UNAVAILABLE' // the requested compute backend cannot run here
+  | 'NOT_INITIALIZED' // used before init() finished
+  | 'INTERNAL'; // a bug: a WASM trap or invariant failure, reported rather than leaked
+
+export class NimgError extends Error {
+  readonly code: NimgErrorCode;
+  constructor(code: NimgErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'NimgError';
+    this.code = code;
+  }
+}
+
+export function isNimgError(e: unknown): e is NimgError {
+  return e instanceof NimgError;
+}

@@ -1,0 +1,42 @@
+/**
+ * Contract of the float transforms (tfjs). Tensors cross this boundary as planar
+ * (NCHW, batch 1) Float32Arrays; layout changes stay inside.
+ */
+export type BackendName = 'webgpu' | 'wasm' | 'cpu';
+export type BackendChoice = 'auto' | BackendName;
+
+export interface TensorEntry {
+  dtype: 'float32' | 'float16' | 'int8' | 'int32';
+  shape: number[];
+  data: Float32Array | Int8Array | Int32Array; // float16 is widened to Float32Array at load
+}
+
+export interface WeightsManifest {
+  format: 'nimg-weights';
+  version: number;
+  model_id: string;
+  sha256: string;
+  arch: { N: number; M: number; Nz: number; hs_hidden: number[]; stride: number };
+  quality: { levels: number; lambdas: number[] };
+  entropy: { precision: number; mean_frac_bits: number; num_scales: number; scales: number[] };
+  tensors: Record<string, { dtype: TensorEntry['dtype']; shape: number[]; offset: number; length: number }>;
+  [k: string]: unknown;
+}
+
+export interface ModelWeights {
+  manifest: WeightsManifest;
+  /** first 8 bytes of sha256(bin), 16 hex digits */
+  hash: string;
+  tensors: Map<string, TensorEntry>;
+}
+
+export interface Transforms {
+  readonly backend: BackendName;
+  /** x: [3, H, W] in [0,1], H and W multiples of arch.stride → y: [M, H/16, W/16] */
+  analysis(x: Float32Array, H: number, W: number): Promise<Float32Array>;
+  /** ys: [M, h, w] (gained latent) → z: [Nz, h/4, w/4] */
+  hyperAnalysis(ys: Float32Array, h: number, w: number): Promise<Float32Array>;
+  /** yhat: [M, h, w] → x: [3, 16h, 16w] */
+  synthesis(yhat: Float32Array, h: number, w: number): Promise<Float32Array>;
+  dispose(): void;
+}

@@ -1,0 +1,54 @@
+#!/bin/bash
+# Drives training on the GPU machine across several short `device` calls.
+#   bash train/gpu.sh start PART MINUTES [RESUME_CKPT] [EXTRA_ARGS...]
+#                                   copy .data/PART to /tmp/data, start train.py detached
+#   bash train/gpu.sh add PART      copy another data part; training picks it up within a minute
+#   bash train/gpu.sh wait SECONDS  wait, then bring back checkpoint (split in <16 MiB files) + logs
+# The training process runs in its own session (setsid) so it outlives each call; the
+# machine stays with us as long as the next call comes within its warm window.
+set -u
+mode=$1
+CK=/tmp/ckpt
+mkdir -p /tmp/data $CK
+case $mode in
+  start)
+    part=$2; minutes=$3; resume=${4:-}; shift 4 2>/dev/null || shift $#
+    cp -r .data/$part /tmp/data/ && echo "copied $part: $(find /tmp/data -type f | wc -l) files"
+    cp -r train /tmp/train
+    nvidia-smi --query-gpu=name,memory.total,clocks.sm --format=csv
+    python3 -c 'import torch; print("torch", torch.__version__, torch.cuda.get_device_name())'
+    args=(--data /tmp/data --ckpt $CK --minutes "$minutes")
+    [ -n "$resume" ] && args+=(--resume "$resume")
+    PYTHONUNBUFFERED=1 setsid nohup python3 /tmp/train/train.py "${args[@]}" "$@" > $CK/stdout.log 2>&1 < /dev/null &
+    sleep 75; tail -n 20 $CK/stdout.log ;;
+  add)
+    cp -r .data/$2 /tmp/data/ && echo "copied $2: $(find /tmp/data -type f | wc -l) files"
+    tail -n 5 $CK/stdout.log ;;
+  wait)
+    secs=$2
+    end=$(( $(date +%s) + secs ))
+    while [ $(date +%s) -lt $end ]; do
+      sleep 10
+      grep -q '^done' $CK/stdout.log 2>/dev/null && break
+    done
+    if [ -f $CK/last.pt ]; then
+      python3 - <<'PY'
+import torch, os
+ck = torch.load('/tmp/ckpt/last.pt', map_location='cpu')
+keys = sorted(ck['model'])
+half = {0: {}, 1: {}}
+tot = 0
+for k in keys:
+    half[0 if tot < 2.6e6 else 1][k] = ck['model'][k]
+    tot += ck['model'][k].numel()
+out = os.environ['OUT']
+for i in (0, 1):
+    torch.save({'model': half[i], 'step': ck['step'], 'elapsed_s': ck['elapsed_s']}, f'{out}/ckpt_part{i}.pt')
+print('checkpoint step', ck['step'])
+PY
+    fi
+    cp $CK/train_log.jsonl $CK/stdout.log $OUT/ 2>/dev/null
+    grep -v '^{"step"' $CK/stdout.log | tail -n 5
+    grep '"val"' $CK/stdout.log | tail -n 3
+    tail -n 3 $CK/stdout.log ;;
+esac

@@ -1,0 +1,256 @@
+/**
+ * The float networks g_a, h_a, g_s on tfjs, NHWC throughout (batch 1).
+ *
+ * `prepareNet` turns a weight set into plain typed arrays already in tfjs layouts
+ * (conv filters [kh, kw, in, out]; sub-pixel convs permuted from PyTorch PixelShuffle
+ * order to depthToSpace DCR order; GDN gamma as a 1x1 filter). A `PreparedNet` is
+ * structured-cloneable, so worker threads get the same arrays as the main thread.
+ *
+ * `TfNet` runs one tile: input NHWC tensor in, output NHWC tensor out.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { NimgError } from '../errors.js';
+import type { ModelWeights } from './types.js';
+import { floatTensor } from './weights.js';
+
+export interface ConvLayer {
+  /** [kh, kw, in, out] */
+  w: Float32Array;
+  shape: [number, number, number, number];
+  b: Float32Array;
+  stride: 1 | 2;
+  pad: number;
+}
+
+export interface GdnLayer {
+  /** 1x1 filter [1, 1, C, C]: filter[j][i] = gamma[i][j] */
+  gamma: Float32Array;
+  beta: Float32Array;
+  C: number;
+}
+
+export interface PreparedNet {
+  arch: { N: number; M: number; Nz: number };
+  ga: { convs: ConvLayer[]; gdns: GdnLayer[] };
+  ha: { convs: ConvLayer[] };
+  gs: { convs: ConvLayer[]; igdns: GdnLayer[] };
+}
+
+/** PyTorch [out, in, kh, kw] → tfjs [kh, kw, in, out], optional output-channel permutation. */
+export function torchToTfFilter(w: Float32Array, out: number, inC: number, k: number, perm?: (o: number) => number): Float32Array {
+  const r = new Float32Array(w.length);
+  for (let o = 0; o < out; o++) {
+    const od = perm ? perm(o) : o;
+    for (let i = 0; i < inC; i++) {
+      for (let ky = 0; ky < k; ky++) {
+        for (let kx = 0; kx < k; kx++) {
+          r[((ky * k + kx) * inC + i) * out + od] = w[((o * inC + i) * k + ky) * k + kx];
+        }
+      }
+    }
+  }
+  return r;
+}
+
+/** PixelShuffle channel o = c*4 + dy*2 + dx  →  depthToSpace(NHWC, DCR) channel (dy*2+dx)*C + c. */
+export function pixelShufflePerm(C: number): (o: number) => number {
+  return (o) => (o & 3) * C + (o >> 2);
+}
+
+function conv(w: ModelWeights, name: string, inC: number, out: number, k: number, stride: 1 | 2, perm?: (o: number) => number): ConvLayer {
+  const wt = floatTensor(w, `${name}.w`, [out, inC, k, k]);
+  const bt = floatTensor(w, `${name}.b`, [out]);
+  let b = bt;
+  if (perm) {
+    b = new Float32Array(out);
+    for (let o = 0; o < out; o++) b[perm(o)] = bt[o];
+  } else {
+    b = Float32Array.from(bt);
+  }
+  return { w: torchToTfFilter(wt, out, inC, k, perm), shape: [k, k, inC, out], b, stride, pad: stride === 2 ? 2 : (k - 1) / 2 };
+}
+
+function gdn(w: ModelWeights, name: string, C: number): GdnLayer {
+  const gamma = floatTensor(w, `${name}.gamma`, [C, C]);
+  const beta = floatTensor(w, `${name}.beta`, [C]);
+  const f = new Float32Array(C * C);
+  for (let i = 0; i < C; i++) for (let j = 0; j < C; j++) f[j * C + i] = gamma[i * C + j];
+  return { gamma: f, beta: Float32Array.from(beta), C };
+}
+
+export function prepareNet(w: ModelWeights): PreparedNet {
+  const { N, M, Nz } = w.manifest.arch;
+  return {
+    arch: { N, M, Nz },
+    ga: {
+      convs: [conv(w, 'ga.0', 3, N, 5, 2), conv(w, 'ga.1', N, N, 5, 2), conv(w, 'ga.2', N, N, 5, 2), conv(w, 'ga.3', N, M, 5, 2)],
+      gdns: [gdn(w, 'ga.0.gdn', N), gdn(w, 'ga.1.gdn', N), gdn(w, 'ga.2.gdn', N)],
+    },
+    ha: { convs: [conv(w, 'ha.0', M, N, 3, 1), conv(w, 'ha.1', N, N, 5, 2), conv(w, 'ha.2', N, Nz, 5, 2)] },
+    gs: {
+      convs: [
+        conv(w, 'gs.0', M, 4 * N, 3, 1, pixelShufflePerm(N)),
+        conv(w, 'gs.1', N, 4 * N, 3, 1, pixelShufflePerm(N)),
+        conv(w, 'gs.2', N, 4 * N, 3, 1, pixelShufflePerm(N)),
+        conv(w, 'gs.3', N, 12, 3, 1, pixelShufflePerm(3)),
+      ],
+      igdns: [gdn(w, 'gs.0.igdn', N), gdn(w, 'gs.1.igdn', N), gdn(w, 'gs.2.igdn', N)],
+    },
+  };
+}
+
+/** All ArrayBuffers of a prepared net (for transfer lists). */
+export function netBuffers(p: PreparedNet): ArrayBuffer[] {
+  const out: ArrayBuffer[] = [];
+  const conv = (c: ConvLayer) => out.push(c.w.buffer as ArrayBuffer, c.b.buffer as ArrayBuffer);
+  const g = (x: GdnLayer) => out.push(x.gamma.buffer as ArrayBuffer, x.beta.buffer as ArrayBuffer);
+  p.ga.convs.forEach(conv);
+  p.ga.gdns.forEach(g);
+  p.ha.convs.forEach(conv);
+  p.gs.convs.forEach(conv);
+  p.gs.igdns.forEach(g);
+  return out;
+}
+
+/**
+ * Analytic cost of the networks in multiply-adds (for GFLOP/s reports: 1 MAC = 2 FLOP).
+ * Sizes: H, W image pixels (analysis), h, w latent (synthesis, hyper-analysis).
+ */
+export function netMacs(arch: { N: number; M: number; Nz: number }, op: 'analysis' | 'hyper' | 'synthesis', h: number, w: number): number {
+  const { N, M, Nz } = arch;
+  if (op === 'analysis') {
+    let macs = 0;
+    const chans = [3, N, N, N, M];
+    let H = h, W = w;
+    for (let l = 0; l < 4; l++) {
+      H = Math.ceil(H / 2);
+      W = Math.ceil(W / 2);
+      macs += H * W * 25 * chans[l] * chans[l + 1];
+      if (l < 3) macs += H * W * N * N; // GDN 1x1
+    }
+    return macs;
+  }
+  if (op === 'hyper') {
+    return h * w * 9 * M * N + (h / 2) * (w / 2) * 25 * N * N + (h / 4) * (w / 4) * 25 * N * Nz;
+  }
+  let macs = 0;
+  const chans = [M, N, N, N];
+  let H = h, W = w;
+  for (let l = 0; l < 4; l++) {
+    const out = l < 3 ? 4 * N : 12;
+    macs += H * W * 9 * chans[l] * out;
+    H *= 2;
+    W *= 2;
+    if (l < 3) macs += H * W * N * N;
+  }
+  return macs;
+}
+
+interface TfConv { w: tf.Tensor4D; b: tf.Tensor1D; stride: 1 | 2; pad: number }
+interface TfGdn { gamma: tf.Tensor4D; beta: tf.Tensor1D }
+
+/** Networks as tfjs tensors on the active backend. Call only with that backend active. */
+export class TfNet {
+  private ga: { convs: TfConv[]; gdns: TfGdn[] };
+  private ha: { convs: TfConv[] };
+  private gs: { convs: TfConv[]; igdns: TfGdn[] };
+  private all: tf.Tensor[] = [];
+  readonly arch: PreparedNet['arch'];
+
+  constructor(p: PreparedNet) {
+    this.arch = p.arch;
+    const conv = (c: ConvLayer): TfConv => {
+      const w = tf.tensor4d(c.w, c.shape);
+      const b = tf.tensor1d(c.b);
+      this.all.push(w, b);
+      return { w, b, stride: c.stride, pad: c.pad };
+    };
+    const g = (x: GdnLayer): TfGdn => {
+      const gamma = tf.tensor4d(x.gamma, [1, 1, x.C, x.C]);
+      const beta = tf.tensor1d(x.beta);
+      this.all.push(gamma, beta);
+      return { gamma, beta };
+    };
+    this.ga = { convs: p.ga.convs.map(conv), gdns: p.ga.gdns.map(g) };
+    this.ha = { convs: p.ha.convs.map(conv) };
+    this.gs = { convs: p.gs.convs.map(conv), igdns: p.gs.igdns.map(g) };
+  }
+
+  private conv(x: tf.Tensor4D, c: TfConv, activation: 'linear' | 'relu' = 'linear'): tf.Tensor4D {
+    return tf.fused.conv2d({ x, filter: c.w, strides: c.stride, pad: c.pad, bias: c.b, activation });
+  }
+
+  private gdn(x: tf.Tensor4D, g: TfGdn, inverse: boolean): tf.Tensor4D {
+    const norm = tf.fused.conv2d({ x: tf.square(x), filter: g.gamma, strides: 1, pad: 0, bias: g.beta });
+    return tf.mul(x, inverse ? tf.sqrt(norm) : tf.rsqrt(norm));
+  }
+
+  /** [1, H, W, 3] → [1, H/16, W/16, M] */
+  analysis(x: tf.Tensor4D): tf.Tensor4D {
+    return tf.tidy(() => {
+      let t = x;
+      for (let l = 0; l < 4; l++) {
+        t = this.conv(t, this.ga.convs[l]);
+        if (l < 3) t = this.gdn(t, this.ga.gdns[l], false);
+      }
+      return t;
+    });
+  }
+
+  /** [1, h, w, M] → [1, h/4, w/4, Nz] */
+  hyperAnalysis(y: tf.Tensor4D): tf.Tensor4D {
+    return tf.tidy(() => {
+      let t = this.conv(y, this.ha.convs[0], 'relu');
+      t = this.conv(t, this.ha.convs[1], 'relu');
+      return this.conv(t, this.ha.convs[2]);
+    });
+  }
+
+  /** [1, h, w, M] → [1, 16h, 16w, 3] */
+  synthesis(y: tf.Tensor4D): tf.Tensor4D {
+    return tf.tidy(() => {
+      let t = y;
+      for (let l = 0; l < 4; l++) {
+        t = tf.depthToSpace(this.conv(t, this.gs.convs[l]), 2, 'NHWC');
+        if (l < 3) t = this.gdn(t, this.gs.igdns[l], true);
+      }
+      return t;
+    });
+  }
+
+  run(op: NetOp, x: tf.Tensor4D): tf.Tensor4D {
+    if (op === 'analysis') return this.analysis(x);
+    if (op === 'hyper') return this.hyperAnalysis(x);
+    if (op === 'synthesis') return this.synthesis(x);
+    throw new NimgError('INTERNAL', `unknown op ${String(op)}`);
+  }
+
+  dispose(): void {
+    for (const t of this.all) t.dispose();
+    this.all = [];
+  }
+}
+
+export type NetOp = 'analysis' | 'hyper' | 'synthesis';
+
+/** Output channels and scale (output pixels per input pixel, as num/den) of each op. */
+export function opGeometry(arch: PreparedNet['arch'], op: NetOp): { inC: number; outC: number; up: number; down: number } {
+  if (op === 'analysis') return { inC: 3, outC: arch.M, up: 1, down: 16 };
+  if (op === 'hyper') return { inC: arch.M, outC: arch.Nz, up: 1, down: 4 };
+  return { inC: arch.M, outC: 3, up: 16, down: 1 };
+}
+
+/** Run one NHWC tile synchronously-on-the-backend and read it back. */
+export async function runTile(net: TfNet, op: NetOp, input: Float32Array, h: number, w: number): Promise<{ data: Float32Array; h: number; w: number }> {
+  const g = opGeometry(net.arch, op);
+  const x = tf.tensor4d(input, [1, h, w, g.inC]);
+  let y: tf.Tensor4D | undefined;
+  try {
+    y = net.run(op, x);
+    const data = (await y.data()) as Float32Array;
+    return { data, h: y.shape[1], w: y.shape[2] };
+  } finally {
+    x.dispose();
+    y?.dispose();
+  }
+}

@@ -1,0 +1,170 @@
+/**
+ * The float transforms (g_a, h_a, g_s) on tfjs, tiled, on the chosen backend; on WASM,
+ * tiles optionally run in parallel worker threads. Planar [C, H, W] Float32Arrays at the
+ * boundary, NHWC inside.
+ */
+import { NimgError } from '../errors.js';
+import { activateBackend, defaultTileSize, hardwareConcurrency, initBackend, type BackendOptions } from '../backend/index.js';
+import type { TilePool } from '../backend/pool.js';
+import { TfNet, opGeometry, prepareNet, runTile, type NetOp, type PreparedNet } from './net.js';
+import { coarseScale, extractNHWC, haloCells, placeNHWC, planTiles } from './tiling.js';
+import type { BackendChoice, BackendName, ModelWeights, Transforms } from './types.js';
+
+export interface TransformOptions extends BackendOptions {
+  backend?: BackendChoice;
+  /**
+   * Tile core size in image pixels (rounded down to a multiple of 64, min 64); default per
+   * backend (defaultTileSize). `Infinity` disables tiling.
+   */
+  tileSize?: number;
+  /**
+   * Worker threads for tiles on the WASM backend (default: hardware concurrency, capped
+   * at 8; 1 = no workers, everything on the calling thread). Ignored on other backends.
+   * Output is identical whatever the count: the tiles do not depend on it.
+   */
+  threads?: number;
+}
+
+export interface TiledTransforms extends Transforms {
+  readonly tileSize: number;
+  readonly threads: number;
+  readonly prepared: PreparedNet;
+}
+
+const MAX_DEFAULT_THREADS = 8;
+
+function checkDims(name: string, data: Float32Array, C: number, h: number, w: number, mult: number): void {
+  if (!(data instanceof Float32Array)) throw new NimgError('BAD_INPUT', `${name}: input must be a Float32Array`);
+  if (!Number.isInteger(h) || !Number.isInteger(w) || h <= 0 || w <= 0 || h % mult || w % mult) {
+    throw new NimgError('BAD_INPUT', `${name}: size ${w}x${h} must be positive multiples of ${mult}`);
+  }
+  if (data.length !== C * h * w) throw new NimgError('BAD_INPUT', `${name}: ${data.length} values, expected ${C}x${h}x${w}`);
+}
+
+class TfTransforms implements TiledTransforms {
+  private net: TfNet | null;
+  constructor(
+    readonly backend: BackendName,
+    readonly prepared: PreparedNet,
+    net: TfNet,
+    readonly tileSize: number,
+    private pool: TilePool | null,
+  ) {
+    this.net = net;
+  }
+
+  get threads(): number {
+    return this.pool ? this.pool.size : 1;
+  }
+
+  private async run(op: NetOp, input: Float32Array, H: number, W: number): Promise<Float32Array> {
+    const net = this.net;
+    if (!net) throw new NimgError('NOT_INITIALIZED', 'transforms were disposed');
+    const g = opGeometry(this.prepared.arch, op);
+    const { sIn, sOut } = coarseScale(op);
+    const Hc = H / sIn;
+    const Wc = W / sIn;
+    const Ho = Hc * sOut;
+    const Wo = Wc * sOut;
+    // tile core in coarse cells: tileSize image px = tileSize/16 latent = tileSize/64 hyper-latent
+    const cells = op === 'hyper' ? this.tileSize / 64 : this.tileSize / 16;
+    const tiles = planTiles(Hc, Wc, Number.isFinite(cells) ? Math.max(1, Math.floor(cells)) : Math.max(Hc, Wc), haloCells(op));
+    const out = new Float32Array(g.outC * Ho * Wo);
+    const place = (t: (typeof tiles)[number], r: { data: Float32Array; h: number; w: number }) => {
+      const eh = (t.ey1 - t.ey0) * sOut;
+      const ew = (t.ex1 - t.ex0) * sOut;
+      if (r.h !== eh || r.w !== ew) throw new NimgError('INTERNAL', `tile output ${r.w}x${r.h}, expected ${ew}x${eh}`);
+      placeNHWC(r.data, r.h, r.w, g.outC, (t.y0 - t.ey0) * sOut, (t.x0 - t.ex0) * sOut, (t.y1 - t.y0) * sOut, (t.x1 - t.x0) * sOut, out, Ho, Wo, t.y0 * sOut, t.x0 * sOut);
+    };
+    const slice = (t: (typeof tiles)[number]) =>
+      extractNHWC(input, g.inC, H, W, t.ey0 * sIn, t.ey1 * sIn, t.ex0 * sIn, t.ex1 * sIn);
+    if (this.pool && tiles.length > 1) {
+      const pool = this.pool;
+      await Promise.all(
+        tiles.map(async (t) => {
+          const r = await pool.run(op, slice(t), (t.ey1 - t.ey0) * sIn, (t.ex1 - t.ex0) * sIn);
+          place(t, r);
+        }),
+      );
+    } else {
+      await activateBackend(this.backend);
+      for (const t of tiles) {
+        const r = await runTile(net, op, slice(t), (t.ey1 - t.ey0) * sIn, (t.ex1 - t.ex0) * sIn);
+        place(t, r);
+      }
+    }
+    return out;
+  }
+
+  analysis(x: Float32Array, H: number, W: number): Promise<Float32Array> {
+    try {
+      checkDims('analysis', x, 3, H, W, 16);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.run('analysis', x, H, W);
+  }
+
+  hyperAnalysis(ys: Float32Array, h: number, w: number): Promise<Float32Array> {
+    try {
+      checkDims('hyperAnalysis', ys, this.prepared.arch.M, h, w, 4);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.run('hyper', ys, h, w);
+  }
+
+  synthesis(yhat: Float32Array, h: number, w: number): Promise<Float32Array> {
+    try {
+      checkDims('synthesis', yhat, this.prepared.arch.M, h, w, 1);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.run('synthesis', yhat, h, w);
+  }
+
+  dispose(): void {
+    this.net?.dispose();
+    this.net = null;
+    this.pool?.dispose();
+    this.pool = null;
+  }
+}
+
+/**
+ * Build the transforms: initialise the backend (BACKEND_UNAVAILABLE if a named one cannot
+ * start), upload the weights (MODEL_MISMATCH on missing/mis-shaped tensors), start tile
+ * workers on WASM when threads > 1.
+ */
+export async function createTransforms(weights: ModelWeights, opts: TransformOptions = {}): Promise<TiledTransforms> {
+  const prepared = prepareNet(weights);
+  let tileSize = opts.tileSize;
+  if (tileSize !== undefined && tileSize !== Infinity) {
+    if (!(tileSize >= 64)) throw new NimgError('BAD_INPUT', `tileSize ${tileSize} must be >= 64 (or Infinity)`);
+    tileSize = Math.floor(tileSize / 64) * 64;
+  }
+  if (opts.threads !== undefined && !(Number.isInteger(opts.threads) && opts.threads >= 1)) {
+    throw new NimgError('BAD_INPUT', `threads ${opts.threads} must be a positive integer`);
+  }
+  const backend = await initBackend(opts.backend ?? 'auto', opts);
+  const net = new TfNet(prepared);
+  let pool: TilePool | null = null;
+  if (backend === 'wasm') {
+    const threads = opts.threads ?? Math.min(MAX_DEFAULT_THREADS, await hardwareConcurrency());
+    if (threads > 1) {
+      const { createWasmPool } = await import('../backend/pool.js');
+      try {
+        pool = await createWasmPool(prepared, threads, opts.wasmPaths);
+      } catch (e) {
+        // Workers asked for by number must start; the default quietly runs single-threaded
+        // (same backend, same tiles, same output).
+        if (opts.threads !== undefined) {
+          net.dispose();
+          throw e;
+        }
+      }
+    }
+  }
+  return new TfTransforms(backend, prepared, net, tileSize ?? defaultTileSize(backend), pool);
+}
+

@@ -146,6 +146,17 @@ export function netMacs(arch: { N: number; M: number; Nz: number }, op: 'analysi
   return macs;
 }
 
+/**
+ * tfjs depthToSpace(x, 2, 'NHWC') (DCR: channel (dy*2+dx)*C + c) as reshape-transpose-
+ * reshape: tfjs-wasm's DepthToSpace kernel is per-element (~13x slower than its Transpose).
+ */
+export function depthToSpace2(x: tf.Tensor4D): tf.Tensor4D {
+  const [n, h, w, c4] = x.shape;
+  const C = c4 / 4;
+  const t = tf.transpose(tf.reshape(x, [n * h, w, 2, 2 * C]), [0, 2, 1, 3]);
+  return tf.reshape(t, [n, 2 * h, 2 * w, C]);
+}
+
 interface TfConv { w: tf.Tensor4D; b: tf.Tensor1D; stride: 1 | 2; pad: number }
 interface TfGdn { gamma: tf.Tensor4D; beta: tf.Tensor1D }
 
@@ -211,7 +222,7 @@ export class TfNet {
     return tf.tidy(() => {
       let t = y;
       for (let l = 0; l < 4; l++) {
-        t = tf.depthToSpace(this.conv(t, this.gs.convs[l]), 2, 'NHWC');
+        t = depthToSpace2(this.conv(t, this.gs.convs[l]));
         if (l < 3) t = this.gdn(t, this.gs.igdns[l], true);
       }
       return t;

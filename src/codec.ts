@@ -1,0 +1,632 @@
+/**
+ * The public codec: init / encode / decode / probe, shaped like jSquash's codecs (an
+ * ImageData-like object in, bytes out; options merged over documented defaults).
+ *
+ * Pipeline (weights/README.md, FORMAT.md):
+ *   encode: pad (stride 64) → core.toPlanar → g_a → y·g_enc → h_a → core.quantizeZ →
+ *           core.encodeZ → core.hyperSynthesis(zhat) → core.quantizeLatent → core.encodeY →
+ *           [alpha stream] → container
+ *   decode: container → core.decodeZ → core.hyperSynthesis → core.decodeY →
+ *           core.dequantizeLatent(g_dec) → g_s → core.toRgba (crop) → [alpha]
+ *
+ * Platform-neutral: nothing here imports a Node module. In Node, the default assets (core
+ * WASM, weights) are read by src/node/loader.ts, reached by a dynamic import guarded on
+ * `process.versions.node`. Every failure is a NimgError.
+ */
+import { NimgError, isNimgError } from './errors.js';
+import type { Core } from './core/types.js';
+import type { BackendChoice, BackendName, ModelWeights, Transforms } from './model/types.js';
+import {
+  latentGeometry,
+  parseContainer,
+  parseHeader,
+  quantizeQuality,
+  writeContainer,
+  HEADER_SIZE,
+  type NimgHeader,
+} from './format/container.js';
+import { decodeAlpha, encodeAlpha, isOpaque } from './format/alpha.js';
+import { DEFAULT_LIMITS, checkDimensions, resolveLimits, type Limits } from './limits.js';
+
+export type { BackendChoice, BackendName } from './model/types.js';
+export type { Limits } from './limits.js';
+
+// ------------------------------------------------------------------------------------ types
+
+/** An ImageData-like RGBA image (RGB, 3 bytes per pixel, is accepted by encode too). */
+export interface ImageLike {
+  width: number;
+  height: number;
+  data: Uint8ClampedArray | Uint8Array;
+}
+
+/** What decode returns: RGBA, 4 bytes per pixel, row-major (the shape of ImageData). */
+export interface DecodedImage {
+  width: number;
+  height: number;
+  data: Uint8ClampedArray;
+}
+
+export interface WeightsSource {
+  /** the manifest, as JSON text or parsed */
+  manifest: string | object;
+  /** the .bin bytes */
+  bin: Uint8Array;
+}
+
+export interface InitOptions {
+  /** nimg core: a compiled module (edge workers) or the bytes of nimg-core.wasm. Node: read from build/ when absent. */
+  wasm?: WebAssembly.Module | BufferSource;
+  /** weight set. Node: read from weights/nimg-v1.{json,bin} when absent. */
+  weights?: WeightsSource;
+  /** compute backend of the float transforms (default 'auto': WebGPU on a hardware adapter, else WASM) */
+  backend?: BackendChoice;
+  /** resource limits, merged over DEFAULT_LIMITS */
+  limits?: Partial<Limits>;
+  /** where tfjs-backend-wasm finds its .wasm files (browsers, edge workers; not needed in Node) */
+  wasmPaths?: string | Record<string, string>;
+  /** worker threads for the WASM backend (default: cores, at most 8; 1 = none) */
+  threads?: number;
+  /** tile size of the transforms in pixels (default per backend) */
+  tileSize?: number;
+}
+
+export interface EncodeOptions {
+  /** 1 (smallest) .. 8 (best), continuous; stored to 1/256. Default 5. */
+  quality?: number;
+  /** backend for this call (default: the one init chose) */
+  backend?: BackendChoice;
+  /** per-call limits, merged over the codec's */
+  limits?: Partial<Limits>;
+  /** filled with stage timings when given */
+  stats?: Partial<EncodeStats>;
+}
+
+export interface DecodeOptions {
+  backend?: BackendChoice;
+  limits?: Partial<Limits>;
+  stats?: Partial<DecodeStats>;
+}
+
+/** Stage timings of one encode, in milliseconds. */
+export interface EncodeStats {
+  backend: BackendName;
+  /** validation, padding, RGB → planar float */
+  preMs: number;
+  /** g_a + h_a (float transforms) */
+  transformMs: number;
+  analysisMs: number;
+  hyperAnalysisMs: number;
+  /** quantization, h_s, range coding of z and y */
+  entropyMs: number;
+  /** alpha stream (0 for opaque images) */
+  alphaMs: number;
+  /** container writing */
+  containerMs: number;
+  totalMs: number;
+  bytes: number;
+  bpp: number;
+}
+
+/** Stage timings of one decode, in milliseconds. */
+export interface DecodeStats {
+  backend: BackendName;
+  /** container parsing and checks */
+  containerMs: number;
+  /** range decoding of z and y, h_s, dequantization */
+  entropyMs: number;
+  /** g_s (float transform) */
+  transformMs: number;
+  /** planar float → RGBA, crop, alpha stream */
+  postMs: number;
+  totalMs: number;
+}
+
+export const DEFAULT_QUALITY = 5;
+
+export const DEFAULT_ENCODE_OPTIONS: Readonly<Required<Pick<EncodeOptions, 'quality'>>> = Object.freeze({ quality: DEFAULT_QUALITY });
+
+/** What probe() tells without decoding. */
+export interface ProbeInfo {
+  format: 'nimg';
+  version: number;
+  width: number;
+  height: number;
+  /** the exact quality the file was coded with (multiple of 1/256) */
+  quality: number;
+  hasAlpha: boolean;
+  modelId: string;
+  weightsHash: string;
+  /** bytes of the file and of each part */
+  bytes: { total: number; header: number; z: number; y: number; alpha: number };
+  /** bits per pixel of the whole file */
+  bpp: number;
+  /** derived geometry: padded size, latent [M, h, w], hyper-latent [Nz, hz, wz] */
+  padded: { width: number; height: number };
+  latent: { h: number; w: number; hz: number; wz: number };
+}
+
+export interface ProbeOptions {
+  limits?: Partial<Limits>;
+  /** only the 68-byte header is needed (no payload length or payload CRC check) */
+  headerOnly?: boolean;
+}
+
+// ------------------------------------------------------------------------------- helpers
+
+const now = (): number => (typeof performance !== 'undefined' ? performance.now() : Date.now());
+
+const isNode = typeof process !== 'undefined' && !!(process as { versions?: { node?: string } }).versions?.node;
+
+const BACKENDS: readonly BackendChoice[] = ['auto', 'webgpu', 'wasm', 'cpu'];
+
+function checkBackend(b: unknown): BackendChoice {
+  if (b === undefined) return 'auto';
+  if (typeof b !== 'string' || !BACKENDS.includes(b as BackendChoice)) {
+    throw new NimgError('BAD_INPUT', `backend must be one of ${BACKENDS.join(', ')}, got ${JSON.stringify(b)}`);
+  }
+  return b as BackendChoice;
+}
+
+function checkOptionsObject(o: unknown, what: string): void {
+  if (o !== undefined && o !== null && (typeof o !== 'object' || Array.isArray(o))) {
+    throw new NimgError('BAD_INPUT', `${what} must be an object`);
+  }
+}
+
+/**
+ * Convert anything thrown inside the pipeline into a NimgError. `streamStage`: the failure
+ * happened while reading untrusted stream data (→ CORRUPT_STREAM rather than INTERNAL).
+ */
+export function toNimgError(e: unknown, context: string, streamStage = false): NimgError {
+  if (isNimgError(e)) return e;
+  const msg = e instanceof Error ? e.message : String(e);
+  if (e instanceof RangeError && /alloc|memory|invalid (typed )?array length|array buffer/i.test(msg)) {
+    return new NimgError('LIMIT_EXCEEDED', `${context}: out of memory (${msg})`, { cause: e });
+  }
+  const trap = typeof WebAssembly !== 'undefined' && e instanceof WebAssembly.RuntimeError;
+  if (streamStage) return new NimgError('CORRUPT_STREAM', `${context}: ${trap ? 'WASM trap' : 'error'} on stream data (${msg})`, { cause: e });
+  return new NimgError('INTERNAL', `${context}: ${trap ? 'WASM trap' : 'unexpected error'} (${msg})`, { cause: e });
+}
+
+interface CheckedImage {
+  width: number;
+  height: number;
+  data: Uint8Array | Uint8ClampedArray;
+  channels: 3 | 4;
+}
+
+function checkImage(image: unknown, limits: Limits): CheckedImage {
+  if (!image || typeof image !== 'object') throw new NimgError('BAD_INPUT', 'image must be an object {width, height, data}');
+  const { width, height, data } = image as ImageLike;
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
+    throw new NimgError('BAD_INPUT', `image width and height must be positive integers, got ${String(width)}x${String(height)}`);
+  }
+  checkDimensions(width, height, limits, 'image');
+  if (!(data instanceof Uint8ClampedArray || data instanceof Uint8Array)) {
+    throw new NimgError('BAD_INPUT', 'image.data must be a Uint8ClampedArray or Uint8Array (RGBA bytes)');
+  }
+  const n = width * height;
+  let channels: 3 | 4;
+  if (data.length === 4 * n) channels = 4;
+  else if (data.length === 3 * n) channels = 3;
+  else throw new NimgError('BAD_INPUT', `image.data has ${data.length} bytes; ${width}x${height} RGBA needs ${4 * n}`);
+  return { width, height, data, channels };
+}
+
+/**
+ * Gain vector for a continuous quality (weights/README.md): i = floor(q) (7 when q = 8),
+ * t = q − i, g = gain[i−1]^(1−t) · gain[i]^t elementwise.
+ */
+export function interpolateGain(table: Float32Array, levels: number, M: number, q: number): Float32Array {
+  let i = Math.floor(q);
+  if (i >= levels) i = levels - 1;
+  if (i < 1) i = 1;
+  const t = q - i;
+  const out = new Float32Array(M);
+  const a = (i - 1) * M;
+  const b = i * M;
+  if (t === 0) {
+    out.set(table.subarray(a, a + M));
+    return out;
+  }
+  if (t === 1) {
+    out.set(table.subarray(b, b + M));
+    return out;
+  }
+  for (let c = 0; c < M; c++) out[c] = Math.pow(table[a + c], 1 - t) * Math.pow(table[b + c], t);
+  return out;
+}
+
+function gainTable(w: ModelWeights, name: string, levels: number, M: number): Float32Array {
+  const t = w.tensors.get(name);
+  if (!t) throw new NimgError('MODEL_MISMATCH', `weights lack tensor ${name}`);
+  if (t.shape.length !== 2 || t.shape[0] !== levels || t.shape[1] !== M) {
+    throw new NimgError('MODEL_MISMATCH', `tensor ${name} has shape [${t.shape}], expected [${levels},${M}]`);
+  }
+  if (!(t.data instanceof Float32Array)) throw new NimgError('MODEL_MISMATCH', `tensor ${name} must be float`);
+  return t.data;
+}
+
+/** Serialises the operations of one codec (one WASM core, one tfjs engine). */
+class Queue {
+  private tail: Promise<unknown> = Promise.resolve();
+  run<T>(f: () => Promise<T>): Promise<T> {
+    const p = this.tail.then(f, f);
+    this.tail = p.catch(() => {});
+    return p;
+  }
+}
+
+// ----------------------------------------------------------------------------------- codec
+
+type TransformFactoryOptions = Pick<InitOptions, 'wasmPaths' | 'threads' | 'tileSize'>;
+
+/**
+ * One loaded model: WASM core + weights + transforms per backend. The module-level functions
+ * (init/encode/decode) use a default instance; create more with `NimgCodec.create`.
+ */
+export class NimgCodec {
+  private readonly transforms = new Map<BackendChoice, Promise<Transforms>>();
+  private readonly queue = new Queue();
+  private disposed = false;
+  readonly modelId: string;
+  readonly weightsHash: string;
+  readonly levels: number;
+  readonly M: number;
+  readonly Nz: number;
+  readonly stride: number;
+  private readonly gainEnc: Float32Array;
+  private readonly gainDec: Float32Array;
+
+  private constructor(
+    private readonly core: Core,
+    readonly weights: ModelWeights,
+    public limits: Limits,
+    public defaultBackend: BackendChoice,
+    private readonly tfOpts: TransformFactoryOptions,
+  ) {
+    const m = weights.manifest;
+    this.modelId = m.model_id;
+    this.weightsHash = weights.hash;
+    this.levels = m.quality?.levels ?? 8;
+    this.M = m.arch.M;
+    this.Nz = m.arch.Nz;
+    this.stride = m.arch.stride;
+    if (this.stride !== 64) throw new NimgError('MODEL_MISMATCH', `arch.stride ${this.stride}: container v1 assumes 64`);
+    if (!(Number.isInteger(this.levels) && this.levels >= 2)) throw new NimgError('MODEL_MISMATCH', `quality.levels ${this.levels} must be >= 2`);
+    this.gainEnc = gainTable(weights, 'gain.enc', this.levels, this.M);
+    this.gainDec = gainTable(weights, 'gain.dec', this.levels, this.M);
+  }
+
+  /** Load the core, the weights and the default backend. */
+  static async create(options: InitOptions = {}): Promise<NimgCodec> {
+    checkOptionsObject(options, 'init options');
+    const backend = checkBackend(options.backend);
+    const limits = resolveLimits(options.limits);
+    let { wasm, weights } = options;
+    try {
+      if (wasm === undefined || weights === undefined) {
+        if (!isNode) {
+          throw new NimgError(
+            'NOT_INITIALIZED',
+            'outside Node, call init({ wasm, weights: { manifest, bin } }) with the nimg core module and the weight files first',
+          );
+        }
+        const spec = './node/loader.js';
+        const loader = (await import(/* @vite-ignore */ spec)) as typeof import('./node/loader.js');
+        if (wasm === undefined) wasm = await loader.loadCoreWasm();
+        if (weights === undefined) weights = await loader.loadWeights();
+      }
+      if (!weights || typeof weights !== 'object' || !(weights.bin instanceof Uint8Array) || weights.manifest == null) {
+        throw new NimgError('BAD_INPUT', 'weights must be { manifest: string | object, bin: Uint8Array }');
+      }
+      const [{ createCore }, { parseWeights }, { coreModelFromWeights }] = await Promise.all([
+        import('./core/index.js'),
+        import('./model/weights.js'),
+        import('./core/model.js'),
+      ]);
+      const parsed = await parseWeights(weights.manifest, weights.bin);
+      const core = await createCore(wasm);
+      core.setModel(coreModelFromWeights(parsed));
+      const codec = new NimgCodec(core, parsed, limits, backend, {
+        wasmPaths: options.wasmPaths,
+        threads: options.threads,
+        tileSize: options.tileSize,
+      });
+      await codec.transformsFor(backend);
+      return codec;
+    } catch (e) {
+      throw toNimgError(e, 'init');
+    }
+  }
+
+  /** The transforms of a backend, created on first use. */
+  transformsFor(choice: BackendChoice = this.defaultBackend): Promise<Transforms> {
+    if (this.disposed) return Promise.reject(new NimgError('NOT_INITIALIZED', 'this codec was disposed'));
+    let p = this.transforms.get(choice);
+    if (!p) {
+      p = (async () => {
+        const { createTransforms } = await import('./model/transforms.js');
+        const t = await createTransforms(this.weights, { ...this.tfOpts, backend: choice });
+        if (choice === 'auto' && !this.transforms.has(t.backend)) this.transforms.set(t.backend, Promise.resolve(t));
+        return t;
+      })();
+      this.transforms.set(choice, p);
+      p.catch(() => {
+        if (this.transforms.get(choice) === p) this.transforms.delete(choice);
+      });
+    }
+    return p;
+  }
+
+  private callLimits(user?: Partial<Limits>): Limits {
+    return user === undefined ? this.limits : resolveLimits(user, this.limits);
+  }
+
+  /** Encode an RGBA (or RGB) image. */
+  encode(image: ImageLike, options: EncodeOptions = {}): Promise<Uint8Array> {
+    return this.encodeWithStats(image, options).then((r) => r.bytes);
+  }
+
+  async encodeWithStats(image: ImageLike, options: EncodeOptions = {}): Promise<{ bytes: Uint8Array; stats: EncodeStats }> {
+    const t0 = now();
+    let img: CheckedImage;
+    let quality: number;
+    let backend: BackendChoice;
+    try {
+      checkOptionsObject(options, 'encode options');
+      img = checkImage(image, this.callLimits(options.limits));
+      quality = quantizeQuality(options.quality ?? DEFAULT_QUALITY);
+      backend = options.backend === undefined ? this.defaultBackend : checkBackend(options.backend);
+    } catch (e) {
+      throw toNimgError(e, 'encode');
+    }
+    return this.queue.run(async () => {
+      try {
+        const tf = await this.transformsFor(backend);
+        const t1 = now();
+        const core = this.core;
+        const { width, height, data, channels } = img;
+        const g = latentGeometry(width, height, this.stride);
+        const x = core.toPlanar(data, width, height, channels, g.padW, g.padH);
+        const gEnc = interpolateGain(this.gainEnc, this.levels, this.M, quality);
+        const t2 = now();
+        const y = await tf.analysis(x, g.padH, g.padW);
+        const t3 = now();
+        const hw = g.h * g.w;
+        if (y.length !== this.M * hw) throw new NimgError('INTERNAL', `analysis returned ${y.length} values, expected ${this.M * hw}`);
+        for (let c = 0; c < this.M; c++) {
+          const gc = gEnc[c];
+          for (let i = c * hw, e = i + hw; i < e; i++) y[i] *= gc;
+        }
+        const ys = y;
+        const t4 = now();
+        const z = await tf.hyperAnalysis(ys, g.h, g.w);
+        const t5 = now();
+        const zhat = core.quantizeZ(z);
+        const zBytes = core.encodeZ(zhat, g.hz * g.wz);
+        const { muQ, idx } = core.hyperSynthesis(zhat, g.hz, g.wz);
+        const k = core.quantizeLatent(ys, muQ);
+        const yBytes = core.encodeY(k, idx);
+        const t6 = now();
+        const alpha = channels === 4 && !isOpaque(data, 4) ? await encodeAlpha(data, width, height) : null;
+        const t7 = now();
+        const bytes = writeContainer({
+          width,
+          height,
+          quality,
+          modelId: this.modelId,
+          weightsHash: this.weightsHash,
+          z: zBytes,
+          y: yBytes,
+          alpha,
+        });
+        const t8 = now();
+        const stats: EncodeStats = {
+          backend: tf.backend,
+          preMs: t1 - t0 + (t2 - t1),
+          transformMs: t3 - t2 + (t5 - t4),
+          analysisMs: t3 - t2,
+          hyperAnalysisMs: t5 - t4,
+          entropyMs: t4 - t3 + (t6 - t5),
+          alphaMs: t7 - t6,
+          containerMs: t8 - t7,
+          totalMs: t8 - t0,
+          bytes: bytes.length,
+          bpp: (bytes.length * 8) / (width * height),
+        };
+        if (options.stats) Object.assign(options.stats, stats);
+        lastStats.encode = stats;
+        return { bytes, stats };
+      } catch (e) {
+        throw toNimgError(e, 'encode');
+      }
+    });
+  }
+
+  /** Decode a .nimg file to RGBA. */
+  decode(bytes: Uint8Array | ArrayBuffer, options: DecodeOptions = {}): Promise<DecodedImage> {
+    return this.decodeWithStats(bytes, options).then((r) => r.image);
+  }
+
+  async decodeWithStats(bytes: Uint8Array | ArrayBuffer, options: DecodeOptions = {}): Promise<{ image: DecodedImage; stats: DecodeStats }> {
+    const t0 = now();
+    let file: ReturnType<typeof parseContainer>;
+    let backend: BackendChoice;
+    try {
+      checkOptionsObject(options, 'decode options');
+      backend = options.backend === undefined ? this.defaultBackend : checkBackend(options.backend);
+      file = parseContainer(bytes, {
+        limits: this.callLimits(options.limits),
+        expect: { modelId: this.modelId, weightsHash: this.weightsHash },
+      });
+    } catch (e) {
+      throw toNimgError(e, 'decode', true);
+    }
+    return this.queue.run(async () => {
+      let stage = 'decode';
+      let streamStage = false;
+      try {
+        stage = 'decode: backend';
+        const tf = await this.transformsFor(backend);
+        const t1 = now();
+        const { header, z, y, alpha } = file;
+        const { width, height } = header;
+        const g = latentGeometry(width, height, this.stride);
+        const core = this.core;
+        stage = 'decode: entropy';
+        streamStage = true;
+        const zhat = core.decodeZ(z, g.hz * g.wz);
+        const { muQ, idx } = core.hyperSynthesis(zhat, g.hz, g.wz);
+        const k = core.decodeY(y, idx);
+        streamStage = false;
+        const gDec = interpolateGain(this.gainDec, this.levels, this.M, header.quality);
+        const yhat = core.dequantizeLatent(k, muQ, gDec, this.M, g.h * g.w);
+        const t2 = now();
+        stage = 'decode: synthesis';
+        const xr = await tf.synthesis(yhat, g.h, g.w);
+        const t3 = now();
+        stage = 'decode: post-processing';
+        const rgba = core.toRgba(xr, g.padW, g.padH, width, height);
+        if (alpha) {
+          streamStage = true;
+          stage = 'decode: alpha';
+          const plane = await decodeAlpha(alpha, width, height);
+          for (let i = 0, n = width * height; i < n; i++) rgba[4 * i + 3] = plane[i];
+        }
+        const t4 = now();
+        const stats: DecodeStats = {
+          backend: tf.backend,
+          containerMs: t1 - t0,
+          entropyMs: t2 - t1,
+          transformMs: t3 - t2,
+          postMs: t4 - t3,
+          totalMs: t4 - t0,
+        };
+        if (options.stats) Object.assign(options.stats, stats);
+        lastStats.decode = stats;
+        return { image: { width, height, data: rgba }, stats };
+      } catch (e) {
+        throw toNimgError(e, stage, streamStage);
+      }
+    });
+  }
+
+  /** Header information of a .nimg file (static: needs no model). */
+  probe(bytes: Uint8Array | ArrayBuffer, options: ProbeOptions = {}): ProbeInfo {
+    return probe(bytes, { ...options, limits: options.limits ?? this.limits });
+  }
+
+  /** Release the transforms (GPU buffers, worker threads). */
+  dispose(): void {
+    this.disposed = true;
+    for (const p of this.transforms.values()) p.then((t) => t.dispose(), () => {});
+    this.transforms.clear();
+  }
+}
+
+// ------------------------------------------------------------------------ module-level API
+
+let defaultCodec: Promise<NimgCodec> | null = null;
+const lastStats: { encode?: EncodeStats; decode?: DecodeStats } = {};
+
+/**
+ * Load the WASM core, the weights and the backend (idempotent). A later call with `wasm` or
+ * `weights` replaces the model; with only `backend`, it prepares that backend too and makes
+ * it the default; with `limits`, it replaces the limits. Resolves to the backend in use.
+ */
+export async function init(options: InitOptions = {}): Promise<BackendName> {
+  checkOptionsObject(options, 'init options');
+  const opts = options ?? {};
+  if (defaultCodec && opts.wasm === undefined && opts.weights === undefined) {
+    const codec = await defaultCodec;
+    if (opts.limits !== undefined) codec.limits = resolveLimits(opts.limits);
+    if (opts.backend !== undefined) {
+      const b = checkBackend(opts.backend);
+      const t = await codec.transformsFor(b).catch((e) => Promise.reject(toNimgError(e, 'init')));
+      codec.defaultBackend = b;
+      return t.backend;
+    }
+    return (await codec.transformsFor()).backend;
+  }
+  const previous = defaultCodec;
+  const p = NimgCodec.create(opts);
+  defaultCodec = p;
+  try {
+    const codec = await p;
+    if (previous) previous.then((c) => c.dispose(), () => {});
+    return (await codec.transformsFor()).backend;
+  } catch (e) {
+    if (defaultCodec === p) defaultCodec = previous;
+    throw e;
+  }
+}
+
+/** The default codec, initialising it with the defaults (Node only) when needed. */
+export async function getCodec(): Promise<NimgCodec> {
+  if (!defaultCodec) await init();
+  return defaultCodec as Promise<NimgCodec>;
+}
+
+/** Encode an ImageData-like RGBA image to .nimg bytes. */
+export async function encode(image: ImageLike, options: EncodeOptions = {}): Promise<Uint8Array> {
+  return (await getCodec()).encode(image, options);
+}
+
+/** Encode and return the stage timings. */
+export async function encodeWithStats(image: ImageLike, options: EncodeOptions = {}): Promise<{ bytes: Uint8Array; stats: EncodeStats }> {
+  return (await getCodec()).encodeWithStats(image, options);
+}
+
+/** Decode .nimg bytes to an ImageData-like RGBA image. */
+export async function decode(bytes: Uint8Array | ArrayBuffer, options: DecodeOptions = {}): Promise<DecodedImage> {
+  return (await getCodec()).decode(bytes, options);
+}
+
+/** Decode and return the stage timings. */
+export async function decodeWithStats(bytes: Uint8Array | ArrayBuffer, options: DecodeOptions = {}): Promise<{ image: DecodedImage; stats: DecodeStats }> {
+  return (await getCodec()).decodeWithStats(bytes, options);
+}
+
+/** Stage timings of the last encode and decode of this module (any codec instance). */
+export function lastTimings(): { encode?: EncodeStats; decode?: DecodeStats } {
+  return { encode: lastStats.encode && { ...lastStats.encode }, decode: lastStats.decode && { ...lastStats.decode } };
+}
+
+/**
+ * Header information of a .nimg file, synchronously and without a model: validates the
+ * header and (unless `headerOnly`) the payload length and CRC. Throws NimgError.
+ */
+export function probe(bytes: Uint8Array | ArrayBuffer, options: ProbeOptions = {}): ProbeInfo {
+  checkOptionsObject(options, 'probe options');
+  const limits = options.limits ? resolveLimits(options.limits) : DEFAULT_LIMITS;
+  let h: NimgHeader;
+  try {
+    h = options.headerOnly ? parseHeader(bytes, { limits }) : parseContainer(bytes, { limits }).header;
+  } catch (e) {
+    throw toNimgError(e, 'probe', true);
+  }
+  const g = latentGeometry(h.width, h.height);
+  return {
+    format: 'nimg',
+    version: h.version,
+    width: h.width,
+    height: h.height,
+    quality: h.quality,
+    hasAlpha: h.hasAlpha,
+    modelId: h.modelId,
+    weightsHash: h.weightsHash,
+    bytes: { total: h.fileLength, header: HEADER_SIZE, z: h.zLength, y: h.yLength, alpha: h.alphaLength },
+    bpp: (h.fileLength * 8) / (h.width * h.height),
+    padded: { width: g.padW, height: g.padH },
+    latent: { h: g.h, w: g.w, hz: g.hz, wz: g.wz },
+  };
+}
+
+/** Release the default codec (its transforms, GPU buffers and worker threads). */
+export async function dispose(): Promise<void> {
+  const p = defaultCodec;
+  defaultCodec = null;
+  if (p) (await p.catch(() => null))?.dispose();
+}

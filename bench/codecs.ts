@@ -32,7 +32,8 @@ export interface CodecAdapter {
   quickQualities: number[];
   /** setting used for speed measurements (aims at ~0.5–0.8 bpp on Kodak) */
   speedQuality: number;
-  /** whether a larger quality setting means more bits (true for every codec here) */
+  /** false: speed-only variant (same bitstream as another adapter), skipped in the RD sweep */
+  rd?: boolean;
   encode(rgba: Uint8ClampedArray | Uint8Array, width: number, height: number, q: number): Promise<Uint8Array>;
   decode(bytes: Uint8Array): Promise<DecodedImage>;
   /** optional: stage timings of the last encode / decode */
@@ -199,71 +200,93 @@ export const jxlFactory: CodecFactory = {
 
 export const NIMG_QUALITIES = range(1, 8, 0.5);
 
+async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: timed out after ${ms / 1000}s`)), ms);
+    timer.unref?.();
+  });
+  try {
+    return await Promise.race([p, t]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const normStages = (t: any): StageTimings | undefined => {
+  if (!t || typeof t !== 'object') return undefined;
+  const out: StageTimings = {};
+  for (const [k, v] of Object.entries(t)) if (typeof v === 'number' && Number.isFinite(v) && k !== 'bytes' && k !== 'bpp') out[k] = v;
+  return Object.keys(out).length ? out : undefined;
+};
+
+/** Notes from loading nimg (backends that failed to initialise etc.), for the report. */
+export const nimgNotes: Record<string, string> = {};
+
 export const nimgFactory: CodecFactory = {
   name: 'nimg',
   async load() {
-    const modPath = path.join(REPO_ROOT, 'src', 'index.ts');
+    // NIMG_MODULE: override the module (e.g. a work-in-progress entry point)
+    const modPath = process.env.NIMG_MODULE ? path.resolve(process.env.NIMG_MODULE) : path.join(REPO_ROOT, 'src', 'index.ts');
     const nimg: any = await import(pathToFileURL(modPath).href);
     if (typeof nimg.encode !== 'function' || typeof nimg.decode !== 'function') {
       throw new Error('src/index.ts does not export encode()/decode()');
     }
-    const backends: string[] = [];
-    const wanted = (process.env.NIMG_BACKENDS ?? 'wasm,webgpu').split(',').filter(Boolean);
-    let lastErr: unknown;
-    for (const backend of wanted) {
+    // primary: what init() picks by itself ('auto'); its RD curve is "nimg"
+    const primary: string = (typeof nimg.init === 'function' ? await withTimeout(Promise.resolve(nimg.init()), 300_000, 'nimg init') : undefined) ?? 'auto';
+    const backends: string[] = [String(primary)];
+    const wanted = (process.env.NIMG_BACKENDS ?? 'wasm,webgpu').split(',').map((b) => b.trim()).filter(Boolean);
+    for (const b of wanted) {
+      if (backends.includes(b) || typeof nimg.init !== 'function') continue;
       try {
-        if (typeof nimg.init === 'function') await nimg.init({ backend });
-        backends.push(backend);
+        await withTimeout(Promise.resolve(nimg.init({ backend: b })), 120_000, `nimg init backend ${b}`);
+        backends.push(b);
       } catch (e) {
-        lastErr = e;
+        nimgNotes[`nimg-${b}`] = `backend ${b} unavailable: ${e instanceof Error ? e.message.split('\n')[0] : e}`;
       }
     }
-    if (!backends.length) {
-      // fall back to whatever 'auto' gives us
-      if (typeof nimg.init === 'function') await nimg.init();
-      backends.push('auto');
-      void lastErr;
-    }
-    // Stage timings: the codec team may expose them as getStageTimings()/lastTimings()/stats(), or
-    // attach `timings` to the encode result. Probe for the common shapes.
-    const stageFn: (() => any) | undefined =
-      typeof nimg.getStageTimings === 'function'
-        ? nimg.getStageTimings
-        : typeof nimg.lastTimings === 'function'
-          ? nimg.lastTimings
-          : typeof nimg.getTimings === 'function'
-            ? nimg.getTimings
-            : undefined;
-    const normStages = (t: any): StageTimings | undefined => {
-      if (!t || typeof t !== 'object') return undefined;
-      const out: StageTimings = {};
-      for (const [k, v] of Object.entries(t)) if (typeof v === 'number' && Number.isFinite(v)) out[k] = v;
-      return Object.keys(out).length ? out : undefined;
-    };
-    return backends.map((backend, i): CodecAdapter => {
+    if (backends.length > 1) await nimg.init({ backend: primary }); // restore the default
+    const lastTimings: (() => any) | undefined = typeof nimg.lastTimings === 'function' ? nimg.lastTimings : undefined;
+
+    const make = (name: string, backend: string, codec: any, rd: boolean, note: string): CodecAdapter => {
       let encStages: StageTimings | undefined;
       let decStages: StageTimings | undefined;
       return {
-        name: i === 0 ? 'nimg' : `nimg-${backend}`,
-        settings: `nimg (src/index.ts), backend ${backend}, quality 1..8 (continuous)`,
+        name,
+        settings: `nimg (src/index.ts), backend ${backend}${note}, quality 1..8 (continuous)`,
         qualities: NIMG_QUALITIES,
         quickQualities: [2, 5],
         speedQuality: 4,
+        rd,
         async encode(rgba, width, height, q) {
-          const out = await nimg.encode({ width, height, data: rgba }, { quality: q, backend });
+          const stats: Record<string, unknown> = {};
+          const out = await codec.encode({ width, height, data: rgba }, { quality: q, backend, stats });
           const bytes: Uint8Array = out instanceof Uint8Array ? out : (out?.bytes ?? out?.data);
-          encStages = normStages(out?.timings) ?? normStages(stageFn?.()?.encode ?? stageFn?.());
+          encStages = normStages(stats) ?? normStages(lastTimings?.()?.encode);
           return bytes;
         },
         async decode(bytes) {
-          const img = await nimg.decode(bytes, { backend });
-          decStages = normStages(img?.timings) ?? normStages(stageFn?.()?.decode ?? stageFn?.());
+          const stats: Record<string, unknown> = {};
+          const img = await codec.decode(bytes, { backend, stats });
+          decStages = normStages(stats) ?? normStages(lastTimings?.()?.decode);
           return img;
         },
         lastEncodeStages: () => encStages,
         lastDecodeStages: () => decStages,
       };
-    });
+    };
+    const adapters = backends.map((b, i) => make(i === 0 ? 'nimg' : `nimg-${b}`, b, nimg, i === 0, i === 0 ? ' (auto choice), default worker threads' : ', default worker threads'));
+    // single-threaded variant for a like-for-like speed comparison with the (single-threaded) peers
+    if (typeof nimg.NimgCodec?.create === 'function' && process.env.NIMG_NO_1T !== '1') {
+      try {
+        const one = await withTimeout(Promise.resolve(nimg.NimgCodec.create({ threads: 1, backend: 'wasm' })), 300_000, 'nimg 1-thread codec');
+        adapters.push(make('nimg-1t', 'wasm', one, false, ', threads: 1'));
+        adapters[adapters.length - 1].dispose = () => one.dispose?.();
+      } catch (e) {
+        nimgNotes['nimg-1t'] = `1-thread codec unavailable: ${e instanceof Error ? e.message.split('\n')[0] : e}`;
+      }
+    }
+    return adapters;
   },
 };
 

@@ -26,14 +26,27 @@ export function colorFor(name: string, i: number, anchor: boolean): string {
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
-export function rdSvg(series: Series[], opts: { title: string; xMax?: number; yMin?: number; yMax?: number }): string {
+export interface PlotOptions {
+  title: string;
+  xMax?: number;
+  yMin?: number;
+  yMax?: number;
+  /** 'psnr' (default) or 'msssim' (plotted in dB: −10·log10(1 − ms)) */
+  metric?: 'psnr' | 'msssim';
+}
+
+export function rdSvg(series: Series[], opts: PlotOptions): string {
+  const metric = opts.metric ?? 'psnr';
+  const qv = (p: RdPoint): number | null =>
+    metric === 'psnr' ? (p.psnr ?? null) : p.ms_ssim == null ? null : -10 * Math.log10(Math.max(1 - p.ms_ssim, 1e-12));
+  const yLabel = metric === 'psnr' ? 'PSNR (RGB) [dB]' : 'MS-SSIM (RGB) [dB] = −10·log10(1 − MS-SSIM)';
   const W = 900;
   const H = 620;
   const m = { l: 64, r: 230, t: 40, b: 52 };
   const xMax = opts.xMax ?? 2;
-  const inRange = series.flatMap((s) => s.points.filter((p) => p.bpp <= xMax && p.psnr != null).map((p) => p.psnr!));
-  const yMin = opts.yMin ?? Math.floor(Math.min(...inRange, 40) - 0.5);
-  const yMax = opts.yMax ?? Math.ceil(Math.max(...inRange, 24) + 0.5);
+  const inRange = series.flatMap((s) => s.points.filter((p) => p.bpp <= xMax && qv(p) != null).map((p) => qv(p)!));
+  const yMin = opts.yMin ?? Math.floor(Math.min(...inRange) - 0.5);
+  const yMax = opts.yMax ?? Math.ceil(Math.max(...inRange) + 0.5);
   const pw = W - m.l - m.r;
   const ph = H - m.t - m.b;
   const X = (v: number) => m.l + (v / xMax) * pw;
@@ -54,15 +67,15 @@ export function rdSvg(series: Series[], opts: { title: string; xMax?: number; yM
   }
   out.push(`<rect x="${m.l}" y="${m.t}" width="${pw}" height="${ph}" fill="none" stroke="#333"/>`);
   out.push(`<text x="${m.l + pw / 2}" y="${H - 12}" text-anchor="middle">bits per pixel</text>`);
-  out.push(`<text transform="translate(18 ${m.t + ph / 2}) rotate(-90)" text-anchor="middle">PSNR (RGB) [dB]</text>`);
+  out.push(`<text transform="translate(18 ${m.t + ph / 2}) rotate(-90)" text-anchor="middle">${esc(yLabel)}</text>`);
   // series
   out.push(`<g clip-path="url(#plot)">`);
   for (const s of series) {
-    const pts = s.points.filter((p) => p.psnr != null && Number.isFinite(p.psnr) && p.bpp > 0).sort((a, b) => a.bpp - b.bpp);
+    const pts = s.points.filter((p) => qv(p) != null && Number.isFinite(qv(p)!) && p.bpp > 0).sort((a, b) => a.bpp - b.bpp);
     if (!pts.length) continue;
-    const d = pts.map((p, i) => `${i ? 'L' : 'M'}${X(p.bpp).toFixed(1)},${Y(p.psnr!).toFixed(1)}`).join(' ');
+    const d = pts.map((p, i) => `${i ? 'L' : 'M'}${X(p.bpp).toFixed(1)},${Y(qv(p)!).toFixed(1)}`).join(' ');
     out.push(`<path d="${d}" fill="none" stroke="${s.color}" stroke-width="${s.dashed ? 1.5 : 2.2}"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`);
-    if (!s.dashed) for (const p of pts) out.push(`<circle cx="${X(p.bpp).toFixed(1)}" cy="${Y(p.psnr!).toFixed(1)}" r="2.6" fill="${s.color}"/>`);
+    if (!s.dashed) for (const p of pts) out.push(`<circle cx="${X(p.bpp).toFixed(1)}" cy="${Y(qv(p)!).toFixed(1)}" r="2.6" fill="${s.color}"/>`);
   }
   out.push(`</g>`);
   // legend

@@ -9,7 +9,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
 import path from 'node:path';
-import { FACTORIES, FACTORY_OF, PEERS, REPO_ROOT, type CodecAdapter } from './codecs.ts';
+import { FACTORIES, FACTORY_OF, PEERS, REPO_ROOT, nimgNotes, type CodecAdapter } from './codecs.ts';
 import { loadImages, type RgbaImage } from './images.ts';
 import { bitsPerPixel, msssimDb, msssimPrepare, msssimWith, psnrRgb } from './metrics.ts';
 import { Progress } from './progress.ts';
@@ -142,6 +142,10 @@ async function loadAdapters(names: string[], progress: Progress) {
       progress.note(`[bench] ${f.name}: not available (${msg}) — marked missing, continuing with the others`);
     }
   }
+  for (const [k, v] of Object.entries(nimgNotes)) {
+    missing[k] = v;
+    progress.note(`[bench] ${k}: ${v}`);
+  }
   return { adapters, missing };
 }
 
@@ -251,13 +255,24 @@ async function speedOf(ad: CodecAdapter, images: RgbaImage[], runs: number, prog
   };
 }
 
-export function writePlot(file: string, rd: RdReport, anchors: Record<string, any>, title: string) {
+const ANCHOR_LABELS: Record<string, string> = {
+  av1: 'AV1 / libaom (published)',
+  webp: 'WebP (published)',
+  'compressai-bmshj2018-hyperprior_mse_cuda': 'Ballé 2018 hyperprior',
+  'compressai-mbt2018-mean_mse_cuda': 'Minnen 2018 mean-scale',
+  'paper-minnen2020-cc10_mse': 'Minnen 2020 channel-AR',
+  'paper-elic2022_mse': 'ELIC 2022',
+  'coolchic-v5.0': 'Cool-chic v5.0',
+};
+
+export function writePlot(file: string, rd: RdReport, anchors: Record<string, any>, title: string, metric: 'psnr' | 'msssim' = 'psnr') {
   const series: Series[] = [];
   const ours = Object.keys(rd.curves).sort((a, b) => (a.startsWith('nimg') ? -1 : b.startsWith('nimg') ? 1 : 0));
   ours.forEach((n, i) => series.push({ name: n, points: rd.curves[n], color: colorFor(n, i, false) }));
-  const plotted = ['av1', 'webp', 'compressai-bmshj2018-hyperprior_mse_cuda', 'compressai-mbt2018-mean_mse_cuda', 'paper-minnen2020-cc10_mse', 'paper-elic2022_mse', 'coolchic-v5.0'];
-  plotted.filter((a) => anchors[a]).forEach((a, i) => series.push({ name: `${a} (published)`, points: anchors[a], dashed: true, color: colorFor(a, i, true) }));
-  writeFileSync(file, rdSvg(series, { title }));
+  Object.keys(ANCHOR_LABELS)
+    .filter((a) => anchors[a] && (metric === 'psnr' || anchors[a].some((p: any) => p.ms_ssim != null)))
+    .forEach((a, i) => series.push({ name: ANCHOR_LABELS[a], points: anchors[a], dashed: true, color: colorFor(a, i, true) }));
+  writeFileSync(file, rdSvg(series, { title, metric }));
 }
 
 export async function main(argv = process.argv.slice(2)): Promise<{ rd?: RdReport; speed?: SpeedReport }> {
@@ -278,13 +293,14 @@ export async function main(argv = process.argv.slice(2)): Promise<{ rd?: RdRepor
   const speedImgs = images.slice(0, Math.max(1, Math.min(args.speedImages, images.length)));
   const qualitiesOf = (ad: CodecAdapter) => (args.quick ? ad.quickQualities : ad.qualities);
   const total =
-    (args.speedOnly ? 0 : adapters.reduce((s, ad) => s + qualitiesOf(ad).length * images.length, 0)) +
+    (args.speedOnly ? 0 : adapters.filter((ad) => ad.rd !== false).reduce((s, ad) => s + qualitiesOf(ad).length * images.length, 0)) +
     (args.rdOnly ? 0 : adapters.length * speedImgs.length * args.speedRuns);
   progress.setTotal(total);
 
   const rdFile = path.join(args.results!, `${setName}-rd.json`);
   const speedFile = path.join(args.results!, `${setName}-speed.json`);
   const svgFile = path.join(args.results!, `${setName}-rd.svg`);
+  const svgMsFile = path.join(args.results!, `${setName}-rd-msssim.svg`);
   const anchors = loadAnchors(path.resolve(REPO_ROOT, `../shared/anchors/${setName}_anchors.json`));
 
   // ---- rate-distortion (merged per codec into any existing results, written after each codec)
@@ -296,7 +312,7 @@ export async function main(argv = process.argv.slice(2)): Promise<{ rd?: RdRepor
     const miss: Record<string, string> = { ...(prev?.missing ?? {}) };
     for (const n of Object.keys(missing)) if (!curves[n]) miss[n] = missing[n];
     const measured = new Set<string>();
-    for (const ad of adapters) {
+    for (const ad of adapters.filter((a) => a.rd !== false)) {
       const tc = Date.now();
       try {
         curves[ad.name] = await rdCurve(ad, images, qualitiesOf(ad), progress);
@@ -321,6 +337,7 @@ export async function main(argv = process.argv.slice(2)): Promise<{ rd?: RdRepor
       if (args.save) {
         writeJson(rdFile, rd);
         writePlot(svgFile, rd, anchors, `${setName}: PSNR vs bpp (RGB), nimg vs web codecs`);
+        writePlot(svgMsFile, rd, anchors, `${setName}: MS-SSIM vs bpp (RGB mean), nimg vs web codecs`, 'msssim');
       }
       progress.note(`[bench] ${ad.name}: RD done in ${metas[ad.name].seconds}s${args.save ? ` → ${path.relative(process.cwd(), rdFile)}` : ''}`);
     }
@@ -386,10 +403,10 @@ export async function main(argv = process.argv.slice(2)): Promise<{ rd?: RdRepor
       for (const a of ANCHOR_SET) if (rd.vs_anchors[n]?.[a] !== undefined) out.push(`  ${a.padEnd(42)} ${fmtPct(rd.vs_anchors[n][a])}`);
     }
   }
-  if (speed && Object.keys(speed.codecs).length) out.push('', 'Speed at a mid quality (per image, one thread)', speedTable(speed));
+  if (speed && Object.keys(speed.codecs).length) out.push('', 'Speed at a mid quality (ms per image; peers single-threaded, nimg-1t = nimg on one thread)', speedTable(speed));
   const allMissing = { ...(rd?.missing ?? {}), ...(speed?.missing ?? {}), ...missing };
   if (Object.keys(allMissing).length) out.push('', 'Missing: ' + Object.entries(allMissing).map(([k, v]) => `${k} (${v})`).join('; '));
-  if (args.save) out.push('', `Results: ${[!args.speedOnly && rdFile, !args.speedOnly && svgFile, !args.rdOnly && speedFile].filter(Boolean).map((f) => path.relative(process.cwd(), f as string)).join(', ')}`);
+  if (args.save) out.push('', `Results: ${[!args.speedOnly && rdFile, !args.speedOnly && svgFile, !args.speedOnly && svgMsFile, !args.rdOnly && speedFile].filter(Boolean).map((f) => path.relative(process.cwd(), f as string)).join(', ')}`);
   process.stdout.write(out.join('\n') + '\n');
   void ran;
 

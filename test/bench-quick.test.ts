@@ -15,11 +15,14 @@ describe('npm run bench -- --quick', () => {
       const dir = mkdtempSync(path.join(os.tmpdir(), 'nimg-bench-'));
       const json = path.join(dir, 'quick.json');
       const tsx = path.join(ROOT, 'node_modules', '.bin', 'tsx');
-      const { stdout, stderr } = await new Promise<{ stdout: string; stderr: string }>((resolve, reject) => {
-        execFile(tsx, ['bench/run.ts', '--quick', '--json', json], { cwd: ROOT, timeout: 170_000, maxBuffer: 1 << 24 }, (err, stdout, stderr) =>
-          err ? reject(Object.assign(err, { stdout, stderr })) : resolve({ stdout, stderr }),
-        );
-      });
+      const results = path.join(dir, 'results');
+      const run = (args: string[]) =>
+        new Promise<{ stdout: string; stderr: string }>((resolve, reject) => {
+          execFile(tsx, ['bench/run.ts', ...args], { cwd: ROOT, timeout: 170_000, maxBuffer: 1 << 24 }, (err, stdout, stderr) =>
+            err ? reject(Object.assign(err, { stdout, stderr })) : resolve({ stdout, stderr }),
+          );
+        });
+      const { stdout, stderr } = await run(['--quick', '--json', json, '--results', results]);
       expect(stdout).toContain('Rate-distortion');
       expect(stdout).toContain('Speed at a mid quality');
       expect(stderr).not.toMatch(/\x1b\[/); // no ANSI when stderr is not a TTY
@@ -38,6 +41,15 @@ describe('npm run bench -- --quick', () => {
       expect(out.rd.bd_rate_psnr.webp).toBeCloseTo(0, 9);
       // nimg is either measured or explicitly marked missing
       expect(Boolean(out.rd.curves.nimg) || Boolean(out.rd.missing.nimg)).toBe(true);
+
+      // results files + plots, and per-codec merging: a second run with one codec keeps the others
+      for (const f of ['kodak-rd.json', 'kodak-speed.json', 'kodak-rd.svg', 'kodak-rd-msssim.svg']) expect(existsSync(path.join(results, f)), f).toBe(true);
+      const svg = readFileSync(path.join(results, 'kodak-rd.svg'), 'utf8');
+      expect(svg.startsWith('<svg')).toBe(true);
+      expect(svg.trimEnd().endsWith('</svg>')).toBe(true);
+      await run(['--quick', '--codecs', 'jpeg', '--rd-only', '--results', results, '--no-progress']);
+      const merged = JSON.parse(readFileSync(path.join(results, 'kodak-rd.json'), 'utf8'));
+      for (const c of PEERS) expect(merged.curves[c], c).toHaveLength(2);
     },
     180_000,
   );

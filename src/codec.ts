@@ -69,6 +69,11 @@ export interface InitOptions {
   threads?: number;
   /** tile size of the transforms in pixels (default per backend) */
   tileSize?: number;
+  /**
+   * Advanced: an already created core (src/core/types.ts `Core`) to use instead of
+   * instantiating `wasm`; init calls its setModel. For tests and custom builds.
+   */
+  core?: Core;
 }
 
 export interface EncodeOptions {
@@ -306,7 +311,7 @@ export class NimgCodec {
     const limits = resolveLimits(options.limits);
     let { wasm, weights } = options;
     try {
-      if (wasm === undefined || weights === undefined) {
+      if ((wasm === undefined && !options.core) || weights === undefined) {
         if (!isNode) {
           throw new NimgError(
             'NOT_INITIALIZED',
@@ -315,19 +320,19 @@ export class NimgCodec {
         }
         const spec = './node/loader.js';
         const loader = (await import(/* @vite-ignore */ spec)) as typeof import('./node/loader.js');
-        if (wasm === undefined) wasm = await loader.loadCoreWasm();
+        if (wasm === undefined && !options.core) wasm = await loader.loadCoreWasm();
         if (weights === undefined) weights = await loader.loadWeights();
       }
       if (!weights || typeof weights !== 'object' || !(weights.bin instanceof Uint8Array) || weights.manifest == null) {
         throw new NimgError('BAD_INPUT', 'weights must be { manifest: string | object, bin: Uint8Array }');
       }
-      const [{ createCore }, { parseWeights }, { coreModelFromWeights }] = await Promise.all([
-        import('./core/index.js'),
-        import('./model/weights.js'),
-        import('./core/model.js'),
-      ]);
+      const [{ parseWeights }, { coreModelFromWeights }] = await Promise.all([import('./model/weights.js'), import('./core/model.js')]);
       const parsed = await parseWeights(weights.manifest, weights.bin);
-      const core = await createCore(wasm);
+      let core = options.core;
+      if (!core) {
+        const { createCore } = await import('./core/index.js');
+        core = await createCore(wasm);
+      }
       core.setModel(coreModelFromWeights(parsed));
       const codec = new NimgCodec(core, parsed, limits, backend, {
         wasmPaths: options.wasmPaths,
@@ -539,7 +544,7 @@ const lastStats: { encode?: EncodeStats; decode?: DecodeStats } = {};
 export async function init(options: InitOptions = {}): Promise<BackendName> {
   checkOptionsObject(options, 'init options');
   const opts = options ?? {};
-  if (defaultCodec && opts.wasm === undefined && opts.weights === undefined) {
+  if (defaultCodec && opts.wasm === undefined && opts.weights === undefined && opts.core === undefined) {
     const codec = await defaultCodec;
     if (opts.limits !== undefined) codec.limits = resolveLimits(opts.limits);
     if (opts.backend !== undefined) {

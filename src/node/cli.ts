@@ -1,0 +1,183 @@
+/**
+ * The `nimg` command line (bin/nimg.js). Node only.
+ *
+ *   nimg encode IN.(png|jpg) OUT.nimg [--quality Q] [--backend B]
+ *   nimg decode IN.nimg OUT.png [--backend B]
+ *   nimg info IN.nimg
+ *
+ * Exit status: 0 success; 1 bad input or failure (stderr: `NimgError [CODE]: message`, no
+ * stack trace); 2 bad usage (stderr: the message and the usage text).
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { NimgError, isNimgError } from '../errors.js';
+import { DEFAULT_QUALITY, decodeWithStats, dispose, encodeWithStats, init, probe, type BackendChoice } from '../codec.js';
+import { decodeImageFile, encodePng } from '../image/index.js';
+import { QUALITY_MAX, QUALITY_MIN } from '../format/container.js';
+
+export const USAGE = `Usage:
+  nimg encode IN.png|IN.jpg OUT.nimg [--quality Q] [--backend B] [--verbose]
+  nimg decode IN.nimg OUT.png [--backend B] [--verbose]
+  nimg info IN.nimg
+  nimg --help | --version
+
+Options:
+  -q, --quality Q   ${QUALITY_MIN} (smallest) .. ${QUALITY_MAX} (best), continuous, default ${DEFAULT_QUALITY}
+  -b, --backend B   auto (default) | webgpu | wasm | cpu
+  -v, --verbose     print size and stage timings to stderr
+
+Environment: NIMG_WEIGHTS (manifest .json; .bin beside it), NIMG_CORE_WASM (core .wasm).
+Exit status: 0 ok, 1 bad input or failure, 2 bad usage.`;
+
+class UsageError extends Error {}
+
+interface Parsed {
+  command: string;
+  files: string[];
+  quality?: number;
+  backend?: BackendChoice;
+  verbose: boolean;
+}
+
+const BACKENDS = ['auto', 'webgpu', 'wasm', 'cpu'];
+
+export function parseArgs(argv: string[]): Parsed | 'help' | 'version' {
+  const files: string[] = [];
+  let command = '';
+  let quality: number | undefined;
+  let backend: BackendChoice | undefined;
+  let verbose = false;
+  for (let i = 0; i < argv.length; i++) {
+    let a = argv[i];
+    let value: string | undefined;
+    const eq = a.startsWith('--') ? a.indexOf('=') : -1;
+    if (eq > 0) {
+      value = a.slice(eq + 1);
+      a = a.slice(0, eq);
+    }
+    const next = (): string => {
+      if (value !== undefined) return value;
+      if (i + 1 >= argv.length) throw new UsageError(`option ${a} needs a value`);
+      return argv[++i];
+    };
+    if (a === '-h' || a === '--help') return 'help';
+    if (a === '-V' || a === '--version') return 'version';
+    if (a === '-q' || a === '--quality') {
+      const s = next();
+      const q = Number(s);
+      if (s.trim() === '' || !Number.isFinite(q) || q < QUALITY_MIN || q > QUALITY_MAX) {
+        throw new UsageError(`--quality must be a number in [${QUALITY_MIN}, ${QUALITY_MAX}], got ${JSON.stringify(s)}`);
+      }
+      quality = q;
+    } else if (a === '-b' || a === '--backend') {
+      const b = next();
+      if (!BACKENDS.includes(b)) throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')}, got ${JSON.stringify(b)}`);
+      backend = b as BackendChoice;
+    } else if (a === '-v' || a === '--verbose') {
+      verbose = true;
+    } else if (a.startsWith('-') && a !== '-') {
+      throw new UsageError(`unknown option ${a}`);
+    } else if (!command) {
+      command = a;
+    } else {
+      files.push(a);
+    }
+  }
+  if (!command) throw new UsageError('no command given');
+  const want: Record<string, number> = { encode: 2, decode: 2, info: 1 };
+  if (!(command in want)) throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+  if (files.length !== want[command]) throw new UsageError(`${command} takes ${want[command]} file argument${want[command] > 1 ? 's' : ''}, got ${files.length}`);
+  if (command === 'info' && (quality !== undefined || backend !== undefined)) throw new UsageError('info takes no --quality or --backend');
+  if (command === 'decode' && quality !== undefined) throw new UsageError('decode takes no --quality (it is stored in the file)');
+  return { command, files, quality, backend, verbose };
+}
+
+async function readInput(path: string): Promise<Uint8Array> {
+  try {
+    const b = await readFile(path);
+    return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  } catch (e) {
+    throw new NimgError('BAD_INPUT', `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e });
+  }
+}
+
+async function writeOutput(path: string, bytes: Uint8Array): Promise<void> {
+  try {
+    await writeFile(path, bytes);
+  } catch (e) {
+    throw new NimgError('BAD_INPUT', `cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e });
+  }
+}
+
+const fmt = (ms: number) => `${ms.toFixed(0)} ms`;
+
+export interface Io {
+  stdout: (s: string) => void;
+  stderr: (s: string) => void;
+}
+
+const defaultIo: Io = {
+  stdout: (s) => process.stdout.write(s),
+  stderr: (s) => process.stderr.write(s),
+};
+
+/** Run the CLI; resolves to the exit status. Never throws. */
+export async function main(argv: string[], io: Io = defaultIo): Promise<number> {
+  let args: ReturnType<typeof parseArgs>;
+  try {
+    args = parseArgs(argv);
+  } catch (e) {
+    io.stderr(`nimg: ${(e as Error).message}\n\n${USAGE}\n`);
+    return 2;
+  }
+  if (args === 'help') {
+    io.stdout(`${USAGE}\n`);
+    return 0;
+  }
+  if (args === 'version') {
+    const { readFileSync } = await import('node:fs');
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    io.stdout(`nimg ${pkg.version}\n`);
+    return 0;
+  }
+  try {
+    const [inPath, outPath] = args.files;
+    if (args.command === 'info') {
+      const info = probe(await readInput(inPath));
+      io.stdout(`${JSON.stringify(info, null, 2)}\n`);
+      return 0;
+    }
+    if (args.command === 'encode') {
+      const input = await readInput(inPath);
+      const image = await decodeImageFile(input);
+      await init(args.backend ? { backend: args.backend } : {});
+      const { bytes, stats } = await encodeWithStats(image, { quality: args.quality ?? DEFAULT_QUALITY, backend: args.backend });
+      await writeOutput(outPath, bytes);
+      if (args.verbose) {
+        io.stderr(
+          `${inPath} (${image.width}x${image.height}) → ${outPath}: ${bytes.length} bytes, ${stats.bpp.toFixed(4)} bpp, ` +
+            `backend ${stats.backend}, total ${fmt(stats.totalMs)} (transforms ${fmt(stats.transformMs)}, entropy ${fmt(stats.entropyMs)}, pre ${fmt(stats.preMs)})\n`,
+        );
+      }
+      return 0;
+    }
+    // decode
+    const input = await readInput(inPath);
+    probe(input); // container errors before loading the model
+    await init(args.backend ? { backend: args.backend } : {});
+    const { image, stats } = await decodeWithStats(input, { backend: args.backend });
+    await writeOutput(outPath, encodePng(image));
+    if (args.verbose) {
+      io.stderr(
+        `${inPath} → ${outPath} (${image.width}x${image.height}): backend ${stats.backend}, total ${fmt(stats.totalMs)} ` +
+          `(transform ${fmt(stats.transformMs)}, entropy ${fmt(stats.entropyMs)}, post ${fmt(stats.postMs)})\n`,
+      );
+    }
+    return 0;
+  } catch (e) {
+    const err = isNimgError(e) ? e : new NimgError('INTERNAL', e instanceof Error ? e.message : String(e));
+    io.stderr(`NimgError [${err.code}]: ${err.message}\n`);
+    return 1;
+  } finally {
+    await dispose().catch(() => {});
+  }
+}

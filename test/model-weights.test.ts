@@ -107,3 +107,24 @@ describe('parseWeights', () => {
     await expect(loadWeightsFromFile(join(dir, 'missing.json'))).rejects.toMatchObject({ code: 'BAD_INPUT' });
   });
 });
+
+describe('compatibility with the shared random-weights fixture', () => {
+  it('parses makeRandomWeights output (incl. int8 layers) and runs the transforms', async () => {
+    const { makeRandomWeights } = await import('./fixtures/random-weights.js');
+    const { manifestJson, bin } = makeRandomWeights({ seed: 3, int8Layers: ['ga.1', 'gs.2'] });
+    const w = await parseWeights(manifestJson, bin);
+    const { createTransforms } = await import('../src/model/transforms.js');
+    const t = await createTransforms(w, { backend: 'wasm', threads: 1 });
+    try {
+      const { M } = w.manifest.arch;
+      const y = await t.analysis(new Float32Array(3 * 64 * 64).fill(0.5), 64, 64);
+      expect(y.length).toBe(M * 16);
+      expect(y.every(Number.isFinite)).toBe(true);
+      const x = await t.synthesis(y, 4, 4);
+      expect(x.length).toBe(3 * 64 * 64);
+      expect(x.every(Number.isFinite)).toBe(true);
+    } finally {
+      t.dispose();
+    }
+  });
+});

@@ -27,3 +27,21 @@ describe('parallel WASM tile workers', () => {
     }
   }, 60_000);
 });
+
+describe('wasmPaths option', () => {
+  it('is honoured by the WASM loader (checked in fresh worker engines)', async () => {
+    const { manifestJson, bin } = makeTestWeights({ seed: 32 });
+    const w = await parseWeights(manifestJson, bin);
+    const dir = new URL('../node_modules/@tensorflow/tfjs-backend-wasm/dist/', import.meta.url).pathname;
+    const ok = await createTransforms(w, { backend: 'wasm', threads: 2, wasmPaths: dir, tileSize: 64 });
+    try {
+      const x = testImage(64, 128, 1);
+      const one = await createTransforms(w, { backend: 'wasm', threads: 1, tileSize: 64 });
+      expect(Array.from(await ok.analysis(x, 64, 128))).toEqual(Array.from(await one.analysis(x, 64, 128)));
+      one.dispose();
+    } finally {
+      ok.dispose();
+    }
+    await expect(createTransforms(w, { backend: 'wasm', threads: 2, wasmPaths: '/nonexistent/wasm/' })).rejects.toMatchObject({ code: 'BACKEND_UNAVAILABLE' });
+  }, 60_000);
+});

@@ -49,6 +49,9 @@ async function main(): Promise<void> {
         if (msg.type === 'init') {
           const wasm = await import('@tensorflow/tfjs-backend-wasm');
           if (msg.wasmPaths !== undefined) wasm.setWasmPaths(msg.wasmPaths as string);
+          // Parallelism comes from the pool: one XNNPACK thread per worker (where the
+          // threaded build would load, e.g. cross-origin-isolated pages), no oversubscription.
+          wasm.setThreadsCount(1);
           if (!(await tf.setBackend('wasm'))) throw new Error('wasm backend failed to initialise in worker');
           await tf.ready();
           net = new TfNet(msg.net);

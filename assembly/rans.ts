@@ -1,0 +1,410 @@
+/**
+ * Entropy coder: rANS (range variant of asymmetric numeral systems), 32-bit state,
+ * 16-bit renormalisation, 16-bit CDF precision (weights/README.md "Entropy tables").
+ *
+ * Why rANS and not a (TFC-style) range coder: the decoder needs no division at all
+ * (slot = x & 0xFFFF, symbol from a per-table bucket LUT, x = freq*(x>>16) + slot - start,
+ * at most one 16-bit read), so decoding is a short dependency chain; the encoder's one u32
+ * division per symbol is cheap, and since every call codes a whole array at once, rANS's
+ * reverse-order encoding costs nothing (we encode from the last symbol to the first,
+ * writing 16-bit words backwards, and the decoder reads forwards).
+ *
+ * Stream layout (produced by encodeSyms, consumed by decodeSyms):
+ *   bytes 0..3  final encoder state x (u32 LE, 2^16 <= x < 2^32)
+ *   then        16-bit LE words, in the order the decoder consumes them.
+ * The encoder starts from x = 2^16, so a correct decode ends with x == 2^16 and every byte
+ * consumed: anything else is CORRUPT (a cheap integrity check on top of the container CRC).
+ *
+ * Symbols: table t has n = len-1 symbols; s < n-1 codes value offset[t] + s, s = n-1 is the
+ * escape, followed by e (order-0 Exp-Golomb) as equiprobable bypass bits, where
+ * e = 2*(lo-1-v) for v < lo and e = 2*(v-hi-1)+1 for v > hi. A bypass chunk of c bits (1..16)
+ * is an rANS symbol with freq 2^(16-c), start value << (16-c). Forward order of an escape:
+ * escape symbol, z zero bits (one bit per step), a one bit, then the z low bits of e+1 as a
+ * chunk of min(z,16) bits followed by a chunk of z-min(z,16) bits (most significant first).
+ * e+1 must fit 32 bits (z <= 31); the encoder rejects values that would need more
+ * (BAD_INPUT; never happens for |v| <= 2^30 - 2^16 with valid tables), the decoder treats
+ * z > 31 as CORRUPT.
+ *
+ * Decoder safety: it never reads past inPtr+inLen: past the end it shifts in zeros and sets
+ * `overrun` (status TRUNCATED); every step is O(1) except the bucket walk (bounded by the
+ * table length) and the escape prefix (bounded by 32), so garbage decodes in bounded time.
+ *
+ * Symbol search: per table a LUT of 2^LUT_BITS buckets gives the symbol that contains the
+ * first slot of the bucket; a short linear walk (usually 0-1 steps) finishes the search.
+ */
+import { alloc } from './arena';
+import { ST_BAD_INPUT, ST_BAD_MODEL, ST_CORRUPT, ST_OK, ST_OOM, ST_TRUNCATED, setErrIndex } from './status';
+
+const PREC: u32 = 16;
+const L: u32 = 1 << 16; // lower bound of the state
+const TOP: u32 = 1 << PREC; // cdf[n]
+const LUT_BITS: u32 = 10;
+const LUT_SIZE: u32 = 1 << LUT_BITS;
+const LUT_SHIFT: u32 = PREC - LUT_BITS;
+
+// Table meta: 16 bytes per table: cdf ptr (u32 values, n+1 of them), lut ptr (u16 [LUT_SIZE]),
+// lo = offset (i32), n = number of symbols incl. escape (u32).
+// @ts-ignore: decorator
+@inline const META_CDF: usize = 0;
+// @ts-ignore: decorator
+@inline const META_LUT: usize = 4;
+// @ts-ignore: decorator
+@inline const META_LO: usize = 8;
+// @ts-ignore: decorator
+@inline const META_N: usize = 12;
+
+/**
+ * Build the decoder/encoder metadata of T tables.
+ * REQUIRES: cdfPtr points to cdfLen i32 values, ptrPtr to T+1 i32, offPtr to T i32, all in
+ *           memory that stays alive as long as the tables are used (the model region).
+ * Validates: ptr[0] = 0, ptr[T] <= cdfLen, every table has len >= 2, cdf[0] = 0,
+ *           strictly increasing, cdf[n] = 2^16, |offset| <= 2^30.
+ * Returns the meta pointer (> 0), or 0 with *status set by getBuildStatus().
+ */
+let buildStatus: i32 = ST_OK;
+export function getBuildStatus(): i32 {
+  return buildStatus;
+}
+export function buildTables(cdfPtr: usize, cdfLen: u32, ptrPtr: usize, offPtr: usize, T: u32): usize {
+  buildStatus = ST_BAD_MODEL;
+  if (T == 0 || T > 0x100000) return 0;
+  if (load<i32>(ptrPtr) != 0) return 0;
+  const meta = alloc(<usize>T << 4);
+  if (meta == 0) {
+    buildStatus = ST_OOM;
+    return 0;
+  }
+  for (let t: u32 = 0; t < T; t++) {
+    const a = load<i32>(ptrPtr + (<usize>t << 2));
+    const b = load<i32>(ptrPtr + (<usize>(t + 1) << 2));
+    if (a < 0 || b > <i32>cdfLen || b - a < 2 || b - a - 1 > <i32>TOP) {
+      setErrIndex(t);
+      return 0;
+    }
+    const n = <u32>(b - a - 1);
+    const cdf = cdfPtr + (<usize>a << 2);
+    if (load<i32>(cdf) != 0 || load<i32>(cdf + (<usize>n << 2)) != <i32>TOP) {
+      setErrIndex(t);
+      return 0;
+    }
+    for (let s: u32 = 1; s <= n; s++) {
+      if (load<i32>(cdf + (<usize>s << 2)) <= load<i32>(cdf + (<usize>(s - 1) << 2))) {
+        setErrIndex(t);
+        return 0;
+      }
+    }
+    const lo = load<i32>(offPtr + (<usize>t << 2));
+    if (lo < -(1 << 30) || lo > (1 << 30)) {
+      setErrIndex(t);
+      return 0;
+    }
+    const lut = alloc(LUT_SIZE << 1);
+    if (lut == 0) {
+      buildStatus = ST_OOM;
+      return 0;
+    }
+    let s: u32 = 0;
+    for (let j: u32 = 0; j < LUT_SIZE; j++) {
+      const slot = j << LUT_SHIFT;
+      while (load<u32>(cdf + (<usize>(s + 1) << 2)) <= slot) s++;
+      store<u16>(lut + (<usize>j << 1), <u16>s);
+    }
+    const m = meta + (<usize>t << 4);
+    store<u32>(m, <u32>cdf, META_CDF);
+    store<u32>(m, <u32>lut, META_LUT);
+    store<i32>(m, lo, META_LO);
+    store<u32>(m, n, META_N);
+  }
+  buildStatus = ST_OK;
+  return meta;
+}
+
+// ---------------------------------------------------------------------------------------
+// Encoder
+
+let gOutPtr: usize = 0;
+let gOutLen: u32 = 0;
+export function getOutPtr(): usize {
+  return gOutPtr;
+}
+export function getOutLen(): u32 {
+  return gOutLen;
+}
+
+// escape-path encoder state (the hot path keeps x / ptr in locals)
+let eX: u32 = 0;
+let ePtr: usize = 0;
+
+/**
+ * Escape code e of value v for a table [lo, hi]; -1 if v is inside (not an escape) or if
+ * e+1 would not fit 32 bits.
+ */
+// @ts-ignore: decorator
+@inline function escapeCode(v: i32, lo: i32, n: u32): i64 {
+  const hi: i64 = <i64>lo + <i64>n - 2;
+  let e: i64;
+  if (<i64>v < <i64>lo) e = (<i64>lo - 1 - <i64>v) << 1;
+  else if (<i64>v > hi) e = ((<i64>v - hi - 1) << 1) + 1;
+  else return -1;
+  if (e + 1 > 0xFFFF_FFFF) return -1;
+  return e;
+}
+
+/** number of puts (rANS steps) an escape with code e takes, besides the escape symbol */
+// @ts-ignore: decorator
+@inline function escapePuts(e: u64): u32 {
+  const z = <u32>(63 - clz<u64>(e + 1)); // prefix zeros
+  return z + 1 + (z > 16 ? 2 : z > 0 ? 1 : 0);
+}
+
+/** rANS put of (start, freq) on the escape-path state eX / ePtr */
+function ePut(start: u32, freq: u32): void {
+  let x = eX;
+  if (<u64>x >= (<u64>freq << 16)) {
+    ePtr -= 2;
+    store<u16>(ePtr, <u16>x);
+    x >>= 16;
+  }
+  eX = ((x / freq) << 16) + (x % freq) + start;
+}
+
+/** put c (1..16) equiprobable bits of value v */
+// @ts-ignore: decorator
+@inline function ePutBits(v: u32, c: u32): void {
+  ePut(v << (16 - c), <u32>1 << (16 - c));
+}
+
+/** encode (in reverse) the bypass part of an escape: suffix chunks, the 1 bit, z zero bits */
+function encodeEscapeBits(e: u64): void {
+  const v = e + 1;
+  const z = <u32>(63 - clz<u64>(v));
+  const c1 = z < 16 ? z : 16;
+  const c2 = z - c1;
+  const suffix = <u32>(v & ((<u64>1 << z) - 1));
+  if (c2 > 0) ePutBits(suffix & ((<u32>1 << c2) - 1), c2);
+  if (c1 > 0) ePutBits(suffix >> c2, c1);
+  ePutBits(1, 1);
+  for (let i: u32 = 0; i < z; i++) ePutBits(0, 1);
+}
+
+/**
+ * Encode n values val[i] with table idx[i] (idxPtr = 0: table = i / perTable, for the
+ * channel-major z stream).
+ * REQUIRES: meta from buildTables() with T tables; valPtr (and idxPtr if non-zero) point to
+ *           n i32 values each.
+ * Checks: idx[i] < T, else BAD_INPUT (getErrIndex() = i); each escaped value's code fits 32
+ *         bits, else BAD_INPUT.
+ * ENSURES: on ST_OK, the stream is at getOutPtr() (getOutLen() bytes, >= 4) in the arena.
+ */
+export function encodeSyms(meta: usize, T: u32, valPtr: usize, idxPtr: usize, perTable: u32, n: u32): i32 {
+  if (idxPtr == 0 && perTable == 0 && n > 0) return ST_BAD_INPUT;
+  // pass 1: validate and size the output exactly (each put emits at most one word)
+  let puts: u64 = n;
+  let t: u32 = 0;
+  let left: u32 = perTable;
+  for (let i: u32 = 0; i < n; i++) {
+    if (idxPtr != 0) t = load<u32>(idxPtr + (<usize>i << 2));
+    else {
+      while (left == 0) {
+        t++;
+        left = perTable;
+      }
+      left--;
+    }
+    if (t >= T) {
+      setErrIndex(i);
+      return ST_BAD_INPUT;
+    }
+    const m = meta + (<usize>t << 4);
+    const lo = load<i32>(m, META_LO);
+    const nsym = load<u32>(m, META_N);
+    const v = load<i32>(valPtr + (<usize>i << 2));
+    if (<u32>(v - lo) >= nsym - 1) {
+      const e = escapeCode(v, lo, nsym);
+      if (e < 0) {
+        setErrIndex(i);
+        return ST_BAD_INPUT;
+      }
+      puts += escapePuts(<u64>e);
+    }
+  }
+  const cap64: u64 = 4 + (puts << 1);
+  if (cap64 > 0x7FFF_0000) return ST_OOM;
+  const cap = <usize>cap64;
+  const buf = alloc(cap);
+  if (buf == 0) return ST_OOM;
+
+  // pass 2: encode backwards
+  let ptr: usize = buf + cap;
+  let x: u32 = L;
+  // table of the last symbol for the implicit (z) indexing
+  let tz: u32 = perTable > 0 && n > 0 ? (n - 1) / perTable : 0;
+  let posInT: u32 = perTable > 0 && n > 0 ? (n - 1) % perTable : 0;
+  for (let i: i32 = <i32>n - 1; i >= 0; i--) {
+    if (idxPtr != 0) t = load<u32>(idxPtr + (<usize>i << 2));
+    else {
+      t = tz;
+      if (posInT == 0) {
+        tz--;
+        posInT = perTable - 1;
+      } else posInT--;
+    }
+    const m = meta + (<usize>t << 4);
+    const cdf = <usize>load<u32>(m, META_CDF);
+    const lo = load<i32>(m, META_LO);
+    const nsym = load<u32>(m, META_N);
+    const v = load<i32>(valPtr + (<usize>i << 2));
+    let s = <u32>(v - lo);
+    if (s >= nsym - 1) {
+      // escape: bypass bits first (reverse order), then the escape symbol below
+      eX = x;
+      ePtr = ptr;
+      encodeEscapeBits(<u64>escapeCode(v, lo, nsym));
+      x = eX;
+      ptr = ePtr;
+      s = nsym - 1;
+    }
+    const start = load<u32>(cdf + (<usize>s << 2));
+    const freq = load<u32>(cdf + (<usize>(s + 1) << 2)) - start;
+    if (<u64>x >= (<u64>freq << 16)) {
+      ptr -= 2;
+      store<u16>(ptr, <u16>x);
+      x >>= 16;
+    }
+    x = ((x / freq) << 16) + (x % freq) + start;
+  }
+  ptr -= 4;
+  store<u32>(ptr, x);
+  gOutPtr = ptr;
+  gOutLen = <u32>(buf + cap - ptr);
+  return ST_OK;
+}
+
+// ---------------------------------------------------------------------------------------
+// Decoder
+
+// escape-path decoder state
+let dX: u32 = 0;
+let dPos: usize = 0;
+let dEnd: usize = 0;
+let dOver: bool = false;
+let dVal: i32 = 0;
+
+/** read c (1..16) equiprobable bits from dX / dPos */
+function dGetBits(c: u32): u32 {
+  let x = dX;
+  const slot = x & 0xFFFF;
+  const sh = 16 - c;
+  const v = slot >> sh;
+  x = ((x >> 16) << sh) + (slot & ((<u32>1 << sh) - 1));
+  if (x < L) {
+    if (dPos + 2 <= dEnd) {
+      x = (x << 16) | <u32>load<u16>(dPos);
+      dPos += 2;
+    } else {
+      x = x << 16;
+      dOver = true;
+    }
+  }
+  dX = x;
+  return v;
+}
+
+/** decode the bypass part of an escape of table (lo, n); result in dVal */
+function decodeEscape(lo: i32, n: u32): i32 {
+  let z: u32 = 0;
+  while (dGetBits(1) == 0) {
+    z++;
+    if (z > 31) return ST_CORRUPT;
+  }
+  let v: u64 = 1;
+  const c1 = z < 16 ? z : 16;
+  const c2 = z - c1;
+  if (c1 > 0) v = (v << c1) | dGetBits(c1);
+  if (c2 > 0) v = (v << c2) | dGetBits(c2);
+  const e: i64 = <i64>(v - 1);
+  let r: i64;
+  if (e & 1) r = <i64>lo + <i64>n - 2 + 1 + ((e - 1) >> 1);
+  else r = <i64>lo - 1 - (e >> 1);
+  if (r < <i64>i32.MIN_VALUE || r > <i64>i32.MAX_VALUE) return ST_CORRUPT;
+  dVal = <i32>r;
+  return ST_OK;
+}
+
+/**
+ * Decode n values into out[i] with table idx[i] (idxPtr = 0: table = i / perTable).
+ * REQUIRES: meta from buildTables() with T tables; inPtr points to inLen readable bytes;
+ *           idxPtr (if non-zero) to n i32; outPtr to n i32 of writable memory.
+ * Checks: idx[i] < T (BAD_INPUT, getErrIndex() = i).
+ * ENSURES: never reads outside [inPtr, inPtr+inLen); terminates in O(n + inLen) steps.
+ *          ST_OK only if the final state is the initial 2^16 and every byte was consumed;
+ *          ST_TRUNCATED if it had to read past the end; ST_CORRUPT otherwise.
+ */
+export function decodeSyms(meta: usize, T: u32, inPtr: usize, inLen: u32, idxPtr: usize, perTable: u32, outPtr: usize, n: u32): i32 {
+  if (idxPtr == 0 && perTable == 0 && n > 0) return ST_BAD_INPUT;
+  if (inLen < 4) return ST_TRUNCATED;
+  let x: u32 = load<u32>(inPtr);
+  if (x < L) return ST_CORRUPT;
+  let pos: usize = inPtr + 4;
+  const end: usize = inPtr + inLen;
+  let over = false;
+  let t: u32 = 0;
+  let left: u32 = perTable;
+  for (let i: u32 = 0; i < n; i++) {
+    if (idxPtr != 0) t = load<u32>(idxPtr + (<usize>i << 2));
+    else {
+      while (left == 0) {
+        t++;
+        left = perTable;
+      }
+      left--;
+    }
+    if (t >= T) {
+      setErrIndex(i);
+      return ST_BAD_INPUT;
+    }
+    const m = meta + (<usize>t << 4);
+    const cdf = <usize>load<u32>(m, META_CDF);
+    const lut = <usize>load<u32>(m, META_LUT);
+    const slot = x & 0xFFFF;
+    let s = <u32>load<u16>(lut + (<usize>(slot >> LUT_SHIFT) << 1));
+    let c1 = load<u32>(cdf + (<usize>(s + 1) << 2));
+    while (slot >= c1) {
+      s++;
+      c1 = load<u32>(cdf + (<usize>(s + 1) << 2));
+    }
+    const c0 = load<u32>(cdf + (<usize>s << 2));
+    x = (c1 - c0) * (x >> 16) + slot - c0;
+    if (x < L) {
+      if (pos + 2 <= end) {
+        x = (x << 16) | <u32>load<u16>(pos);
+        pos += 2;
+      } else {
+        x = x << 16;
+        over = true;
+      }
+    }
+    const lo = load<i32>(m, META_LO);
+    const nsym = load<u32>(m, META_N);
+    if (s == nsym - 1) {
+      dX = x;
+      dPos = pos;
+      dEnd = end;
+      dOver = over;
+      const st = decodeEscape(lo, nsym);
+      x = dX;
+      pos = dPos;
+      over = dOver;
+      if (st != ST_OK) {
+        setErrIndex(i);
+        return over ? ST_TRUNCATED : st;
+      }
+      store<i32>(outPtr + (<usize>i << 2), dVal);
+    } else {
+      store<i32>(outPtr + (<usize>i << 2), lo + <i32>s);
+    }
+  }
+  if (over) return ST_TRUNCATED;
+  if (x != L || pos != end) return ST_CORRUPT;
+  return ST_OK;
+}

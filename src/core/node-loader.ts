@@ -1,0 +1,23 @@
+/**
+ * Node-only helpers to load build/nimg-core.wasm (built by `npm run asbuild`). Kept apart so
+ * that src/core/index.ts imports no Node module statically (edge/browser bundles).
+ */
+import { readFile } from 'node:fs/promises';
+import { NimgError } from '../errors.js';
+import { createCore, type WasmCore } from './index.js';
+
+/** Default location: <repo>/build/nimg-core.wasm (relative to this file). */
+export const DEFAULT_CORE_WASM = new URL('../../build/nimg-core.wasm', import.meta.url);
+
+export async function loadCoreWasm(path: string | URL = DEFAULT_CORE_WASM): Promise<Uint8Array> {
+  try {
+    return new Uint8Array(await readFile(path));
+  } catch (e) {
+    throw new NimgError('BACKEND_UNAVAILABLE', `cannot read the nimg core ${String(path)} (run \`npm run asbuild\`): ${String(e)}`, { cause: e });
+  }
+}
+
+/** Compile the core file once and create a core from it. */
+export async function createNodeCore(path?: string | URL): Promise<WasmCore> {
+  return createCore(await WebAssembly.compile(await loadCoreWasm(path)));
+}

@@ -9,6 +9,7 @@ describe('parallel WASM tile workers', () => {
     const w = await parseWeights(manifestJson, bin);
     const one = await createTransforms(w, { backend: 'wasm', threads: 1, tileSize: 64 });
     const two = await createTransforms(w, { backend: 'wasm', threads: 2, tileSize: 64 });
+    await two.ready();
     try {
       expect(one.threads).toBe(1);
       expect(two.threads).toBe(2);
@@ -34,6 +35,8 @@ describe('wasmPaths option', () => {
     const w = await parseWeights(manifestJson, bin);
     const dir = new URL('../node_modules/@tensorflow/tfjs-backend-wasm/dist/', import.meta.url).pathname;
     const ok = await createTransforms(w, { backend: 'wasm', threads: 2, wasmPaths: dir, tileSize: 64 });
+    await ok.ready();
+    expect(ok.threads).toBe(2);
     try {
       const x = testImage(64, 128, 1);
       const one = await createTransforms(w, { backend: 'wasm', threads: 1, tileSize: 64 });
@@ -42,6 +45,9 @@ describe('wasmPaths option', () => {
     } finally {
       ok.dispose();
     }
-    await expect(createTransforms(w, { backend: 'wasm', threads: 2, wasmPaths: '/nonexistent/wasm/' })).rejects.toMatchObject({ code: 'BACKEND_UNAVAILABLE' });
+    const bad = await createTransforms(w, { backend: 'wasm', threads: 2, wasmPaths: '/nonexistent/wasm/', tileSize: 64 });
+    await expect(bad.ready()).rejects.toMatchObject({ code: 'BACKEND_UNAVAILABLE' });
+    await expect(bad.analysis(testImage(64, 128, 1), 64, 128)).rejects.toMatchObject({ code: 'BACKEND_UNAVAILABLE' });
+    bad.dispose();
   }, 60_000);
 });

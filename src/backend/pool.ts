@@ -108,7 +108,14 @@ class Pool implements TilePool {
 
 /** Start `threads` workers holding `net`; resolves when all are ready. */
 export async function createWasmPool(net: PreparedNet, threads: number, wasmPaths?: string | Record<string, string>): Promise<TilePool> {
-  const factory: WorkerFactory = isNode ? (await import('./node-pool.js')).nodeWorkerFactory() : browserWorkerFactory();
+  let factory: WorkerFactory;
+  if (isNode) {
+    // Hidden from bundlers: browser builds must not pull node:worker_threads in.
+    const spec = './node-pool.js';
+    factory = ((await import(/* @vite-ignore */ spec)) as typeof import('./node-pool.js')).nodeWorkerFactory();
+  } else {
+    factory = browserWorkerFactory();
+  }
   const workers: WorkerLike[] = [];
   try {
     for (let i = 0; i < threads; i++) workers.push(await factory());

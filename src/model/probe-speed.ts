@@ -116,6 +116,7 @@ async function main(): Promise<void> {
   for (const threads of threadList) {
     const t0 = performance.now();
     const t = await createTransforms(weights, { backend: name, threads, ...(tile ? { tileSize: tile === 'inf' ? Infinity : Number(tile) } : {}) });
+    await t.ready();
     const init = performance.now() - t0;
     const best = { analysis: Infinity, hyper: Infinity, synthesis: Infinity };
     for (let r = 0; r < reps; r++) {

@@ -27,8 +27,15 @@ export interface TransformOptions extends BackendOptions {
 
 export interface TiledTransforms extends Transforms {
   readonly tileSize: number;
+  /** threads the tiles run on (1 until the workers are up, or without them) */
   readonly threads: number;
   readonly prepared: PreparedNet;
+  /**
+   * Resolves when the tile workers (if any) are up. Optional: calls wait for them anyway;
+   * awaiting this makes start-up cost visible where the caller wants it. Rejects with
+   * BACKEND_UNAVAILABLE if workers asked for by number could not start.
+   */
+  ready(): Promise<void>;
 }
 
 const MAX_DEFAULT_THREADS = 8;
@@ -48,13 +55,37 @@ class TfTransforms implements TiledTransforms {
     readonly prepared: PreparedNet,
     net: TfNet,
     readonly tileSize: number,
-    private pool: TilePool | null,
+    private poolStart: Promise<TilePool | null> | null,
+    private poolRequired: boolean,
   ) {
     this.net = net;
+    // Workers boot (~0.3-2 s) in the background while the caller does other work.
+    poolStart?.then(
+      (p) => {
+        if (this.disposed) p?.dispose();
+        else this.pool = p;
+      },
+      (e) => {
+        this.poolError = e;
+      },
+    );
   }
+
+  private pool: TilePool | null = null;
+  private poolError: unknown = null;
+  private disposed = false;
 
   get threads(): number {
     return this.pool ? this.pool.size : 1;
+  }
+
+  async ready(): Promise<void> {
+    if (!this.poolStart) return;
+    try {
+      await this.poolStart;
+    } catch (e) {
+      if (this.poolRequired) throw e;
+    }
   }
 
   private async run(op: NetOp, input: Float32Array, H: number, W: number): Promise<Float32Array> {
@@ -78,19 +109,24 @@ class TfTransforms implements TiledTransforms {
     };
     const slice = (t: (typeof tiles)[number]) =>
       extractNHWC(input, g.inC, H, W, t.ey0 * sIn, t.ey1 * sIn, t.ex0 * sIn, t.ex1 * sIn);
+    if (this.poolStart && tiles.length > 1) await this.ready();
+    if (this.disposed) throw new NimgError('NOT_INITIALIZED', 'transforms were disposed');
     if (this.pool && tiles.length > 1) {
+      // Each worker pulls the next tile: at most pool.size tiles are sliced / in flight.
       const pool = this.pool;
-      await Promise.all(
-        tiles.map(async (t) => {
-          const r = await pool.run(op, slice(t), (t.ey1 - t.ey0) * sIn, (t.ex1 - t.ex0) * sIn);
-          place(t, r);
-        }),
-      );
+      let next = 0;
+      const lane = async () => {
+        while (next < tiles.length) {
+          const t = tiles[next++];
+          place(t, await pool.run(op, slice(t), (t.ey1 - t.ey0) * sIn, (t.ex1 - t.ex0) * sIn));
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(pool.size, tiles.length) }, lane));
     } else {
-      await activateBackend(this.backend);
       for (const t of tiles) {
-        const r = await runTile(net, op, slice(t), (t.ey1 - t.ey0) * sIn, (t.ex1 - t.ex0) * sIn);
-        place(t, r);
+        // tfjs has one global engine: another Transforms may have switched it meanwhile.
+        await activateBackend(this.backend);
+        place(t, await runTile(net, op, slice(t), (t.ey1 - t.ey0) * sIn, (t.ex1 - t.ex0) * sIn));
       }
     }
     return out;
@@ -126,6 +162,7 @@ class TfTransforms implements TiledTransforms {
   dispose(): void {
     this.net?.dispose();
     this.net = null;
+    this.disposed = true;
     this.pool?.dispose();
     this.pool = null;
   }
@@ -148,23 +185,17 @@ export async function createTransforms(weights: ModelWeights, opts: TransformOpt
   }
   const backend = await initBackend(opts.backend ?? 'auto', opts);
   const net = new TfNet(prepared);
-  let pool: TilePool | null = null;
+  let poolStart: Promise<TilePool | null> | null = null;
   if (backend === 'wasm') {
     const threads = opts.threads ?? Math.min(MAX_DEFAULT_THREADS, await hardwareConcurrency());
     if (threads > 1) {
-      const { createWasmPool } = await import('../backend/pool.js');
-      try {
-        pool = await createWasmPool(prepared, threads, opts.wasmPaths);
-      } catch (e) {
-        // Workers asked for by number must start; the default quietly runs single-threaded
-        // (same backend, same tiles, same output).
-        if (opts.threads !== undefined) {
-          net.dispose();
-          throw e;
-        }
-      }
+      // Workers asked for by number must start (else BACKEND_UNAVAILABLE at ready() or the
+      // first tiled call); the default quietly runs single-threaded (same tiles, same output).
+      poolStart = import('../backend/pool.js').then(({ createWasmPool }) => createWasmPool(prepared, threads, opts.wasmPaths));
+      if (opts.threads === undefined) poolStart = poolStart.catch(() => null);
     }
   }
-  return new TfTransforms(backend, prepared, net, tileSize ?? defaultTileSize(backend), pool);
+  const t = new TfTransforms(backend, prepared, net, tileSize ?? defaultTileSize(backend), poolStart, opts.threads !== undefined);
+  return t;
 }
 

@@ -184,7 +184,14 @@ function checkOptionsObject(o: unknown, what: string): void {
  * happened while reading untrusted stream data (→ CORRUPT_STREAM rather than INTERNAL).
  */
 export function toNimgError(e: unknown, context: string, streamStage = false): NimgError {
-  if (isNimgError(e)) return e;
+  if (isNimgError(e)) {
+    // The container guarantees every declared stream is present: a stream decoder running
+    // off its end is inconsistent data (FORMAT.md §3.1), not a short file.
+    if (streamStage && e.code === 'TRUNCATED') {
+      return new NimgError('CORRUPT_STREAM', `${context}: ${e.message}`, { cause: e });
+    }
+    return e;
+  }
   const msg = e instanceof Error ? e.message : String(e);
   if (e instanceof RangeError && /alloc|memory|invalid (typed )?array length|array buffer/i.test(msg)) {
     return new NimgError('LIMIT_EXCEEDED', `${context}: out of memory (${msg})`, { cause: e });
@@ -467,7 +474,7 @@ export class NimgCodec {
         expect: { modelId: this.modelId, weightsHash: this.weightsHash },
       });
     } catch (e) {
-      throw toNimgError(e, 'decode', true);
+      throw toNimgError(e, 'decode');
     }
     return this.queue.run(async () => {
       let stage = 'decode';
@@ -610,7 +617,7 @@ export function probe(bytes: Uint8Array | ArrayBuffer, options: ProbeOptions = {
   try {
     h = options.headerOnly ? parseHeader(bytes, { limits }) : parseContainer(bytes, { limits }).header;
   } catch (e) {
-    throw toNimgError(e, 'probe', true);
+    throw toNimgError(e, 'probe');
   }
   const g = latentGeometry(h.width, h.height);
   return {

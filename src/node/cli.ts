@@ -13,6 +13,7 @@ import { NimgError, isNimgError } from '../errors.js';
 import { DEFAULT_QUALITY, decodeWithStats, dispose, encodeWithStats, init, probe, type BackendChoice } from '../codec.js';
 import { decodeImageFile, encodePng } from '../image/index.js';
 import { QUALITY_MAX, QUALITY_MIN } from '../format/container.js';
+import { weightsPaths } from './loader.js';
 
 export const USAGE = `Usage:
   nimg encode IN.png|IN.jpg OUT.nimg [--quality Q] [--backend B] [--verbose]
@@ -108,6 +109,24 @@ async function writeOutput(path: string, bytes: Uint8Array): Promise<void> {
   }
 }
 
+/**
+ * MODEL_MISMATCH before loading anything heavy: the manifest's sha256 starts with the
+ * weights hash (weights/README.md). Silent when the manifest cannot be read (init reports it).
+ */
+async function checkModelEarly(modelId: string, weightsHash: string): Promise<void> {
+  let m: { model_id?: unknown; sha256?: unknown };
+  try {
+    m = JSON.parse(await readFile(weightsPaths().manifest, 'utf8'));
+  } catch {
+    return;
+  }
+  if (typeof m.model_id !== 'string' || typeof m.sha256 !== 'string') return;
+  const hash = m.sha256.slice(0, 16).toLowerCase();
+  if (m.model_id !== modelId || hash !== weightsHash) {
+    throw new NimgError('MODEL_MISMATCH', `.nimg file was made with model ${modelId} (weights ${weightsHash}); the installed model is ${m.model_id} (weights ${hash})`);
+  }
+}
+
 const fmt = (ms: number) => `${ms.toFixed(0)} ms`;
 
 export interface Io {
@@ -162,7 +181,8 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     }
     // decode
     const input = await readInput(inPath);
-    probe(input); // container errors before loading the model
+    const info = probe(input); // container errors before loading the model
+    await checkModelEarly(info.modelId, info.weightsHash);
     await init(args.backend ? { backend: args.backend } : {});
     const { image, stats } = await decodeWithStats(input, { backend: args.backend });
     await writeOutput(outPath, encodePng(image));

@@ -1,0 +1,56 @@
+/**
+ * nimg — a learned (neural) image codec for the web. Public entry (platform-neutral).
+ *
+ *   import { init, encode, decode, probe } from 'nimg';
+ *   await init();                                   // Node: loads the packaged core + weights
+ *   const bytes = await encode(imageData, { quality: 5 });
+ *   const { width, height, data } = await decode(bytes);
+ *
+ * Browsers / edge workers: init({ wasm, weights: { manifest, bin } }) first.
+ * Errors: NimgError with a stable `code` (src/errors.ts).
+ */
+export {
+  init,
+  encode,
+  decode,
+  encodeWithStats,
+  decodeWithStats,
+  probe,
+  dispose,
+  lastTimings,
+  getCodec,
+  NimgCodec,
+  DEFAULT_QUALITY,
+  DEFAULT_ENCODE_OPTIONS,
+  interpolateGain,
+} from './codec.js';
+export type {
+  InitOptions,
+  EncodeOptions,
+  DecodeOptions,
+  ProbeOptions,
+  ProbeInfo,
+  EncodeStats,
+  DecodeStats,
+  ImageLike,
+  DecodedImage,
+  WeightsSource,
+  BackendChoice,
+  BackendName,
+  Limits,
+} from './codec.js';
+export { DEFAULT_LIMITS } from './limits.js';
+export { NimgError, isNimgError, type NimgErrorCode } from './errors.js';
+export {
+  CONTAINER_VERSION,
+  HEADER_SIZE,
+  SIGNATURE,
+  QUALITY_MIN,
+  QUALITY_MAX,
+  parseContainer,
+  parseHeader,
+  writeContainer,
+  latentGeometry,
+  type NimgHeader,
+} from './format/container.js';
+export { decodeImageFile, decodePng, decodeJpeg, encodePng, type RgbaImage } from './image/index.js';

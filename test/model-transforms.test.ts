@@ -119,6 +119,22 @@ describe('resources', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  it('tiling bounds peak memory', async () => {
+    const w = await tinyWeights({ seed: 14, N: 16, M: 24, Nz: 16 });
+    const whole = await createTransforms(w, { backend: 'wasm', threads: 1, tileSize: Infinity });
+    const tiled = await createTransforms(w, { backend: 'wasm', threads: 1, tileSize: 64 });
+    try {
+      const x = testImage(512, 512, 1);
+      const peak = async (t: typeof whole) => (await tf.profile(async () => { await t.analysis(x, 512, 512); return []; })).peakBytes;
+      const pw = await peak(whole);
+      const pt = await peak(tiled);
+      expect(pt).toBeLessThan(pw / 8);
+    } finally {
+      whole.dispose();
+      tiled.dispose();
+    }
+  });
+
   it('rejects bad shapes with BAD_INPUT', async () => {
     const w = await tinyWeights({ seed: 13 });
     const t = await createTransforms(w, { backend: 'wasm', threads: 1 });

@@ -153,8 +153,8 @@ export function netMacs(arch: { N: number; M: number; Nz: number }, op: 'analysi
 export function depthToSpace2(x: tf.Tensor4D): tf.Tensor4D {
   const [n, h, w, c4] = x.shape;
   const C = c4 / 4;
-  const t = tf.transpose(tf.reshape(x, [n * h, w, 2, 2 * C]), [0, 2, 1, 3]);
-  return tf.reshape(t, [n, 2 * h, 2 * w, C]);
+  // own tidy: the reshaped views of x would otherwise keep x's memory alive
+  return tf.tidy(() => tf.reshape(tf.transpose(tf.reshape(x, [n * h, w, 2, 2 * C]), [0, 2, 1, 3]), [n, 2 * h, 2 * w, C]));
 }
 
 interface TfConv { w: tf.Tensor4D; b: tf.Tensor1D; stride: 1 | 2; pad: number }
@@ -187,13 +187,27 @@ export class TfNet {
     this.gs = { convs: p.gs.convs.map(conv), igdns: p.gs.igdns.map(g) };
   }
 
-  private conv(x: tf.Tensor4D, c: TfConv, activation: 'linear' | 'relu' = 'linear'): tf.Tensor4D {
-    return tf.fused.conv2d({ x, filter: c.w, strides: c.stride, pad: c.pad, bias: c.b, activation });
+  // Intermediates are disposed as soon as they are consumed (not at the end of a tidy):
+  // peak memory is ~3 activations of the widest layer, not the sum over the network.
+  // `consume` = the input may be disposed by this step (it is not the caller's tensor).
+
+  private conv(x: tf.Tensor4D, c: TfConv, consume: boolean, activation: 'linear' | 'relu' = 'linear'): tf.Tensor4D {
+    const y = tf.fused.conv2d({ x, filter: c.w, strides: c.stride, pad: c.pad, bias: c.b, activation });
+    if (consume) x.dispose();
+    return y;
   }
 
+  /** GDN / IGDN, consuming x. */
   private gdn(x: tf.Tensor4D, g: TfGdn, inverse: boolean): tf.Tensor4D {
-    const norm = tf.fused.conv2d({ x: tf.square(x), filter: g.gamma, strides: 1, pad: 0, bias: g.beta });
-    return tf.mul(x, inverse ? tf.sqrt(norm) : tf.rsqrt(norm));
+    const sq = tf.square(x);
+    const norm = tf.fused.conv2d({ x: sq, filter: g.gamma, strides: 1, pad: 0, bias: g.beta });
+    sq.dispose();
+    const f = inverse ? tf.sqrt(norm) : tf.rsqrt(norm);
+    norm.dispose();
+    const y = tf.mul(x, f);
+    f.dispose();
+    x.dispose();
+    return y;
   }
 
   /** [1, H, W, 3] → [1, H/16, W/16, M] */
@@ -201,7 +215,7 @@ export class TfNet {
     return tf.tidy(() => {
       let t = x;
       for (let l = 0; l < 4; l++) {
-        t = this.conv(t, this.ga.convs[l]);
+        t = this.conv(t, this.ga.convs[l], t !== x);
         if (l < 3) t = this.gdn(t, this.ga.gdns[l], false);
       }
       return t;
@@ -211,9 +225,9 @@ export class TfNet {
   /** [1, h, w, M] → [1, h/4, w/4, Nz] */
   hyperAnalysis(y: tf.Tensor4D): tf.Tensor4D {
     return tf.tidy(() => {
-      let t = this.conv(y, this.ha.convs[0], 'relu');
-      t = this.conv(t, this.ha.convs[1], 'relu');
-      return this.conv(t, this.ha.convs[2]);
+      let t = this.conv(y, this.ha.convs[0], false, 'relu');
+      t = this.conv(t, this.ha.convs[1], true, 'relu');
+      return this.conv(t, this.ha.convs[2], true);
     });
   }
 
@@ -222,7 +236,9 @@ export class TfNet {
     return tf.tidy(() => {
       let t = y;
       for (let l = 0; l < 4; l++) {
-        t = depthToSpace2(this.conv(t, this.gs.convs[l]));
+        const c = this.conv(t, this.gs.convs[l], t !== y);
+        t = depthToSpace2(c);
+        c.dispose();
         if (l < 3) t = this.gdn(t, this.gs.igdns[l], true);
       }
       return t;

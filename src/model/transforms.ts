@@ -4,7 +4,7 @@
  * boundary, NHWC inside.
  */
 import { NimgError } from '../errors.js';
-import { activateBackend, defaultTileSize, hardwareConcurrency, initBackend, type BackendOptions } from '../backend/index.js';
+import { activateBackend, defaultTileSize, hardwareConcurrency, initBackend, isNode, type BackendOptions } from '../backend/index.js';
 import type { TilePool } from '../backend/pool.js';
 import { TfNet, opGeometry, prepareNet, runTile, type NetOp, type PreparedNet } from './net.js';
 import { coarseScale, extractNHWC, haloCells, placeNHWC, planTiles } from './tiling.js';
@@ -19,7 +19,7 @@ export interface TransformOptions extends BackendOptions {
   tileSize?: number;
   /**
    * Worker threads for tiles on the WASM backend (default: hardware concurrency, capped
-   * at 8; 1 = no workers, everything on the calling thread). Ignored on other backends.
+   * at 8 in Node, 4 in browsers; 1 = no workers, everything on the calling thread). Ignored on other backends.
    * Output is identical whatever the count: the tiles do not depend on it.
    */
   threads?: number;
@@ -38,7 +38,11 @@ export interface TiledTransforms extends Transforms {
   ready(): Promise<void>;
 }
 
-const MAX_DEFAULT_THREADS = 8;
+/**
+ * Default worker cap. Each worker holds its own WASM heap: weights (~17 MB at N=128,
+ * M=192) plus ~150-200 MB peak for a 512 px tile, so browsers get fewer.
+ */
+const MAX_DEFAULT_THREADS = isNode ? 8 : 4;
 
 function checkDims(name: string, data: Float32Array, C: number, h: number, w: number, mult: number): void {
   if (!(data instanceof Float32Array)) throw new NimgError('BAD_INPUT', `${name}: input must be a Float32Array`);

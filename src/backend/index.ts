@@ -153,9 +153,29 @@ const wasmProvider: Provider = {
       if (opts.wasmThreads !== undefined) wasm.setThreadsCount(opts.wasmThreads);
       wasmConfigured = true;
     }
-    await setBackendOrThrow('wasm');
+    await withoutProcessHooks(() => setBackendOrThrow('wasm'));
   },
 };
+
+/**
+ * Emscripten's Node glue (tfjs-backend-wasm) installs process-wide 'uncaughtException' /
+ * 'unhandledRejection' listeners that rethrow, turning any unrelated rejection in the host
+ * app into a crash that prints the whole minified module. Remove the ones it adds.
+ */
+export async function withoutProcessHooks<T>(f: () => Promise<T>): Promise<T> {
+  const proc = isNode ? (process as NodeJS.Process) : null;
+  const events = ['uncaughtException', 'unhandledRejection'] as const;
+  const before = proc ? events.map((e) => new Set(proc.listeners(e))) : [];
+  try {
+    return await f();
+  } finally {
+    if (proc) {
+      events.forEach((e, i) => {
+        for (const l of proc.listeners(e)) if (!before[i].has(l)) proc.removeListener(e, l as (...a: unknown[]) => void);
+      });
+    }
+  }
+}
 
 // ---------------------------------------------------------------- CPU (explicit only)
 

@@ -10,6 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { TfNet, runTile, type NetOp, type PreparedNet } from '../model/net.js';
+import { withoutProcessHooks } from './index.js';
 
 type InMsg =
   | { type: 'init'; net: PreparedNet; wasmPaths?: string | Record<string, string> }
@@ -52,7 +53,8 @@ async function main(): Promise<void> {
           // Parallelism comes from the pool: one XNNPACK thread per worker (where the
           // threaded build would load, e.g. cross-origin-isolated pages), no oversubscription.
           wasm.setThreadsCount(1);
-          if (!(await tf.setBackend('wasm'))) throw new Error('wasm backend failed to initialise in worker');
+          const ok = await withoutProcessHooks(() => tf.setBackend('wasm'));
+          if (!ok) throw new Error('wasm backend failed to initialise in worker');
           await tf.ready();
           net = new TfNet(msg.net);
           port.post({ type: 'ready' });

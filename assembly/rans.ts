@@ -9,11 +9,17 @@
  * reverse-order encoding costs nothing (we encode from the last symbol to the first,
  * writing 16-bit words backwards, and the decoder reads forwards).
  *
+ * Two interleaved states (symbols with even index use state A, odd ones state B; an
+ * escape's bypass bits use the state of their symbol) so that the decoder's two dependency
+ * chains overlap; both share one word stream (ryg_rans-style interleaving).
+ *
  * Stream layout (produced by encodeSyms, consumed by decodeSyms):
- *   bytes 0..3  final encoder state x (u32 LE, 2^16 <= x < 2^32)
+ *   bytes 0..3  final encoder state A (u32 LE, 2^16 <= A < 2^32)
+ *   bytes 4..7  final encoder state B (u32 LE)
  *   then        16-bit LE words, in the order the decoder consumes them.
- * The encoder starts from x = 2^16, so a correct decode ends with x == 2^16 and every byte
- * consumed: anything else is CORRUPT (a cheap integrity check on top of the container CRC).
+ * The encoder starts from A = B = 2^16, so a correct decode ends with A == B == 2^16 and
+ * every byte consumed: anything else is CORRUPT (a cheap integrity check on top of the
+ * container CRC).
  *
  * Symbols: table t has n = len-1 symbols; s < n-1 codes value offset[t] + s, s = n-1 is the
  * escape, followed by e (order-0 Exp-Golomb) as equiprobable bypass bits, where
@@ -194,7 +200,7 @@ function encodeEscapeBits(e: u64): void {
  *           n i32 values each.
  * Checks: idx[i] < T, else BAD_INPUT (getErrIndex() = i); each escaped value's code fits 32
  *         bits, else BAD_INPUT.
- * ENSURES: on ST_OK, the stream is at getOutPtr() (getOutLen() bytes, >= 4) in the arena.
+ * ENSURES: on ST_OK, the stream is at getOutPtr() (getOutLen() bytes, >= 8) in the arena.
  */
 export function encodeSyms(meta: usize, T: u32, valPtr: usize, idxPtr: usize, perTable: u32, n: u32): i32 {
   if (idxPtr == 0 && perTable == 0 && n > 0) return ST_BAD_INPUT;
@@ -228,7 +234,7 @@ export function encodeSyms(meta: usize, T: u32, valPtr: usize, idxPtr: usize, pe
       puts += escapePuts(<u64>e);
     }
   }
-  const cap64: u64 = 4 + (puts << 1);
+  const cap64: u64 = 8 + (puts << 1);
   if (cap64 > 0x7FFF_0000) return ST_OOM;
   const cap = <usize>cap64;
   const buf = alloc(cap);
@@ -236,7 +242,11 @@ export function encodeSyms(meta: usize, T: u32, valPtr: usize, idxPtr: usize, pe
 
   // pass 2: encode backwards
   let ptr: usize = buf + cap;
+  // two interleaved states: symbol i is coded by state A (i even) or B (i odd); x is the
+  // state of the current symbol, y the other one, swapped after every symbol. Both start at
+  // L, so which one is A only matters at the end: after symbol 0, y = A and x = B.
   let x: u32 = L;
+  let y: u32 = L;
   // table of the last symbol for the implicit (z) indexing
   let tz: u32 = perTable > 0 && n > 0 ? (n - 1) / perTable : 0;
   let posInT: u32 = perTable > 0 && n > 0 ? (n - 1) % perTable : 0;
@@ -272,9 +282,14 @@ export function encodeSyms(meta: usize, T: u32, valPtr: usize, idxPtr: usize, pe
       x >>= 16;
     }
     x = ((x / freq) << 16) + (x % freq) + start;
+    const tmp = x;
+    x = y;
+    y = tmp;
   }
-  ptr -= 4;
-  store<u32>(ptr, x);
+  // header: A (= y) then B (= x), written backwards
+  ptr -= 8;
+  store<u32>(ptr, y);
+  store<u32>(ptr, x, 4);
   gOutPtr = ptr;
   gOutLen = <u32>(buf + cap - ptr);
   return ST_OK;
@@ -337,15 +352,17 @@ function decodeEscape(lo: i32, n: u32): i32 {
  *           idxPtr (if non-zero) to n i32; outPtr to n i32 of writable memory.
  * Checks: idx[i] < T (BAD_INPUT, getErrIndex() = i).
  * ENSURES: never reads outside [inPtr, inPtr+inLen); terminates in O(n + inLen) steps.
- *          ST_OK only if the final state is the initial 2^16 and every byte was consumed;
+ *          ST_OK only if both final states are the initial 2^16 and every byte was consumed;
  *          ST_TRUNCATED if it had to read past the end; ST_CORRUPT otherwise.
  */
 export function decodeSyms(meta: usize, T: u32, inPtr: usize, inLen: u32, idxPtr: usize, perTable: u32, outPtr: usize, n: u32): i32 {
   if (idxPtr == 0 && perTable == 0 && n > 0) return ST_BAD_INPUT;
-  if (inLen < 4) return ST_TRUNCATED;
+  if (inLen < 8) return ST_TRUNCATED;
+  // x: state of the current symbol (A for even i), y: the other one; swapped per symbol
   let x: u32 = load<u32>(inPtr);
-  if (x < L) return ST_CORRUPT;
-  let pos: usize = inPtr + 4;
+  let y: u32 = load<u32>(inPtr, 4);
+  if (x < L || y < L) return ST_CORRUPT;
+  let pos: usize = inPtr + 8;
   const end: usize = inPtr + inLen;
   let over = false;
   let t: u32 = 0;
@@ -403,8 +420,11 @@ export function decodeSyms(meta: usize, T: u32, inPtr: usize, inLen: u32, idxPtr
     } else {
       store<i32>(outPtr + (<usize>i << 2), lo + <i32>s);
     }
+    const tmp = x;
+    x = y;
+    y = tmp;
   }
   if (over) return ST_TRUNCATED;
-  if (x != L || pos != end) return ST_CORRUPT;
+  if (x != L || y != L || pos != end) return ST_CORRUPT;
   return ST_OK;
 }

@@ -428,7 +428,8 @@ export async function createCore(source?: WebAssembly.Module | BufferSource): Pr
     if (!isNode) badInput('createCore: pass the nimg-core WebAssembly.Module (or its bytes) outside Node');
     if (!defaultModule) {
       defaultModule = (async () => {
-        const { loadCoreWasm } = await import('./node-loader.js');
+        const spec = './node-loader.js'; // non-literal: keeps bundlers from following it
+        const { loadCoreWasm } = (await import(/* @vite-ignore */ spec)) as typeof import('./node-loader.js');
         return compile(await loadCoreWasm());
       })();
       defaultModule.catch(() => (defaultModule = null));

@@ -24,15 +24,28 @@ function median(a: number[]): number {
   return s[s.length >> 1];
 }
 
-function time(fn: () => void): number {
+interface Timing {
+  /** median wall-clock ms */
+  ms: number;
+  /** fastest wall-clock run */
+  minMs: number;
+  /** median process CPU ms (user + system): robust when other processes share the cores */
+  cpuMs: number;
+}
+
+function time(fn: () => void): Timing {
   for (let i = 0; i < WARMUP; i++) fn();
   const t: number[] = [];
+  const c: number[] = [];
   for (let i = 0; i < RUNS; i++) {
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     fn();
     t.push(performance.now() - t0);
+    const d = process.cpuUsage(c0);
+    c.push((d.user + d.system) / 1000);
   }
-  return median(t);
+  return { ms: median(t), minMs: Math.min(...t), cpuMs: median(c) };
 }
 
 /** draw a symbol from an int32 CDF table (inverse CDF on a 16-bit uniform) */
@@ -55,19 +68,20 @@ async function main(): Promise<void> {
   core.setModel(model);
   const rng = makeRng(11);
 
-  const rows: { name: string; symbols: number; bytes: number; encMs: number; decMs: number; encMsym: number; decMsym: number }[] = [];
+  const rows: { name: string; symbols: number; bytes: number; enc: Timing; dec: Timing; encMsym: number; decMsym: number; encMsymCpu: number; decMsymCpu: number }[] = [];
   const bench = (name: string, k: Int32Array, idx: Int32Array | null, HW = 0): void => {
     const n = k.length;
     let bytes: Uint8Array = idx ? core.encodeY(k, idx) : core.encodeZ(k, HW);
-    const encMs = time(() => {
+    const enc = time(() => {
       bytes = idx ? core.encodeY(k, idx) : core.encodeZ(k, HW);
     });
-    let dec: Int32Array = new Int32Array(0);
-    const decMs = time(() => {
-      dec = idx ? core.decodeY(bytes, idx) : core.decodeZ(bytes, HW);
+    let out: Int32Array = new Int32Array(0);
+    const dec = time(() => {
+      out = idx ? core.decodeY(bytes, idx) : core.decodeZ(bytes, HW);
     });
-    for (let i = 0; i < n; i++) if (dec[i] !== k[i]) throw new Error(`${name}: round trip mismatch at ${i}`);
-    rows.push({ name, symbols: n, bytes: bytes.length, encMs, decMs, encMsym: n / encMs / 1000, decMsym: n / decMs / 1000 });
+    for (let i = 0; i < n; i++) if (out[i] !== k[i]) throw new Error(`${name}: round trip mismatch at ${i}`);
+    const msym = (ms: number): number => n / ms / 1000;
+    rows.push({ name, symbols: n, bytes: bytes.length, enc, dec, encMsym: msym(enc.ms), decMsym: msym(dec.ms), encMsymCpu: msym(enc.cpuMs), decMsymCpu: msym(dec.cpuMs) });
   };
 
   // realistic y stream: 192 x 32 x 48
@@ -117,46 +131,57 @@ async function main(): Promise<void> {
   // h_s: 768x512 → zhat [128, 8, 12]
   const zhat = new Int32Array(Nz * 8 * 12);
   for (let i = 0; i < zhat.length; i++) zhat[i] = Math.round((rng() * 2 - 1) * 4);
-  const hsMs = time(() => core.hyperSynthesis(zhat, 8, 12));
+  const hsT = time(() => core.hyperSynthesis(zhat, 8, 12));
   const macs = (8 * 12 * 4 * 96 * Nz * 9 + 16 * 24 * 4 * 64 * 96 * 9 + 32 * 48 * 2 * M * 64) / 1e6;
 
   // quantization / pre-post at 768x512
   const W = 768;
   const H = 512;
   const px = new Uint8Array(W * H * 4).map(() => Math.floor(rng() * 256));
-  const toPlanarMs = time(() => core.toPlanar(px, W, H, 4, W, H));
+  const toPlanarT = time(() => core.toPlanar(px, W, H, 4, W, H));
   const planar = core.toPlanar(px, W, H, 4, W, H);
-  const toRgbaMs = time(() => core.toRgba(planar, W, H, W, H));
+  const toRgbaT = time(() => core.toRgba(planar, W, H, W, H));
   const ys = new Float32Array(n).map(() => (rng() - 0.5) * 20);
   const muQ = new Int32Array(n).map(() => Math.round((rng() - 0.5) * 100));
-  const quantMs = time(() => core.quantizeLatent(ys, muQ));
+  const quantT = time(() => core.quantizeLatent(ys, muQ));
 
-  const machine = { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, node: process.version, platform: `${os.platform()} ${os.arch()}` };
-  console.log(`nimg core benchmark — ${machine.cpu} (${machine.cores} cores), node ${machine.node}; median of ${RUNS} runs after ${WARMUP} warm-up`);
+  const machine = {
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    cores: os.cpus().length,
+    node: process.version,
+    platform: `${os.platform()} ${os.arch()}`,
+    loadavg: os.loadavg().map((v) => Math.round(v * 100) / 100),
+  };
+  const f = (v: number, d = 2): string => v.toFixed(d);
+  console.log(`nimg core benchmark — ${machine.cpu} (${machine.cores} cores), node ${machine.node}; load average ${machine.loadavg.join(' ')}`);
+  console.log(`median of ${RUNS} runs after ${WARMUP} warm-up; wall-clock, with process CPU time beside it (robust when other processes share the cores)`);
   console.log('');
-  console.log('| stream | symbols | bytes | bits/sym | encode ms | decode ms | encode Msym/s | decode Msym/s |');
-  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  console.log('| stream | symbols | bits/sym | enc ms | dec ms | enc Msym/s | dec Msym/s | enc Msym/s (cpu) | dec Msym/s (cpu) | dec Msym/s (best) |');
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const r of rows) {
-    console.log(`| ${r.name} | ${r.symbols} | ${r.bytes} | ${((r.bytes * 8) / r.symbols).toFixed(3)} | ${r.encMs.toFixed(2)} | ${r.decMs.toFixed(2)} | ${r.encMsym.toFixed(1)} | ${r.decMsym.toFixed(1)} |`);
+    console.log(
+      `| ${r.name} | ${r.symbols} | ${f((r.bytes * 8) / r.symbols, 3)} | ${f(r.enc.ms)} | ${f(r.dec.ms)} | ${f(r.encMsym, 1)} | ${f(r.decMsym, 1)} | ${f(r.encMsymCpu, 1)} | ${f(r.decMsymCpu, 1)} | ${f(r.symbols / r.dec.minMs / 1000, 1)} |`,
+    );
   }
   console.log('');
-  console.log('| op (768x512) | ms |');
-  console.log('| --- | ---: |');
-  console.log(`| h_s integer (zhat 128x8x12 → 192x32x48, ${macs.toFixed(0)}M MACs) | ${hsMs.toFixed(2)} |`);
-  console.log(`| toPlanar RGBA | ${toPlanarMs.toFixed(2)} |`);
-  console.log(`| toRgba | ${toRgbaMs.toFixed(2)} |`);
-  console.log(`| quantizeLatent (${n}) | ${quantMs.toFixed(2)} |`);
+  console.log('| op (768x512) | ms | cpu ms | best ms |');
+  console.log('| --- | ---: | ---: | ---: |');
+  const op = (name: string, t: Timing): void => console.log(`| ${name} | ${f(t.ms)} | ${f(t.cpuMs)} | ${f(t.minMs)} |`);
+  op(`h_s integer (zhat 128x8x12 → 192x32x48, ${macs.toFixed(0)}M MACs)`, hsT);
+  op('toPlanar RGBA', toPlanarT);
+  op('toRgba', toRgbaT);
+  op(`quantizeLatent (${n})`, quantT);
 
   const out = {
     date: new Date().toISOString(),
     machine,
     runs: RUNS,
     warmup: WARMUP,
-    note: 'Public Core API timings (input/output copies included). Msym/s = million symbols per second.',
+    note: 'Public Core API timings (input/output copies included). Msym/s = million symbols per second. ms = median wall-clock, minMs = fastest run, cpuMs = median process CPU time.',
     streams: rows.map((r) => ({ ...r, bitsPerSymbol: (r.bytes * 8) / r.symbols })),
-    hs: { image: '768x512', zhat: [Nz, 8, 12], mmacs: Math.round(macs), ms: hsMs },
-    pixels: { image: '768x512', toPlanarMs, toRgbaMs },
-    quantizeLatent: { n, ms: quantMs },
+    hs: { image: '768x512', zhat: [Nz, 8, 12], mmacs: Math.round(macs), ...hsT },
+    pixels: { image: '768x512', toPlanar: toPlanarT, toRgba: toRgbaT },
+    quantizeLatent: { n, ...quantT },
   };
   mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
   writeFileSync(new URL('./results/coder-speed.json', import.meta.url), JSON.stringify(out, null, 2) + '\n');

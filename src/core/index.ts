@@ -417,12 +417,12 @@ async function compile(source: BufferSource): Promise<WebAssembly.Module> {
  * nimg-core.wasm. Without it, under Node only, build/nimg-core.wasm is read (and compiled
  * once per process) through ./node-loader.js; elsewhere → NimgError('BAD_INPUT').
  */
-export async function createCore(source?: WebAssembly.Module | BufferSource): Promise<WasmCore> {
+export async function createCore(source?: WebAssembly.Module | BufferSource | ArrayBufferView): Promise<WasmCore> {
   let mod: WebAssembly.Module;
   if (source instanceof WebAssembly.Module) mod = source;
   else if (source !== undefined) {
     if (!(ArrayBuffer.isView(source) || source instanceof ArrayBuffer)) badInput('createCore: source must be a WebAssembly.Module or a BufferSource');
-    mod = await compile(source);
+    mod = await compile(source as BufferSource);
   } else {
     const isNode = typeof process !== 'undefined' && typeof process.versions === 'object' && !!process.versions?.node;
     if (!isNode) badInput('createCore: pass the nimg-core WebAssembly.Module (or its bytes) outside Node');
@@ -430,7 +430,7 @@ export async function createCore(source?: WebAssembly.Module | BufferSource): Pr
       defaultModule = (async () => {
         const spec = './node-loader.js'; // non-literal: keeps bundlers from following it
         const { loadCoreWasm } = (await import(/* @vite-ignore */ spec)) as typeof import('./node-loader.js');
-        return compile(await loadCoreWasm());
+        return compile((await loadCoreWasm()) as Uint8Array<ArrayBuffer>);
       })();
       defaultModule.catch(() => (defaultModule = null));
     }

@@ -9,9 +9,12 @@ import { createCore, type WasmCore } from './index.js';
 /** Default location: <repo>/build/nimg-core.wasm (relative to this file). */
 export const DEFAULT_CORE_WASM = new URL('../../build/nimg-core.wasm', import.meta.url);
 
-export async function loadCoreWasm(path: string | URL = DEFAULT_CORE_WASM): Promise<Uint8Array> {
+export async function loadCoreWasm(path: string | URL = DEFAULT_CORE_WASM): Promise<Uint8Array<ArrayBuffer>> {
   try {
-    return new Uint8Array(await readFile(path));
+    const b = await readFile(path);
+    const u = new Uint8Array(b.byteLength);
+    u.set(b);
+    return u;
   } catch (e) {
     throw new NimgError('BACKEND_UNAVAILABLE', `cannot read the nimg core ${String(path)} (run \`npm run asbuild\`): ${String(e)}`, { cause: e });
   }

@@ -4,38 +4,17 @@
  * file written by `nimg encode` in one process decodes to identical pixels in another
  * process and in this one.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROOT, runCli, type RunResult } from './cli-helpers.js';
 import { makeRandomWeights } from './fixtures/random-weights.js';
 import { NimgCodec } from '../src/codec.js';
 import { decodePng, encodePng } from '../src/image/index.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const BIN = path.join(ROOT, 'bin', 'nimg.js');
 const CORE = path.join(ROOT, 'build', 'nimg-core.wasm');
 const HAVE_CORE = existsSync(CORE) && existsSync(path.join(ROOT, 'src', 'core', 'index.ts'));
-
-export interface RunResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-export function runCli(args: string[], env: Record<string, string> = {}): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, ...env } });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    p.on('error', reject);
-    p.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 /** stderr of a failed run: exactly one `NimgError [CODE]: message` line, no stack trace. */
 function expectNimgError(r: RunResult, code: string) {
@@ -64,6 +43,7 @@ describe('nimg CLI: usage (exit 2)', () => {
     ['bad backend', ['decode', 'in.nimg', 'out.png', '--backend', 'metal']],
     ['unknown option', ['info', 'x.nimg', '--fast']],
     ['quality on decode', ['decode', 'in.nimg', 'out.png', '-q', '3']],
+    ['bad threads', ['decode', 'in.nimg', 'out.png', '--threads', '0']],
   ];
   for (const [name, args] of cases) {
     it(name, async () => {

@@ -10,20 +10,21 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { NimgError, isNimgError } from '../errors.js';
-import { DEFAULT_QUALITY, decodeWithStats, dispose, encodeWithStats, init, probe, type BackendChoice } from '../codec.js';
+import { DEFAULT_QUALITY, decodeWithStats, dispose, encodeWithStats, init, probe, type BackendChoice, type InitOptions } from '../codec.js';
 import { decodeImageFile, encodePng } from '../image/index.js';
 import { QUALITY_MAX, QUALITY_MIN } from '../format/container.js';
 import { weightsPaths } from './loader.js';
 
 export const USAGE = `Usage:
-  nimg encode IN.png|IN.jpg OUT.nimg [--quality Q] [--backend B] [--verbose]
-  nimg decode IN.nimg OUT.png [--backend B] [--verbose]
+  nimg encode IN.png|IN.jpg OUT.nimg [--quality Q] [--backend B] [--threads N] [--verbose]
+  nimg decode IN.nimg OUT.png [--backend B] [--threads N] [--verbose]
   nimg info IN.nimg
   nimg --help | --version
 
 Options:
   -q, --quality Q   ${QUALITY_MIN} (smallest) .. ${QUALITY_MAX} (best), continuous, default ${DEFAULT_QUALITY}
   -b, --backend B   auto (default) | webgpu | wasm | cpu
+  -t, --threads N   worker threads of the WASM backend (default: cores, at most 8; 1 = none)
   -v, --verbose     print size and stage timings to stderr
 
 Environment: NIMG_WEIGHTS (manifest .json; .bin beside it), NIMG_CORE_WASM (core .wasm).
@@ -36,6 +37,7 @@ interface Parsed {
   files: string[];
   quality?: number;
   backend?: BackendChoice;
+  threads?: number;
   verbose: boolean;
 }
 
@@ -47,6 +49,7 @@ export function parseArgs(argv: string[]): Parsed | 'help' | 'version' {
   let quality: number | undefined;
   let backend: BackendChoice | undefined;
   let verbose = false;
+  let threads: number | undefined;
   for (let i = 0; i < argv.length; i++) {
     let a = argv[i];
     let value: string | undefined;
@@ -73,6 +76,11 @@ export function parseArgs(argv: string[]): Parsed | 'help' | 'version' {
       const b = next();
       if (!BACKENDS.includes(b)) throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')}, got ${JSON.stringify(b)}`);
       backend = b as BackendChoice;
+    } else if (a === '-t' || a === '--threads') {
+      const s = next();
+      const n = Number(s);
+      if (!/^\d+$/.test(s) || n < 1 || n > 256) throw new UsageError(`--threads must be an integer in [1, 256], got ${JSON.stringify(s)}`);
+      threads = n;
     } else if (a === '-v' || a === '--verbose') {
       verbose = true;
     } else if (a.startsWith('-') && a !== '-') {
@@ -87,9 +95,11 @@ export function parseArgs(argv: string[]): Parsed | 'help' | 'version' {
   const want: Record<string, number> = { encode: 2, decode: 2, info: 1 };
   if (!(command in want)) throw new UsageError(`unknown command ${JSON.stringify(command)}`);
   if (files.length !== want[command]) throw new UsageError(`${command} takes ${want[command]} file argument${want[command] > 1 ? 's' : ''}, got ${files.length}`);
-  if (command === 'info' && (quality !== undefined || backend !== undefined)) throw new UsageError('info takes no --quality or --backend');
+  if (command === 'info' && (quality !== undefined || backend !== undefined || threads !== undefined)) {
+    throw new UsageError('info takes no --quality, --backend or --threads');
+  }
   if (command === 'decode' && quality !== undefined) throw new UsageError('decode takes no --quality (it is stored in the file)');
-  return { command, files, quality, backend, verbose };
+  return { command, files, quality, backend, threads, verbose };
 }
 
 async function readInput(path: string): Promise<Uint8Array> {
@@ -125,6 +135,13 @@ async function checkModelEarly(modelId: string, weightsHash: string): Promise<vo
   if (m.model_id !== modelId || hash !== weightsHash) {
     throw new NimgError('MODEL_MISMATCH', `.nimg file was made with model ${modelId} (weights ${weightsHash}); the installed model is ${m.model_id} (weights ${hash})`);
   }
+}
+
+function initOptions(args: Parsed): InitOptions {
+  const o: InitOptions = {};
+  if (args.backend) o.backend = args.backend;
+  if (args.threads) o.threads = args.threads;
+  return o;
 }
 
 const fmt = (ms: number) => `${ms.toFixed(0)} ms`;
@@ -168,7 +185,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     if (args.command === 'encode') {
       const input = await readInput(inPath);
       const image = await decodeImageFile(input);
-      await init(args.backend ? { backend: args.backend } : {});
+      await init(initOptions(args));
       const { bytes, stats } = await encodeWithStats(image, { quality: args.quality ?? DEFAULT_QUALITY, backend: args.backend });
       await writeOutput(outPath, bytes);
       if (args.verbose) {
@@ -183,7 +200,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     const input = await readInput(inPath);
     const info = probe(input); // container errors before loading the model
     await checkModelEarly(info.modelId, info.weightsHash);
-    await init(args.backend ? { backend: args.backend } : {});
+    await init(initOptions(args));
     const { image, stats } = await decodeWithStats(input, { backend: args.backend });
     await writeOutput(outPath, encodePng(image));
     if (args.verbose) {

@@ -18,6 +18,8 @@
  * The module is built with `--runtime stub` and allocates no managed objects.
  */
 
+import { setErrIndex } from './status';
+
 const heapStart: usize = (__heap_base + 15) & ~(<usize>15);
 let top: usize = heapStart;
 let modelTop: usize = heapStart;
@@ -37,13 +39,15 @@ export function alloc(n: usize): usize {
   return p;
 }
 
-/** Drop every call buffer (keeps the model). */
+/** Drop every call buffer (keeps the model); clears the error index. */
 export function resetCall(): void {
   top = modelTop;
+  setErrIndex(-1);
 }
 
 /** Drop everything, model included. */
 export function resetModel(): void {
+  setErrIndex(-1);
   top = heapStart;
   modelTop = heapStart;
 }

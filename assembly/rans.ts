@@ -59,18 +59,19 @@ const LUT_SHIFT: u32 = PREC - LUT_BITS;
 // @ts-ignore: decorator
 @inline const META_N: usize = 12;
 
+let buildStatus: i32 = ST_OK;
+export function getBuildStatus(): i32 {
+  return buildStatus;
+}
 /**
  * Build the decoder/encoder metadata of T tables.
  * REQUIRES: cdfPtr points to cdfLen i32 values, ptrPtr to T+1 i32, offPtr to T i32, all in
  *           memory that stays alive as long as the tables are used (the model region).
  * Validates: ptr[0] = 0, ptr[T] <= cdfLen, every table has len >= 2, cdf[0] = 0,
  *           strictly increasing, cdf[n] = 2^16, |offset| <= 2^30.
- * Returns the meta pointer (> 0), or 0 with *status set by getBuildStatus().
+ * ENSURES: returns the meta pointer (> 0), or 0 with the reason in getBuildStatus()
+ *          (ST_BAD_MODEL, getErrIndex() = table; ST_OOM).
  */
-let buildStatus: i32 = ST_OK;
-export function getBuildStatus(): i32 {
-  return buildStatus;
-}
 export function buildTables(cdfPtr: usize, cdfLen: u32, ptrPtr: usize, offPtr: usize, T: u32): usize {
   buildStatus = ST_BAD_MODEL;
   if (T == 0 || T > 0x100000) return 0;
@@ -142,8 +143,10 @@ let eX: u32 = 0;
 let ePtr: usize = 0;
 
 /**
- * Escape code e of value v for a table [lo, hi]; -1 if v is inside (not an escape) or if
- * e+1 would not fit 32 bits.
+ * Escape code e of value v for a table [lo, hi] (hi = lo + n - 2).
+ * REQUIRES: n >= 1 (the table's symbol count, escape included).
+ * ENSURES: returns e >= 0 with e + 1 < 2^32, or -1 if v is inside [lo, hi] (not an escape)
+ *          or if e + 1 would not fit 32 bits.
  */
 // @ts-ignore: decorator
 @inline function escapeCode(v: i32, lo: i32, n: u32): i64 {
@@ -156,14 +159,22 @@ let ePtr: usize = 0;
   return e;
 }
 
-/** number of puts (rANS steps) an escape with code e takes, besides the escape symbol */
+/**
+ * Number of puts (rANS steps) the bypass part of an escape with code e takes.
+ * REQUIRES: 0 <= e < 2^32 - 1.
+ */
 // @ts-ignore: decorator
 @inline function escapePuts(e: u64): u32 {
   const z = <u32>(63 - clz<u64>(e + 1)); // prefix zeros
   return z + 1 + (z > 16 ? 2 : z > 0 ? 1 : 0);
 }
 
-/** rANS put of (start, freq) on the escape-path state eX / ePtr */
+/**
+ * rANS put of (start, freq) on the escape-path state eX / ePtr.
+ * REQUIRES: 1 <= freq <= 2^16, start + freq <= 2^16, L <= eX < 2^32, at least 2 writable
+ *           bytes below ePtr (guaranteed by encodeSyms' exact sizing pass).
+ * ENSURES: L <= eX < 2^32; at most one 16-bit word written at ePtr - 2.
+ */
 function ePut(start: u32, freq: u32): void {
   let x = eX;
   if (<u64>x >= (<u64>freq << 16)) {
@@ -174,13 +185,20 @@ function ePut(start: u32, freq: u32): void {
   eX = ((x / freq) << 16) + (x % freq) + start;
 }
 
-/** put c (1..16) equiprobable bits of value v */
+/**
+ * Put c equiprobable (bypass) bits of value v.
+ * REQUIRES: 1 <= c <= 16, v < 2^c; same as ePut.
+ */
 // @ts-ignore: decorator
 @inline function ePutBits(v: u32, c: u32): void {
   ePut(v << (16 - c), <u32>1 << (16 - c));
 }
 
-/** encode (in reverse) the bypass part of an escape: suffix chunks, the 1 bit, z zero bits */
+/**
+ * Encode (in reverse order) the bypass part of an escape: suffix chunks, the 1 bit, z zeros.
+ * REQUIRES: 0 <= e < 2^32 - 1; eX / ePtr hold the encoder state; room for
+ *           escapePuts(e) words below ePtr.
+ */
 function encodeEscapeBits(e: u64): void {
   const v = e + 1;
   const z = <u32>(63 - clz<u64>(v));
@@ -305,7 +323,12 @@ let dEnd: usize = 0;
 let dOver: bool = false;
 let dVal: i32 = 0;
 
-/** read c (1..16) equiprobable bits from dX / dPos */
+/**
+ * Read c equiprobable (bypass) bits from the escape-path decoder state dX / dPos / dEnd.
+ * REQUIRES: 1 <= c <= 16, L <= dX < 2^32, dPos <= dEnd.
+ * ENSURES: L <= dX < 2^32; reads at most one word, only inside [dPos, dEnd); past the end
+ *          it shifts in zeros and sets dOver.
+ */
 function dGetBits(c: u32): u32 {
   let x = dX;
   const slot = x & 0xFFFF;
@@ -325,7 +348,12 @@ function dGetBits(c: u32): u32 {
   return v;
 }
 
-/** decode the bypass part of an escape of table (lo, n); result in dVal */
+/**
+ * Decode the bypass part of an escape of table (lo, n); the value goes to dVal.
+ * REQUIRES: n >= 1, |lo| <= 2^30 (buildTables checks it); decoder state in dX / dPos / dEnd.
+ * ENSURES: at most 31 + 1 + 2 bypass reads; ST_CORRUPT if the prefix exceeds 31 zeros or
+ *          the value does not fit int32 (the encoder never produces either).
+ */
 function decodeEscape(lo: i32, n: u32): i32 {
   let z: u32 = 0;
   while (dGetBits(1) == 0) {

@@ -22,7 +22,8 @@ case $mode in
     PYTHONUNBUFFERED=1 setsid nohup python3 /tmp/train/train.py "${args[@]}" "$@" > $CK/stdout.log 2>&1 < /dev/null &
     sleep 75; tail -n 20 $CK/stdout.log ;;
   add)
-    cp -r .data/$2 /tmp/data/ && echo "copied $2: $(find /tmp/data -type f | wc -l) files"
+    [ -n "${2:-}" ] && cp -r .data/$2 /tmp/data/ && echo "copied $2: $(find /tmp/data -type f | wc -l) files"
+    [ -d .ckpt ] && mkdir -p /tmp/ckpt_in && cp .ckpt/ckpt_part*.pt /tmp/ckpt_in/ && echo "resume checkpoint staged"
     tail -n 5 $CK/stdout.log ;;
   wait)
     secs=$2
@@ -51,4 +52,17 @@ PY
     grep -v '^{"step"' $CK/stdout.log | tail -n 5
     grep '"val"' $CK/stdout.log | tail -n 3
     tail -n 3 $CK/stdout.log ;;
+  export)
+    # after training: export + Kodak evaluation of the exported weights on the GPU;
+    # .data/kodak is carried for this call only (evaluation, never training)
+    while ! grep -q '^done' $CK/stdout.log 2>/dev/null; do sleep 5; done
+    python3 - <<'PY'
+import torch
+ck = torch.load('/tmp/ckpt/last.pt', map_location='cpu')
+torch.save({'model': ck['model'], 'step': ck['step'], 'elapsed_s': ck['elapsed_s']}, '/tmp/ckpt/final.pt')
+PY
+    mkdir -p $OUT/w
+    PYTHONUNBUFFERED=1 python3 train/export.py --ckpt /tmp/ckpt/final.pt --out $OUT/w --kodak .data/kodak \
+      --golden $OUT/w --device cuda 2>&1 | tee $OUT/export.log | grep -v ' done$'
+    cp $CK/train_log.jsonl $CK/stdout.log $OUT/ ;;
 esac

@@ -9,9 +9,10 @@
  * Implementation: im2col into i16 patches [P4][Kp] (Kp = K rounded up to 8, P4 = P rounded
  * up to 4, zero filled), weights converted at setModel to i16 [cout][Kp]; a 2-output ×
  * 4-pixel register-blocked GEMM with i32x4.dot_i16x8_s (standard SIMD: pmaddwd), then a
- * scalar i64 requant epilogue. Products |w·in| <= 127·255 fit the i16×i16→i32 dot, and the
- * per-output bound |b| + 255·Σ|w| < 2^31 is checked at setModel, so i32 accumulation
- * (in any order) is exact.
+ * scalar i64 requant epilogue. Products |w·in| <= 128·255 fit the i16×i16→i32 dot; the
+ * per-output bound 255·Σ|w| < 2^31 is checked at setModel, so the i32 accumulation of the
+ * products is exact in any order; the bias is added in i64 in the epilogue (so even a bias
+ * near ±2^31 is exact: |acc·m| < 2^48).
  */
 import { alloc } from './arena';
 import { ST_BAD_INPUT, ST_BAD_MODEL, ST_NO_MODEL, ST_OK, ST_OOM, setErrIndex } from './status';
@@ -32,7 +33,7 @@ export function hsReset(): void {
 /**
  * Install layer l (0..2). REQUIRES: w8Ptr: cout*cin*k*k i8; bPtr, mPtr, shPtr: cout i32 each,
  * in the model region (they are used in place). Checks: k ∈ {1,3}, 0 < m < 2^16,
- * 1 <= sh <= 40, |b| + 255·Σ|w| < 2^31 (so i32 accumulation is exact) → else BAD_MODEL.
+ * 1 <= sh <= 40, 255·Σ|w| < 2^31 (so the i32 accumulation is exact) → else BAD_MODEL.
  */
 export function hsSetLayer(l: u32, cin: u32, cout: u32, k: u32, w8Ptr: usize, bPtr: usize, mPtr: usize, shPtr: usize): i32 {
   if (l > 2 || cin == 0 || cout == 0 || cin > 65536 || cout > 65536 || !(k == 1 || k == 3)) return ST_BAD_MODEL;
@@ -51,8 +52,7 @@ export function hsSetLayer(l: u32, cin: u32, cout: u32, k: u32, w8Ptr: usize, bP
       setErrIndex(o);
       return ST_BAD_MODEL;
     }
-    let bound: i64 = <i64>load<i32>(bPtr + (<usize>o << 2));
-    if (bound < 0) bound = -bound;
+    let bound: i64 = 0;
     const src = w8Ptr + <usize>o * K;
     const dst = w16 + <usize>o * Kp * 2;
     for (let j: u32 = 0; j < K; j++) {
@@ -184,8 +184,8 @@ function gemm(W: usize, X: usize, cout: u32, P4: u32, Kp: u32, acc: usize): void
 }
 
 // @ts-ignore: decorator
-@inline function requant(acc: i32, m: i32, sh: i32): i64 {
-  return (<i64>acc * <i64>m + (<i64>1 << (sh - 1))) >> sh;
+@inline function requant(acc: i32, b: i32, m: i32, sh: i32): i64 {
+  return ((<i64>acc + <i64>b) * <i64>m + (<i64>1 << (sh - 1))) >> sh;
 }
 
 /** run conv layer l on i16 planar input [cin][h][w]; returns acc i32 [cout][P4] (bias not added) or 0 on OOM */
@@ -228,7 +228,7 @@ function shuffleOut(l: u32, acc: usize, h: u32, w: u32): usize {
     for (let y: u32 = 0; y < h; y++) {
       const drow = dst + ((<usize>(c * H2 + y * 2 + dy) * W2 + dx) << 1);
       for (let x: u32 = 0; x < w; x++) {
-        let v = requant(load<i32>(a + (<usize>(y * w + x) << 2)) + b, m, sh);
+        let v = requant(load<i32>(a + (<usize>(y * w + x) << 2)), b, m, sh);
         v = v < 0 ? 0 : v > 255 ? 255 : v;
         store<i16>(drow + (<usize>x << 2), <i16>v);
       }
@@ -285,14 +285,14 @@ export function hyperSynthesis(zPtr: usize, hz: u32, wz: u32, muPtr: usize, idxP
     if (o < M) {
       const dst = muPtr + ((<usize>o * P) << 2);
       for (let p: u32 = 0; p < P; p++) {
-        let v = requant(load<i32>(a + (<usize>p << 2)) + b, m, sh);
+        let v = requant(load<i32>(a + (<usize>p << 2)), b, m, sh);
         v = v < -32768 ? -32768 : v > 32767 ? 32767 : v;
         store<i32>(dst + (<usize>p << 2), <i32>v);
       }
     } else {
       const dst = idxPtr + ((<usize>(o - M) * P) << 2);
       for (let p: u32 = 0; p < P; p++) {
-        let v = requant(load<i32>(a + (<usize>p << 2)) + b, m, sh);
+        let v = requant(load<i32>(a + (<usize>p << 2)), b, m, sh);
         v = v < 0 ? 0 : v > maxIdx ? maxIdx : v;
         store<i32>(dst + (<usize>p << 2), <i32>v);
       }

@@ -115,5 +115,12 @@ export function validateHsLayer(L: HsLayer): string | null {
     if (!(L.m[o] > 0 && L.m[o] < 65536)) return `multiplier ${L.m[o]} of channel ${o} out of (0, 2^16)`;
     if (!(L.sh[o] >= 1 && L.sh[o] <= 40)) return `shift ${L.sh[o]} of channel ${o} out of 1..40`;
   }
+  // the core accumulates the products in i32: 255·Σ|w| must stay below 2^31 (the bias is added in i64)
+  const fan = L.cin * L.k * L.k;
+  for (let o = 0; o < L.cout; o++) {
+    let s = 0;
+    for (let j = o * fan, e = j + fan; j < e; j++) s += Math.abs(L.w[j]);
+    if (255 * s >= 2 ** 31) return `channel ${o}: weights too large for i32 accumulation`;
+  }
   return null;
 }

@@ -31,9 +31,11 @@
  * (BAD_INPUT; never happens for |v| <= 2^30 - 2^16 with valid tables), the decoder treats
  * z > 31 as CORRUPT.
  *
- * Decoder safety: it never reads past inPtr+inLen: past the end it shifts in zeros and sets
- * `overrun` (status TRUNCATED); every step is O(1) except the bucket walk (bounded by the
- * table length) and the escape prefix (bounded by 32), so garbage decodes in bounded time.
+ * Decoder safety: it never reads past inPtr+inLen. A valid stream never needs a word past its
+ * end, so the first such need stops the decoder with TRUNCATED (inside an escape, the bypass
+ * reader shifts in zeros and flags the overrun, and the decoder stops after that escape);
+ * every step is O(1) except the bucket walk (bounded by the table length) and the escape
+ * prefix (bounded by 32), so garbage decodes in bounded time.
  *
  * Symbol search: per table a LUT of 2^LUT_BITS buckets gives the symbol that contains the
  * first slot of the bucket; a short linear walk (usually 0-1 steps) finishes the search.
@@ -381,7 +383,8 @@ function decodeEscape(lo: i32, n: u32): i32 {
  * Checks: idx[i] < T (BAD_INPUT, getErrIndex() = i).
  * ENSURES: never reads outside [inPtr, inPtr+inLen); terminates in O(n + inLen) steps.
  *          ST_OK only if both final states are the initial 2^16 and every byte was consumed;
- *          ST_TRUNCATED if it had to read past the end; ST_CORRUPT otherwise.
+ *          ST_TRUNCATED as soon as it needs a word past the end; ST_CORRUPT otherwise.
+ *          out[] is complete only on ST_OK.
  */
 export function decodeSyms(meta: usize, T: u32, inPtr: usize, inLen: u32, idxPtr: usize, perTable: u32, outPtr: usize, n: u32): i32 {
   if (idxPtr == 0 && perTable == 0 && n > 0) return ST_BAD_INPUT;
@@ -392,7 +395,6 @@ export function decodeSyms(meta: usize, T: u32, inPtr: usize, inLen: u32, idxPtr
   if (x < L || y < L) return ST_CORRUPT;
   let pos: usize = inPtr + 8;
   const end: usize = inPtr + inLen;
-  let over = false;
   let t: u32 = 0;
   let left: u32 = perTable;
   for (let i: u32 = 0; i < n; i++) {
@@ -425,8 +427,9 @@ export function decodeSyms(meta: usize, T: u32, inPtr: usize, inLen: u32, idxPtr
         x = (x << 16) | <u32>load<u16>(pos);
         pos += 2;
       } else {
-        x = x << 16;
-        over = true;
+        // a valid stream never reads past its end: stop at once (bounded time on garbage)
+        setErrIndex(i);
+        return ST_TRUNCATED;
       }
     }
     const lo = load<i32>(m, META_LO);
@@ -435,14 +438,13 @@ export function decodeSyms(meta: usize, T: u32, inPtr: usize, inLen: u32, idxPtr
       dX = x;
       dPos = pos;
       dEnd = end;
-      dOver = over;
+      dOver = false;
       const st = decodeEscape(lo, nsym);
       x = dX;
       pos = dPos;
-      over = dOver;
-      if (st != ST_OK) {
+      if (st != ST_OK || dOver) {
         setErrIndex(i);
-        return over ? ST_TRUNCATED : st;
+        return dOver ? ST_TRUNCATED : st;
       }
       store<i32>(outPtr + (<usize>i << 2), dVal);
     } else {
@@ -452,7 +454,6 @@ export function decodeSyms(meta: usize, T: u32, inPtr: usize, inLen: u32, idxPtr
     x = y;
     y = tmp;
   }
-  if (over) return ST_TRUNCATED;
   if (x != L || y != L || pos != end) return ST_CORRUPT;
   return ST_OK;
 }

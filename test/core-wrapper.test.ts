@@ -70,6 +70,11 @@ describe('trap recovery', () => {
     // repeatedly
     for (let i = 0; i < 3; i++) expect(codeOf(() => core.debugTrap())).toBe('INTERNAL');
     expect(core.decodeY(before, idx)).toEqual(k);
+    // with time for the background re-instantiation
+    expect(codeOf(() => core.debugTrap())).toBe('INTERNAL');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(core.decodeY(before, idx)).toEqual(k);
+    expect(core.hyperSynthesis(z, 2, 2)).toEqual(hsBefore);
   });
 });
 

@@ -11,7 +11,9 @@
  * - Every WASM export returns a status code; they become NimgError (BAD_INPUT,
  *   CORRUPT_STREAM, TRUNCATED, LIMIT_EXCEEDED, NOT_INITIALIZED). A trap (RuntimeError), or
  *   any unexpected JS error while touching WASM memory, becomes NimgError('INTERNAL'); the
- *   instance is then dropped and rebuilt (and the model re-applied) before the next call.
+ *   instance is then dropped and rebuilt (and the model re-applied) before the next call
+ *   (a replacement is instantiated asynchronously right away; synchronous instantiation is
+ *   the fallback if the next call comes first).
  */
 import { NimgError, type NimgErrorCode } from '../errors.js';
 import { validateHsLayer, validateTables } from './model.js';
@@ -98,24 +100,50 @@ export interface WasmCore extends Core {
 
 class WasmCoreImpl implements WasmCore {
   private ex: CoreExports | null = null;
+  /** instance prepared asynchronously after a trap (sync instantiation is the fallback) */
+  private spare: CoreExports | null = null;
   private model: CoreModel | null = null;
   private gaussMeta = 0;
   private zMeta = 0;
 
-  constructor(readonly module: WebAssembly.Module) {
-    this.ex = this.instantiate();
+  constructor(
+    readonly module: WebAssembly.Module,
+    first: CoreExports,
+  ) {
+    this.ex = first;
   }
 
-  private instantiate(): CoreExports {
-    const imports = {
+  static imports(): WebAssembly.Imports {
+    return {
       env: {
         abort: (_msg: number, _file: number, line: number, col: number): never => {
           throw new WebAssembly.RuntimeError(`nimg core abort at ${line}:${col}`);
         },
       },
     };
-    const inst = new WebAssembly.Instance(this.module, imports);
+  }
+
+  static async instantiateAsync(module: WebAssembly.Module): Promise<CoreExports> {
+    const inst = await WebAssembly.instantiate(module, WasmCoreImpl.imports());
     return inst.exports as unknown as CoreExports;
+  }
+
+  private instantiateSync(): CoreExports {
+    const inst = new WebAssembly.Instance(this.module, WasmCoreImpl.imports());
+    return inst.exports as unknown as CoreExports;
+  }
+
+  /** drop the (trapped) instance; prepare the next one in the background */
+  private discard(): void {
+    this.ex = null;
+    if (!this.spare) {
+      WasmCoreImpl.instantiateAsync(this.module).then(
+        (ex) => {
+          if (!this.ex && !this.spare) this.spare = ex;
+        },
+        () => {},
+      );
+    }
   }
 
   /** Run fn on a live instance; traps → INTERNAL and the instance is rebuilt next time. */
@@ -123,7 +151,8 @@ class WasmCoreImpl implements WasmCore {
     let ex = this.ex;
     if (!ex) {
       try {
-        ex = this.instantiate();
+        ex = this.spare ?? this.instantiateSync();
+        this.spare = null;
         this.ex = ex;
         if (this.model) this.applyModel(ex, this.model);
       } catch (e) {
@@ -138,7 +167,7 @@ class WasmCoreImpl implements WasmCore {
     } catch (e) {
       if (e instanceof NimgError) throw e;
       // RuntimeError (trap), RangeError (view past memory), anything else: a bug → INTERNAL
-      this.ex = null;
+      this.discard();
       throw new NimgError('INTERNAL', `${what}: WASM core failure: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
     }
   }
@@ -437,7 +466,7 @@ export async function createCore(source?: WebAssembly.Module | BufferSource | Ar
     mod = await defaultModule;
   }
   try {
-    return new WasmCoreImpl(mod);
+    return new WasmCoreImpl(mod, await WasmCoreImpl.instantiateAsync(mod));
   } catch (e) {
     throw new NimgError('BACKEND_UNAVAILABLE', `cannot instantiate the nimg core: ${String(e)}`, { cause: e });
   }

@@ -78,6 +78,26 @@ describe('trap recovery', () => {
   });
 });
 
+describe('releaseMemory', () => {
+  it('shrinks the memory back and keeps the model', async () => {
+    const core = await createNodeCore();
+    const model = await randomCoreModel({ seed: 8 });
+    core.setModel(model);
+    const n = 1_000_000;
+    const idx = new Int32Array(n).fill(3);
+    const k = new Int32Array(n);
+    const bytes = core.encodeY(k, idx);
+    expect(core.decodeY(bytes, idx).every((v) => v === 0)).toBe(true);
+    const big = core.memoryInfo().size;
+    expect(big).toBeGreaterThan(8 * n);
+    await core.releaseMemory();
+    expect(core.memoryInfo().size).toBeLessThan(big / 4);
+    const small = Int32Array.from([1, 2, 3]);
+    const si = Int32Array.from([60, 61, 62]);
+    expect(core.decodeY(core.encodeY(small, si), si)).toEqual(small);
+  });
+});
+
 describe('validation', () => {
   it('NOT_INITIALIZED before setModel (model-free ops work)', async () => {
     const core = await createNodeCore();

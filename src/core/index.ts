@@ -96,6 +96,11 @@ export interface WasmCore extends Core {
   debugTrap(): void;
   /** The compiled module (to create more cores cheaply, e.g. per worker). */
   readonly module: WebAssembly.Module;
+  /**
+   * Give the WASM memory back (it only grows: a large image leaves it large): replaces the
+   * instance by a fresh one and re-applies the model.
+   */
+  releaseMemory(): Promise<void>;
 }
 
 class WasmCoreImpl implements WasmCore {
@@ -428,6 +433,19 @@ class WasmCoreImpl implements WasmCore {
 
   debugTrap(): void {
     this.run('debugTrap', (ex) => ex.debugTrap());
+  }
+
+  async releaseMemory(): Promise<void> {
+    const fresh = await WasmCoreImpl.instantiateAsync(this.module);
+    this.spare = null;
+    try {
+      if (this.model) this.applyModel(fresh, this.model);
+      this.ex = fresh;
+    } catch (e) {
+      this.ex = null;
+      if (e instanceof NimgError) throw e;
+      throw new NimgError('INTERNAL', `releaseMemory: ${String(e)}`, { cause: e });
+    }
   }
 }
 

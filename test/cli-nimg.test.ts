@@ -30,7 +30,7 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-describe('nimg CLI: usage (exit 2)', () => {
+describe.concurrent('nimg CLI: usage (exit 2)', () => {
   const cases: [string, string[]][] = [
     ['no arguments', []],
     ['unknown command', ['frobnicate', 'a', 'b']],
@@ -63,7 +63,7 @@ describe('nimg CLI: usage (exit 2)', () => {
   }, 30_000);
 });
 
-describe('nimg CLI: bad input (exit 1, `NimgError [CODE]: message`)', () => {
+describe.concurrent('nimg CLI: bad input (exit 1, `NimgError [CODE]: message`)', () => {
   it('info on an empty file → TRUNCATED', async () => {
     const f = path.join(dir, 'empty.nimg');
     writeFileSync(f, new Uint8Array(0));

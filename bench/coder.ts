@@ -134,6 +134,18 @@ async function main(): Promise<void> {
   const hsT = time(() => core.hyperSynthesis(zhat, 8, 12));
   const macs = (8 * 12 * 4 * 96 * Nz * 9 + 16 * 24 * 4 * 64 * 96 * 9 + 32 * 48 * 2 * M * 64) / 1e6;
 
+  // the decoder's integer path for one 768x512 image: separate API calls vs the fused call
+  const gDec = Float32Array.from({ length: M }, () => 0.5 + rng());
+  const hsOut = core.hyperSynthesis(zhat, 8, 12);
+  const ysR = Float32Array.from({ length: M * 32 * 48 }, () => (rng() - 0.5) * 6);
+  const yBytes = core.encodeY(core.quantizeLatent(ysR, hsOut.muQ), hsOut.idx);
+  const sepT = time(() => {
+    const h = core.hyperSynthesis(zhat, 8, 12);
+    const kk = core.decodeY(yBytes, h.idx);
+    core.dequantizeLatent(kk, h.muQ, gDec, M, 32 * 48);
+  });
+  const fusedT = time(() => core.decodeLatent(yBytes, zhat, 8, 12, gDec));
+
   // quantization / pre-post at 768x512
   const W = 768;
   const H = 512;
@@ -168,6 +180,8 @@ async function main(): Promise<void> {
   console.log('| --- | ---: | ---: | ---: |');
   const op = (name: string, t: Timing): void => console.log(`| ${name} | ${f(t.ms)} | ${f(t.cpuMs)} | ${f(t.minMs)} |`);
   op(`h_s integer (zhat 128x8x12 → 192x32x48, ${macs.toFixed(0)}M MACs)`, hsT);
+  op('decoder integer path: hyperSynthesis + decodeY + dequantizeLatent (3 calls)', sepT);
+  op('decoder integer path: decodeLatent (fused, intermediates stay in WASM)', fusedT);
   op('toPlanar RGBA', toPlanarT);
   op('toRgba', toRgbaT);
   op(`quantizeLatent (${n})`, quantT);
@@ -180,6 +194,7 @@ async function main(): Promise<void> {
     note: 'Public Core API timings (input/output copies included). Msym/s = million symbols per second. ms = median wall-clock, minMs = fastest run, cpuMs = median process CPU time.',
     streams: rows.map((r) => ({ ...r, bitsPerSymbol: (r.bytes * 8) / r.symbols })),
     hs: { image: '768x512', zhat: [Nz, 8, 12], mmacs: Math.round(macs), ...hsT },
+    decoderIntegerPath: { image: '768x512', separateCalls: sepT, fusedDecodeLatent: fusedT },
     pixels: { image: '768x512', toPlanar: toPlanarT, toRgba: toRgbaT },
     quantizeLatent: { n, ...quantT },
   };

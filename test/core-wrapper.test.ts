@@ -78,6 +78,27 @@ describe('trap recovery', () => {
   });
 });
 
+describe('fused encodeLatent / decodeLatent', () => {
+  it('equal the unfused calls', async () => {
+    const core = await createNodeCore();
+    const model = await randomCoreModel({ seed: 9 });
+    core.setModel(model);
+    const rng = makeRng(9);
+    const [hz, wz] = [2, 3];
+    const zhat = Int32Array.from({ length: model.Nz * hz * wz }, () => Math.round((rng() - 0.5) * 8));
+    const n = model.M * 16 * hz * wz;
+    const ys = Float32Array.from({ length: n }, () => (rng() - 0.5) * 12);
+    const g = Float32Array.from({ length: model.M }, () => 0.5 + rng());
+    const { muQ, idx } = core.hyperSynthesis(zhat, hz, wz);
+    const k = core.quantizeLatent(ys, muQ);
+    const bytes = core.encodeY(k, idx);
+    expect(core.encodeLatent(ys, zhat, hz, wz)).toEqual(bytes);
+    expect(core.decodeLatent(bytes, zhat, hz, wz, g)).toEqual(core.dequantizeLatent(k, muQ, g, model.M, 16 * hz * wz));
+    expect(codeOf(() => core.decodeLatent(bytes.subarray(0, bytes.length - 2), zhat, hz, wz, g))).toBe('TRUNCATED');
+    expect(codeOf(() => core.encodeLatent(ys.subarray(1), zhat, hz, wz))).toBe('BAD_INPUT');
+  });
+});
+
 describe('releaseMemory', () => {
   it('shrinks the memory back and keeps the model', async () => {
     const core = await createNodeCore();

@@ -97,6 +97,17 @@ export interface WasmCore extends Core {
   /** The compiled module (to create more cores cheaply, e.g. per worker). */
   readonly module: WebAssembly.Module;
   /**
+   * Fused encoder path, intermediates resident in WASM memory (no copies of mu_q / idx / k):
+   * `encodeY(quantizeLatent(ys, muQ), idx)` with `(muQ, idx) = hyperSynthesis(zhat, hz, wz)`.
+   * ys: gained latent [M, 4hz, 4wz].
+   */
+  encodeLatent(ys: Float32Array, zhat: Int32Array, hz: number, wz: number): Uint8Array;
+  /**
+   * Fused decoder path: `dequantizeLatent(decodeY(bytes, idx), muQ, gainDec, M, 16·hz·wz)` with
+   * `(muQ, idx) = hyperSynthesis(zhat, hz, wz)`; returns yhat [M, 4hz, 4wz].
+   */
+  decodeLatent(bytes: Uint8Array, zhat: Int32Array, hz: number, wz: number, gainDec: Float32Array): Float32Array;
+  /**
    * Give the WASM memory back (it only grows: a large image leaves it large): replaces the
    * instance by a fresh one and re-applies the model.
    */
@@ -423,6 +434,57 @@ class WasmCoreImpl implements WasmCore {
     checkArray('bytes', bytes, Uint8Array);
     checkArray('idx', idx, Int32Array);
     return this.decode('decodeY', this.gaussMeta, m.numScales, bytes, idx, 0, idx.length);
+  }
+
+  // ------------------------------------------------------------------ fused paths
+
+  /** h_s into arena buffers; returns [muP, idxP] */
+  private static hsInto(ex: CoreExports, zhat: Int32Array, hz: number, wz: number, n: number): [number, number] {
+    const zP = WasmCoreImpl.put(ex, zhat);
+    const muP = WasmCoreImpl.alloc(ex, n * 4);
+    const idxP = WasmCoreImpl.alloc(ex, n * 4);
+    WasmCoreImpl.check(ex, ex.hyperSynthesis(zP, hz, wz, muP, idxP), 'hyperSynthesis');
+    return [muP, idxP];
+  }
+
+  encodeLatent(ys: Float32Array, zhat: Int32Array, hz: number, wz: number): Uint8Array {
+    const m = this.needModel();
+    checkUint('hz', hz, 1);
+    checkUint('wz', wz, 1);
+    checkArray('zhat', zhat, Int32Array, m.Nz * hz * wz);
+    const n = m.M * 16 * hz * wz;
+    checkArray('ys', ys, Float32Array, n);
+    checkBytes(n * 16);
+    return this.run('encodeLatent', (ex) => {
+      const [muP, idxP] = WasmCoreImpl.hsInto(ex, zhat, hz, wz, n);
+      const yP = WasmCoreImpl.put(ex, ys);
+      const kP = WasmCoreImpl.alloc(ex, n * 4);
+      ex.quantizeLatent(yP, muP, kP, n, m.meanFracBits);
+      WasmCoreImpl.check(ex, ex.encodeSyms(this.gaussMeta, m.numScales, kP, idxP, 0, n), 'encodeLatent');
+      return new Uint8Array(ex.memory.buffer, ex.getOutPtr() >>> 0, ex.getOutLen() >>> 0).slice();
+    });
+  }
+
+  decodeLatent(bytes: Uint8Array, zhat: Int32Array, hz: number, wz: number, gainDec: Float32Array): Float32Array {
+    const m = this.needModel();
+    checkArray('bytes', bytes, Uint8Array);
+    checkUint('hz', hz, 1);
+    checkUint('wz', wz, 1);
+    checkArray('zhat', zhat, Int32Array, m.Nz * hz * wz);
+    checkArray('gainDec', gainDec, Float32Array, m.M);
+    const HW = 16 * hz * wz;
+    const n = m.M * HW;
+    checkBytes(n * 16 + bytes.length);
+    return this.run('decodeLatent', (ex) => {
+      const [muP, idxP] = WasmCoreImpl.hsInto(ex, zhat, hz, wz, n);
+      const inP = WasmCoreImpl.put(ex, bytes);
+      const kP = WasmCoreImpl.alloc(ex, n * 4);
+      WasmCoreImpl.check(ex, ex.decodeSyms(this.gaussMeta, m.numScales, inP, bytes.length, idxP, 0, kP, n), 'decodeLatent');
+      const gP = WasmCoreImpl.put(ex, gainDec);
+      const outP = WasmCoreImpl.alloc(ex, n * 4);
+      ex.dequantizeLatent(kP, muP, gP, outP, m.M, HW, m.meanFracBits);
+      return new Float32Array(ex.memory.buffer, outP, n).slice();
+    });
   }
 
   // ------------------------------------------------------------------ extras

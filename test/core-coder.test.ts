@@ -224,6 +224,13 @@ describe('rANS decoder on bad input', () => {
       expect(performance.now() - tStart).toBeLessThan(2000);
       expect(['CORRUPT_STREAM', 'TRUNCATED']).toContain(code);
     }
+    // z stream decoder, same machinery with implicit tables
+    core.setModel(base);
+    for (let i = 0; i < 50; i++) {
+      const garbage = Uint8Array.from({ length: Math.floor(rng() * 3000) }, () => Math.floor(rng() * 256));
+      expect(['CORRUPT_STREAM', 'TRUNCATED']).toContain(codeOf(() => core.decodeZ(garbage, 1 + Math.floor(rng() * 500))));
+    }
+    core.setModel(withTables(base, g));
     expect(performance.now() - t0).toBeLessThan(30_000);
     // the core is still healthy
     const idx = Int32Array.from([0, 1, 2]);

@@ -1,0 +1,79 @@
+/**
+ * `npm run web`: serve the browser demo (web/) on http://localhost:8080 (env PORT).
+ * Bundles web/main.ts with esbuild (tsx's own dependency) on start, and serves the core,
+ * the weights and tfjs's WASM files. Sends COOP/COEP so browsers allow WASM threads.
+ */
+import { createServer } from 'node:http';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { PACKAGE_ROOT } from './loader.js';
+
+const require = createRequire(import.meta.url);
+
+async function bundle(): Promise<string> {
+  const esbuild = (await import('esbuild')) as typeof import('esbuild');
+  const r = await esbuild.build({
+    entryPoints: [path.join(PACKAGE_ROOT, 'web', 'main.ts')],
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    write: false,
+    minify: true,
+    logLevel: 'warning',
+  });
+  return r.outputFiles[0].text;
+}
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.wasm': 'application/wasm',
+  '.json': 'application/json',
+  '.bin': 'application/octet-stream',
+};
+
+async function main(): Promise<void> {
+  const js = await bundle();
+  const tfjsDist = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')) + '/dist';
+  const routes: Record<string, () => string | Buffer> = {
+    '/': () => readFileSync(path.join(PACKAGE_ROOT, 'web', 'index.html')),
+    '/main.js': () => js,
+    '/nimg-core.wasm': () => readFileSync(path.join(PACKAGE_ROOT, 'build', 'nimg-core.wasm')),
+    '/weights/nimg-v1.json': () => readFileSync(path.join(PACKAGE_ROOT, 'weights', 'nimg-v1.json')),
+    '/weights/nimg-v1.bin': () => readFileSync(path.join(PACKAGE_ROOT, 'weights', 'nimg-v1.bin')),
+  };
+  const port = Number(process.env.PORT ?? 8080);
+  createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    let body: string | Buffer | null = null;
+    let ext = path.extname(url.pathname) || '.html';
+    try {
+      if (routes[url.pathname]) body = routes[url.pathname]();
+      else if (url.pathname.startsWith('/tfjs/')) {
+        const f = path.join(tfjsDist, path.basename(url.pathname));
+        if (f.endsWith('.wasm') && existsSync(f)) body = readFileSync(f);
+      }
+    } catch {
+      body = null;
+    }
+    if (body === null) {
+      res.writeHead(404).end('not found');
+      return;
+    }
+    if (url.pathname === '/') ext = '.html';
+    res.writeHead(200, {
+      'content-type': TYPES[ext] ?? 'application/octet-stream',
+      'cross-origin-opener-policy': 'same-origin',
+      'cross-origin-embedder-policy': 'require-corp',
+      'cache-control': 'no-cache',
+    });
+    res.end(body);
+  }).listen(port, () => console.log(`nimg demo: http://localhost:${port}/`));
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -4,6 +4,7 @@
  *
  *   npm run bench -- [--images DIR] [--quick] [--json FILE] [--codecs a,b] [--speed-only|--rd-only]
  *                    [--limit N] [--crop N] [--speed-images N] [--speed-runs N] [--results DIR] [--no-save]
+ *                    [--report-only] [--no-progress]
  *
  * See bench/README.md.
  */
@@ -33,6 +34,7 @@ export interface Args {
   results?: string;
   save: boolean;
   progress: boolean;
+  reportOnly: boolean;
 }
 
 const ALL_CODECS = ['nimg', ...PEERS];
@@ -48,6 +50,7 @@ export function parseArgs(argv: string[]): Args {
     speedRuns: 3,
     save: true,
     progress: true,
+    reportOnly: false,
   };
   let explicitResults = false;
   let speedImagesSet = false;
@@ -73,6 +76,7 @@ export function parseArgs(argv: string[]): Args {
       case '--results': a.results = path.resolve(v()); explicitResults = true; break;
       case '--no-save': a.save = false; break;
       case '--no-progress': a.progress = false; break;
+      case '--report-only': a.reportOnly = true; break;
       case '-h': case '--help':
         process.stdout.write(readFileSync(new URL(import.meta.url)).toString().split('*/')[0] + '*/\n');
         process.exit(0);
@@ -282,6 +286,8 @@ export async function main(argv = process.argv.slice(2)): Promise<{ rd?: RdRepor
   const setName = path.basename(args.images);
   const baselineRss = process.resourceUsage().maxRSS;
 
+  if (args.reportOnly) return reportOnly(args);
+
   let images = await loadImages(args.images, args.limit);
   if (args.crop) images = images.map((im) => centerCrop(im, args.crop!));
   const imageSet = `${setName}: ${images.length} images${args.crop ? ` center-cropped to ${args.crop}px` : ''}`;
@@ -403,7 +409,14 @@ export async function main(argv = process.argv.slice(2)): Promise<{ rd?: RdRepor
       for (const a of ANCHOR_SET) if (rd.vs_anchors[n]?.[a] !== undefined) out.push(`  ${a.padEnd(42)} ${fmtPct(rd.vs_anchors[n][a])}`);
     }
   }
-  if (speed && Object.keys(speed.codecs).length) out.push('', 'Speed at a mid quality (ms per image; peers single-threaded, nimg-1t = nimg on one thread)', speedTable(speed));
+  if (speed && Object.keys(speed.codecs).length) {
+    out.push('', 'Speed at a mid quality (ms per image; peers single-threaded, nimg-1t = nimg on one thread)', speedTable(speed));
+    for (const [n, e] of Object.entries(speed.codecs)) {
+      const fmt = (st?: Record<string, number>) => (st ? Object.entries(st).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ') : '');
+      if (e.encode_stages_ms) out.push(`  ${n} encode stages (ms, median): ${fmt(e.encode_stages_ms)}`);
+      if (e.decode_stages_ms) out.push(`  ${n} decode stages (ms, median): ${fmt(e.decode_stages_ms)}`);
+    }
+  }
   const allMissing = { ...(rd?.missing ?? {}), ...(speed?.missing ?? {}), ...missing };
   if (Object.keys(allMissing).length) out.push('', 'Missing: ' + Object.entries(allMissing).map(([k, v]) => `${k} (${v})`).join('; '));
   if (args.save) out.push('', `Results: ${[!args.speedOnly && rdFile, !args.speedOnly && svgFile, !args.speedOnly && svgMsFile, !args.rdOnly && speedFile].filter(Boolean).map((f) => path.relative(process.cwd(), f as string)).join(', ')}`);
@@ -411,6 +424,29 @@ export async function main(argv = process.argv.slice(2)): Promise<{ rd?: RdRepor
   void ran;
 
   if (args.json) writeJson(args.json, { rd, speed, args: { ...args, codecs: args.codecs }, image_set: imageSet });
+  return { rd, speed };
+}
+
+/** --report-only: recompute BD-rates, cross-checks and plots from the saved results; run no codec. */
+function reportOnly(args: Args): { rd?: RdReport; speed?: SpeedReport } {
+  const setName = path.basename(args.images);
+  const rdFile = path.join(args.results!, `${setName}-rd.json`);
+  const speedFile = path.join(args.results!, `${setName}-speed.json`);
+  const anchors = loadAnchors(path.resolve(REPO_ROOT, `../shared/anchors/${setName}_anchors.json`));
+  const prev = readJson<RdReport>(rdFile);
+  const speed = readJson<SpeedReport>(speedFile);
+  let rd: RdReport | undefined;
+  if (prev) {
+    rd = { ...summarizeRd(prev.curves, prev.codecs, anchors, prev.missing ?? {}), machine: prev.machine, date: prev.date };
+    if (args.save) {
+      writeJson(rdFile, rd);
+      writePlot(path.join(args.results!, `${setName}-rd.svg`), rd, anchors, `${setName}: PSNR vs bpp (RGB), nimg vs web codecs`);
+      writePlot(path.join(args.results!, `${setName}-rd-msssim.svg`), rd, anchors, `${setName}: MS-SSIM vs bpp (RGB mean), nimg vs web codecs`, 'msssim');
+    }
+    process.stdout.write('Rate-distortion (BD-rate: negative = fewer bits than the reference at equal quality)\n' + rdTable(rd) + '\n');
+  }
+  if (speed) process.stdout.write('\nSpeed at a mid quality (ms per image)\n' + speedTable(speed) + '\n');
+  if (args.json) writeJson(args.json, { rd, speed });
   return { rd, speed };
 }
 

@@ -272,6 +272,12 @@ class Queue {
 
 // ----------------------------------------------------------------------------------- codec
 
+/** The core contract plus the optional fused paths of the WASM core (src/core/index.ts). */
+type FusedCore = Core & {
+  encodeLatent?(ys: Float32Array, zhat: Int32Array, hz: number, wz: number): Uint8Array;
+  decodeLatent?(bytes: Uint8Array, zhat: Int32Array, hz: number, wz: number, gainDec: Float32Array): Float32Array;
+};
+
 type TransformFactoryOptions = Pick<InitOptions, 'wasmPaths' | 'threads' | 'tileSize'>;
 
 /**
@@ -292,7 +298,7 @@ export class NimgCodec {
   private readonly gainDec: Float32Array;
 
   private constructor(
-    private readonly core: Core,
+    private readonly core: FusedCore,
     readonly weights: ModelWeights,
     public limits: Limits,
     public defaultBackend: BackendChoice,
@@ -335,7 +341,7 @@ export class NimgCodec {
       }
       const [{ parseWeights }, { coreModelFromWeights }] = await Promise.all([import('./model/weights.js'), import('./core/model.js')]);
       const parsed = await parseWeights(weights.manifest, weights.bin);
-      let core = options.core;
+      let core: FusedCore | undefined = options.core;
       if (!core) {
         const { createCore } = await import('./core/index.js');
         core = await createCore(wasm);
@@ -418,9 +424,13 @@ export class NimgCodec {
         const t5 = now();
         const zhat = core.quantizeZ(z);
         const zBytes = core.encodeZ(zhat, g.hz * g.wz);
-        const { muQ, idx } = core.hyperSynthesis(zhat, g.hz, g.wz);
-        const k = core.quantizeLatent(ys, muQ);
-        const yBytes = core.encodeY(k, idx);
+        let yBytes: Uint8Array;
+        if (core.encodeLatent) {
+          yBytes = core.encodeLatent(ys, zhat, g.hz, g.wz); // fused: intermediates stay in WASM
+        } else {
+          const { muQ, idx } = core.hyperSynthesis(zhat, g.hz, g.wz);
+          yBytes = core.encodeY(core.quantizeLatent(ys, muQ), idx);
+        }
         const t6 = now();
         const alpha = channels === 4 && !isOpaque(data, 4) ? await encodeAlpha(data, width, height) : null;
         const t7 = now();
@@ -489,12 +499,16 @@ export class NimgCodec {
         const core = this.core;
         stage = 'decode: entropy';
         streamStage = true;
-        const zhat = core.decodeZ(z, g.hz * g.wz);
-        const { muQ, idx } = core.hyperSynthesis(zhat, g.hz, g.wz);
-        const k = core.decodeY(y, idx);
-        streamStage = false;
         const gDec = interpolateGain(this.gainDec, this.levels, this.M, header.quality);
-        const yhat = core.dequantizeLatent(k, muQ, gDec, this.M, g.h * g.w);
+        const zhat = core.decodeZ(z, g.hz * g.wz);
+        let yhat: Float32Array;
+        if (core.decodeLatent) {
+          yhat = core.decodeLatent(y, zhat, g.hz, g.wz, gDec); // fused: intermediates stay in WASM
+        } else {
+          const { muQ, idx } = core.hyperSynthesis(zhat, g.hz, g.wz);
+          yhat = core.dequantizeLatent(core.decodeY(y, idx), muQ, gDec, this.M, g.h * g.w);
+        }
+        streamStage = false;
         const t2 = now();
         stage = 'decode: synthesis';
         const xr = await tf.synthesis(yhat, g.h, g.w);

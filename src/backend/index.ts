@@ -262,11 +262,42 @@ export async function activateBackend(name: BackendName): Promise<void> {
   await setBackendOrThrow(name);
 }
 
-/** Default tile size (image pixels per side of a tile core) of each backend. */
-export function defaultTileSize(name: BackendName): number {
-  if (name === 'webgpu') return 1024; // keeps dispatches well under WebGPU's per-dimension limits
-  if (name === 'wasm') return 512; // ~50 MB peak per tile; >= 2 tiles for parallel workers on mid-size images
+/**
+ * Default tile size (image pixels per side of a tile core) of each backend.
+ *
+ * webgpu: at most 1024, and small enough that the widest activation of a tile — g_a's
+ * first layer, (T+64)²/4 pixels x N channels x 4 bytes = (T+64)²·N bytes, the same for
+ * g_s after gs.2 — fits the device's maxStorageBufferBindingSize, and that a conv's
+ * output rows stay under maxComputeWorkgroupsPerDimension (tfjs-webgpu dispatches conv
+ * output pixels along Y, >= 8 per workgroup; a 4000x3008 image untiled overflows it).
+ * wasm: 512 (peak ~150-200 MB of WASM heap per tile at N=128; >= 2 tiles, so workers have
+ * work, on mid-size images). cpu: 256.
+ */
+export function defaultTileSize(name: BackendName, N = 128): number {
+  if (name === 'webgpu') {
+    const lim = webgpuLimits();
+    let T = 1024;
+    const fits = (t: number) => (t + 64) ** 2 * N <= lim.maxStorageBufferBindingSize && ((t + 64) / 2) ** 2 / 8 <= lim.maxComputeWorkgroupsPerDimension;
+    while (T > 64 && !fits(T)) T -= 64;
+    return T;
+  }
+  if (name === 'wasm') return 512;
   return 256;
+}
+
+/** Limits of the active tfjs WebGPU device (WebGPU defaults when unknown). */
+function webgpuLimits(): { maxStorageBufferBindingSize: number; maxComputeWorkgroupsPerDimension: number } {
+  const def = { maxStorageBufferBindingSize: 128 * 1024 * 1024, maxComputeWorkgroupsPerDimension: 65535 };
+  try {
+    if (tf.getBackend() !== 'webgpu') return def;
+    const dev = (tf.backend() as unknown as { device?: { limits?: Partial<typeof def> } }).device;
+    return {
+      maxStorageBufferBindingSize: dev?.limits?.maxStorageBufferBindingSize ?? def.maxStorageBufferBindingSize,
+      maxComputeWorkgroupsPerDimension: dev?.limits?.maxComputeWorkgroupsPerDimension ?? def.maxComputeWorkgroupsPerDimension,
+    };
+  } catch {
+    return def;
+  }
 }
 
 /** Logical CPUs, where the runtime tells. */

@@ -200,7 +200,8 @@ export class TfNet {
   /** GDN / IGDN, consuming x. */
   private gdn(x: tf.Tensor4D, g: TfGdn, inverse: boolean): tf.Tensor4D {
     const sq = tf.square(x);
-    const norm = tf.fused.conv2d({ x: sq, filter: g.gamma, strides: 1, pad: 0, bias: g.beta });
+    // 'valid' (not 0): tfjs-webgpu runs 1x1 'same'/'valid' convs as a plain matmul
+    const norm = tf.fused.conv2d({ x: sq, filter: g.gamma, strides: 1, pad: 'valid', bias: g.beta });
     sq.dispose();
     const f = inverse ? tf.sqrt(norm) : tf.rsqrt(norm);
     norm.dispose();

@@ -199,7 +199,7 @@ export async function createTransforms(weights: ModelWeights, opts: TransformOpt
       if (opts.threads === undefined) poolStart = poolStart.catch(() => null);
     }
   }
-  const t = new TfTransforms(backend, prepared, net, tileSize ?? defaultTileSize(backend), poolStart, opts.threads !== undefined);
+  const t = new TfTransforms(backend, prepared, net, tileSize ?? defaultTileSize(backend, prepared.arch.N), poolStart, opts.threads !== undefined);
   return t;
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { coarseScale, haloCells, opLayers, planTiles, receptiveField, extractNHWC, placeNHWC } from '../src/model/tiling.js';
+import { coarseScale, haloCells, haloSides, opLayers, planTiles, receptiveField, extractNHWC, placeNHWC } from '../src/model/tiling.js';
 
 describe('receptive fields and halos (from the layer stacks)', () => {
   it('g_a: 61 px field, 2-latent halo; g_s and h_a: 2-cell halos', () => {
@@ -10,6 +10,9 @@ describe('receptive fields and halos (from the layer stacks)', () => {
     expect(haloCells('synthesis')).toBe(2); // 2 latent = 32 output px >= 30 contaminated
     expect(haloCells('hyper')).toBe(2); // 8 latent px
     expect(coarseScale('analysis')).toEqual({ sIn: 16, sOut: 1 });
+    expect(haloSides('analysis')).toEqual({ before: 2, after: 1 });
+    expect(haloSides('hyper')).toEqual({ before: 2, after: 1 });
+    expect(haloSides('synthesis')).toEqual({ before: 2, after: 2 });
   });
 
   it('planTiles covers the grid exactly once, balanced, halos clipped at the border', () => {

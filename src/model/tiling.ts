@@ -54,11 +54,20 @@ export function coarseScale(op: NetOp): { sIn: number; sOut: number } {
   return { sIn: 1, sOut: 16 };
 }
 
-/** Halo in coarse cells that makes tiles exact for `op`. */
+/** Halo in coarse cells that makes tiles exact for `op` (the larger of the two sides). */
 export function haloCells(op: NetOp): number {
+  const h = haloSides(op);
+  return Math.max(h.before, h.after);
+}
+
+/**
+ * Per-side halo in coarse cells: `before` (above / left of a tile) covers the outputs
+ * contaminated from a cut on that side (badLeft), `after` those from the other (badRight).
+ */
+export function haloSides(op: NetOp): { before: number; after: number } {
   const { badLeft, badRight } = receptiveField(opLayers(op));
   const { sOut } = coarseScale(op);
-  return Math.ceil(Math.max(badLeft, badRight) / sOut);
+  return { before: Math.ceil(badLeft / sOut), after: Math.ceil(badRight / sOut) };
 }
 
 export interface Tile {
@@ -75,8 +84,13 @@ function splits(n: number, maxCells: number): number[] {
   return b;
 }
 
-/** Balanced grid of tiles over Hc x Wc coarse cells, each core at most maxCells per side. */
-export function planTiles(Hc: number, Wc: number, maxCells: number, halo: number): Tile[] {
+/**
+ * Balanced grid of tiles over Hc x Wc coarse cells, each core at most maxCells per side.
+ * `halo`: cells added before / after each core (one number: both sides).
+ */
+export function planTiles(Hc: number, Wc: number, maxCells: number, halo: number | { before: number; after: number }): Tile[] {
+  const hb = typeof halo === 'number' ? halo : halo.before;
+  const ha = typeof halo === 'number' ? halo : halo.after;
   const ys = splits(Hc, maxCells);
   const xs = splits(Wc, maxCells);
   const tiles: Tile[] = [];
@@ -85,8 +99,8 @@ export function planTiles(Hc: number, Wc: number, maxCells: number, halo: number
       const y0 = ys[i], y1 = ys[i + 1], x0 = xs[j], x1 = xs[j + 1];
       tiles.push({
         y0, y1, x0, x1,
-        ey0: Math.max(0, y0 - halo), ey1: Math.min(Hc, y1 + halo),
-        ex0: Math.max(0, x0 - halo), ex1: Math.min(Wc, x1 + halo),
+        ey0: Math.max(0, y0 - hb), ey1: Math.min(Hc, y1 + ha),
+        ex0: Math.max(0, x0 - hb), ex1: Math.min(Wc, x1 + ha),
       });
     }
   }

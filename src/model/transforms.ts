@@ -7,7 +7,7 @@ import { NimgError } from '../errors.js';
 import { activateBackend, defaultTileSize, hardwareConcurrency, initBackend, isNode, type BackendOptions } from '../backend/index.js';
 import type { TilePool } from '../backend/pool.js';
 import { TfNet, opGeometry, prepareNet, runTile, type NetOp, type PreparedNet } from './net.js';
-import { coarseScale, extractNHWC, haloCells, placeNHWC, planTiles } from './tiling.js';
+import { coarseScale, extractNHWC, haloSides, placeNHWC, planTiles } from './tiling.js';
 import type { BackendChoice, BackendName, ModelWeights, Transforms } from './types.js';
 
 export interface TransformOptions extends BackendOptions {
@@ -103,7 +103,7 @@ class TfTransforms implements TiledTransforms {
     const Wo = Wc * sOut;
     // tile core in coarse cells: tileSize image px = tileSize/16 latent = tileSize/64 hyper-latent
     const cells = op === 'hyper' ? this.tileSize / 64 : this.tileSize / 16;
-    const tiles = planTiles(Hc, Wc, Number.isFinite(cells) ? Math.max(1, Math.floor(cells)) : Math.max(Hc, Wc), haloCells(op));
+    const tiles = planTiles(Hc, Wc, Number.isFinite(cells) ? Math.max(1, Math.floor(cells)) : Math.max(Hc, Wc), haloSides(op));
     const out = new Float32Array(g.outC * Ho * Wo);
     const place = (t: (typeof tiles)[number], r: { data: Float32Array; h: number; w: number }) => {
       const eh = (t.ey1 - t.ey0) * sOut;

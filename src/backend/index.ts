@@ -163,7 +163,8 @@ const wasmProvider: Provider = {
  * app into a crash that prints the whole minified module. Remove the ones it adds.
  */
 export async function withoutProcessHooks<T>(f: () => Promise<T>): Promise<T> {
-  const proc = isNode ? (process as NodeJS.Process) : null;
+  type Listener = (...a: unknown[]) => void;
+  const proc = isNode ? (process as unknown as { listeners(e: string): Listener[]; removeListener(e: string, l: Listener): void }) : null;
   const events = ['uncaughtException', 'unhandledRejection'] as const;
   const before = proc ? events.map((e) => new Set(proc.listeners(e))) : [];
   try {
@@ -171,7 +172,7 @@ export async function withoutProcessHooks<T>(f: () => Promise<T>): Promise<T> {
   } finally {
     if (proc) {
       events.forEach((e, i) => {
-        for (const l of proc.listeners(e)) if (!before[i].has(l)) proc.removeListener(e, l as (...a: unknown[]) => void);
+        for (const l of proc.listeners(e)) if (!before[i].has(l)) proc.removeListener(e, l);
       });
     }
   }

@@ -154,7 +154,7 @@ export function depthToSpace2(x: tf.Tensor4D): tf.Tensor4D {
   const [n, h, w, c4] = x.shape;
   const C = c4 / 4;
   // own tidy: the reshaped views of x would otherwise keep x's memory alive
-  return tf.tidy(() => tf.reshape(tf.transpose(tf.reshape(x, [n * h, w, 2, 2 * C]), [0, 2, 1, 3]), [n, 2 * h, 2 * w, C]));
+  return tf.tidy(() => tf.reshape(tf.transpose(tf.reshape(x, [n * h, w, 2, 2 * C]), [0, 2, 1, 3]), [n, 2 * h, 2 * w, C]) as tf.Tensor4D);
 }
 
 interface TfConv { w: tf.Tensor4D; b: tf.Tensor1D; stride: 1 | 2; pad: number }
@@ -205,7 +205,7 @@ export class TfNet {
     sq.dispose();
     const f = inverse ? tf.sqrt(norm) : tf.rsqrt(norm);
     norm.dispose();
-    const y = tf.mul(x, f);
+    const y = tf.mul(x, f) as tf.Tensor4D;
     f.dispose();
     x.dispose();
     return y;

@@ -31,8 +31,8 @@
  * (BAD_INPUT; never happens for |v| <= 2^30 - 2^16 with valid tables), the decoder treats
  * z > 31 as CORRUPT.
  *
- * Decoder safety: it never reads past inPtr+inLen. A valid stream never needs a word past its
- * end, so the first such need stops the decoder with TRUNCATED (inside an escape, the bypass
+ * Decoder safety: it never uses a byte past inPtr+inLen. A valid stream never needs a word past
+ * its end, so the first such need stops the decoder with TRUNCATED (inside an escape, the bypass
  * reader shifts in zeros and flags the overrun, and the decoder stops after that escape);
  * every step is O(1) except the bucket walk (bounded by the table length) and the escape
  * prefix (bounded by 32), so garbage decodes in bounded time.
@@ -296,11 +296,12 @@ export function encodeSyms(meta: usize, T: u32, valPtr: usize, idxPtr: usize, pe
     }
     const start = load<u32>(cdf + (<usize>s << 2));
     const freq = load<u32>(cdf + (<usize>(s + 1) << 2)) - start;
-    if (<u64>x >= (<u64>freq << 16)) {
-      ptr -= 2;
-      store<u16>(ptr, <u16>x);
-      x >>= 16;
-    }
+    // branchless renormalisation: the word is stored at ptr-2 in any case and kept only if
+    // emitted (a spurious store lands where the next word or the header will be written)
+    const emit = <u64>x >= (<u64>freq << 16);
+    store<u16>(ptr - 2, <u16>x);
+    ptr -= <usize>emit << 1;
+    x = select<u32>(x >> 16, x, emit);
     x = ((x / freq) << 16) + (x % freq) + start;
     const tmp = x;
     x = y;
@@ -378,10 +379,13 @@ function decodeEscape(lo: i32, n: u32): i32 {
 
 /**
  * Decode n values into out[i] with table idx[i] (idxPtr = 0: table = i / perTable).
- * REQUIRES: meta from buildTables() with T tables; inPtr points to inLen readable bytes;
- *           idxPtr (if non-zero) to n i32; outPtr to n i32 of writable memory.
+ * REQUIRES: meta from buildTables() with T tables; inPtr points to inLen readable bytes
+ *           followed by at least 2 more readable bytes (any content: arena blocks have 16
+ *           bytes of slack); idxPtr (if non-zero) to n i32; outPtr to n i32 of writable memory.
  * Checks: idx[i] < T (BAD_INPUT, getErrIndex() = i).
- * ENSURES: never reads outside [inPtr, inPtr+inLen); terminates in O(n + inLen) steps.
+ * ENSURES: never uses a byte outside [inPtr, inPtr+inLen) (the branchless renormalisation may
+ *          load the 2 slack bytes, but then stops with ST_TRUNCATED without using them);
+ *          terminates in O(n + inLen) steps.
  *          ST_OK only if both final states are the initial 2^16 and every byte was consumed;
  *          ST_TRUNCATED as soon as it needs a word past the end; ST_CORRUPT otherwise.
  *          out[] is complete only on ST_OK.
@@ -422,15 +426,17 @@ export function decodeSyms(meta: usize, T: u32, inPtr: usize, inLen: u32, idxPtr
     }
     const c0 = load<u32>(cdf + (<usize>s << 2));
     x = (c1 - c0) * (x >> 16) + slot - c0;
-    if (x < L) {
-      if (pos + 2 <= end) {
-        x = (x << 16) | <u32>load<u16>(pos);
-        pos += 2;
-      } else {
-        // a valid stream never reads past its end: stop at once (bounded time on garbage)
-        setErrIndex(i);
-        return ST_TRUNCATED;
-      }
+    // branchless renormalisation (the branch would be unpredictable): the word at pos is
+    // loaded in any case (pos <= end here; the 2 bytes after the input are readable slack)
+    // and used only if x < L. A valid stream never needs a word past its end, so pos > end
+    // means the input is truncated: stop at once (bounded time on garbage).
+    const need = x < L;
+    const wrd = <u32>load<u16>(pos);
+    x = select<u32>((x << 16) | wrd, x, need);
+    pos += <usize>need << 1;
+    if (pos > end) {
+      setErrIndex(i);
+      return ST_TRUNCATED;
     }
     const lo = load<i32>(m, META_LO);
     const nsym = load<u32>(m, META_N);

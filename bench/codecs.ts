@@ -30,7 +30,7 @@ export interface CodecAdapter {
   qualities: number[];
   /** two settings for --quick (low and mid) */
   quickQualities: number[];
-  /** setting used for speed measurements (aims at ~0.5–0.8 bpp on Kodak) */
+  /** fallback setting for speed measurements when no RD curve is known (≈ 0.7 bpp on Kodak) */
   speedQuality: number;
   /** false: speed-only variant (same bitstream as another adapter), skipped in the RD sweep */
   rd?: boolean;
@@ -125,7 +125,7 @@ export const jpegFactory: CodecFactory = {
         settings: 'mozjpeg (@jsquash/jpeg 1.6.0) jSquash defaults: progressive, optimize_coding, quant_table 3 (ImageMagick), trellis on, YCbCr with auto_subsample (4:2:0 below quality 90, 4:4:4 from 90 up)',
         qualities: [3, 5, 8, 10, 15, 20, 25, 30, 40, 50, 60, 70, 75, 80, 85, 88, 90],
         quickQualities: [30, 75],
-        speedQuality: 60,
+        speedQuality: 50,
         encode: async (rgba, w, h, q) => toU8(await c.encode(asImageData(rgba, w, h), { quality: q })),
         decode: async (bytes) => c.decode(exactBuffer(bytes)),
       },
@@ -148,7 +148,7 @@ export const webpFactory: CodecFactory = {
         settings: `libwebp (@jsquash/webp 1.5.0, ${simd ? 'SIMD' : 'scalar'} build) lossy, method 4, sns 50, filter 60, segments 4, 1 pass, 4:2:0 (no sharp-YUV)`,
         qualities: [0, 5, 10, 15, 20, 25, 30, 40, 50, 60, 70, 75, 80, 85, 90, 93],
         quickQualities: [30, 75],
-        speedQuality: 75,
+        speedQuality: 50,
         encode: async (rgba, w, h, q) => toU8(await c.encode(asImageData(rgba, w, h), { quality: q, method: 4 })),
         decode: async (bytes) => c.decode(exactBuffer(bytes)),
       },
@@ -164,7 +164,7 @@ export const avifFactory: CodecFactory = {
     const base = (subsample: number) => ({
       qualities: [5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 55, 60, 65, 70, 75, 80, 85],
       quickQualities: [30, 55],
-      speedQuality: 55,
+      speedQuality: 50,
       encode: async (rgba: Uint8ClampedArray | Uint8Array, w: number, h: number, q: number) =>
         toU8(await c.encode(asImageData(rgba, w, h), { quality: q, speed: 6, subsample })),
       decode: async (bytes: Uint8Array) => c.decode(exactBuffer(bytes)),
@@ -187,7 +187,7 @@ export const jxlFactory: CodecFactory = {
         settings: 'libjxl (@jsquash/jxl 1.3.0, single-threaded) VarDCT, effort 7, XYB (no chroma subsampling), epf auto',
         qualities: [0, 3, 5, 10, 15, 20, 30, 40, 50, 60, 65, 70, 75, 80, 85, 88, 90, 92],
         quickQualities: [40, 75],
-        speedQuality: 70,
+        speedQuality: 60,
         encode: async (rgba, w, h, q) => toU8(await c.encode(asImageData(rgba, w, h), { quality: q, effort: 7 })),
         decode: async (bytes) => c.decode(exactBuffer(bytes)),
       },

@@ -83,7 +83,7 @@ export interface MachineInfo {
   node: string;
   platform: string;
   mem_gb: number;
-  loadavg_at_start: number[];
+  loadavg_when_written: number[];
 }
 
 export function machineInfo(): MachineInfo {
@@ -94,7 +94,7 @@ export function machineInfo(): MachineInfo {
     node: process.version,
     platform: `${os.platform()} ${os.release()} ${os.arch()}`,
     mem_gb: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
-    loadavg_at_start: os.loadavg().map((v) => Math.round(v * 100) / 100),
+    loadavg_when_written: os.loadavg().map((v) => Math.round(v * 100) / 100),
   };
 }
 
@@ -140,6 +140,10 @@ export function summarizeRd(
   missing: Record<string, string>,
   reference = 'webp',
 ): RdReport {
+  // canonical order: nimg variants first, then the peers from weakest to strongest, anything else last
+  const ORDER = ['jpeg', 'webp', 'jxl', 'avif', 'avif444'];
+  const rank = (n: string) => (n.startsWith('nimg') ? -1 : ORDER.includes(n) ? ORDER.indexOf(n) : ORDER.length);
+  curves = Object.fromEntries(Object.entries(curves).sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b)));
   const ref = curves[reference];
   const bd = (m: 'psnr' | 'msssim', method: 'poly' | 'pchip') => {
     const out: Record<string, number | null> = {};

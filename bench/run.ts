@@ -4,7 +4,7 @@
  *
  *   npm run bench -- [--images DIR] [--quick] [--json FILE] [--codecs a,b] [--speed-only|--rd-only]
  *                    [--limit N] [--crop N] [--speed-images N] [--speed-runs N] [--results DIR] [--no-save]
- *                    [--report-only] [--no-progress]
+ *                    [--speed-bpp X] [--report-only] [--no-progress]
  *
  * See bench/README.md.
  */
@@ -31,6 +31,7 @@ export interface Args {
   crop?: number;
   speedImages: number;
   speedRuns: number;
+  speedBpp: number;
   results?: string;
   save: boolean;
   progress: boolean;
@@ -48,6 +49,7 @@ export function parseArgs(argv: string[]): Args {
     rdOnly: false,
     speedImages: 6,
     speedRuns: 3,
+    speedBpp: 0.7,
     save: true,
     progress: true,
     reportOnly: false,
@@ -73,6 +75,7 @@ export function parseArgs(argv: string[]): Args {
       case '--crop': a.crop = Number(v()); break;
       case '--speed-images': a.speedImages = Number(v()); speedImagesSet = true; break;
       case '--speed-runs': a.speedRuns = Number(v()); speedRunsSet = true; break;
+      case '--speed-bpp': a.speedBpp = Number(v()); break;
       case '--results': a.results = path.resolve(v()); explicitResults = true; break;
       case '--no-save': a.save = false; break;
       case '--no-progress': a.progress = false; break;
@@ -192,8 +195,7 @@ async function rdCurve(ad: CodecAdapter, images: RgbaImage[], qualities: number[
   });
 }
 
-async function speedOf(ad: CodecAdapter, images: RgbaImage[], runs: number, progress: Progress): Promise<SpeedEntry> {
-  const q = ad.speedQuality;
+async function speedOf(ad: CodecAdapter, images: RgbaImage[], runs: number, progress: Progress, q: number): Promise<SpeedEntry> {
   // warm-up: JIT, wasm tier-up, lazy allocations
   for (let i = 0; i < 2; i++) await ad.decode(await ad.encode(images[0].data, images[0].width, images[0].height, q));
   const encPer: number[] = [];
@@ -296,7 +298,9 @@ export async function main(argv = process.argv.slice(2)): Promise<{ rd?: RdRepor
   const { adapters, missing } = await loadAdapters(args.codecs, progress);
   progress.note(`[bench] codecs: ${adapters.map((a) => a.name).join(', ') || '(none)'}${Object.keys(missing).length ? `; missing: ${Object.keys(missing).join(', ')}` : ''}`);
 
-  const speedImgs = images.slice(0, Math.max(1, Math.min(args.speedImages, images.length)));
+  // speed images spread evenly over the set (the first Kodak images are not typical)
+  const nSpeed = Math.max(1, Math.min(args.speedImages, images.length));
+  const speedImgs = Array.from({ length: nSpeed }, (_, i) => images[Math.floor((i * images.length) / nSpeed)]);
   const qualitiesOf = (ad: CodecAdapter) => (args.quick ? ad.quickQualities : ad.qualities);
   const total =
     (args.speedOnly ? 0 : adapters.filter((ad) => ad.rd !== false).reduce((s, ad) => s + qualitiesOf(ad).length * images.length, 0)) +
@@ -360,10 +364,18 @@ export async function main(argv = process.argv.slice(2)): Promise<{ rd?: RdRepor
     const entries: Record<string, SpeedEntry> = { ...(prev?.codecs ?? {}) };
     const miss: Record<string, string> = { ...(prev?.missing ?? {}), ...missing };
     const order = [...adapters].sort((a, b) => Number(!a.name.startsWith('nimg')) - Number(!b.name.startsWith('nimg')));
+    // the setting whose mean bpp on the full set is closest to --speed-bpp (from this run's or the
+    // saved RD curve; nimg variants use nimg's curve), else the adapter's fallback
+    const known = { ...(readJson<RdReport>(rdFile)?.curves ?? {}), ...(rd?.curves ?? {}) };
+    const speedSetting = (ad: CodecAdapter) => {
+      const c = args.quick ? undefined : known[ad.name] ?? (ad.name.startsWith('nimg') ? known.nimg : undefined);
+      if (!c?.length) return ad.speedQuality;
+      return c.reduce((b, p) => (Math.abs(Math.log(p.bpp / args.speedBpp)) < Math.abs(Math.log(b.bpp / args.speedBpp)) ? p : b)).quality_setting;
+    };
     const speedDone = new Set<string>();
     for (const ad of order) {
       try {
-        entries[ad.name] = await speedOf(ad, speedImgs, args.speedRuns, progress);
+        entries[ad.name] = await speedOf(ad, speedImgs, args.speedRuns, progress, speedSetting(ad));
         speedDone.add(ad.name);
         delete miss[ad.name];
       } catch (e) {
@@ -376,7 +388,9 @@ export async function main(argv = process.argv.slice(2)): Promise<{ rd?: RdRepor
         ratios: speedRatios(entries),
         baseline_max_rss_mb: mb(baselineRss),
         notes:
-          `one thread, ${args.speedRuns} timed runs per image after 2 warm-up runs, median per image then median over ${speedImgs.length} image(s) ` +
+          `peers single-threaded; setting per codec = the one whose mean bpp over the set is closest to ${args.speedBpp} bpp; ` +
+          `${args.speedRuns} timed runs per image after 2 warm-up runs, median per image then median over ${speedImgs.length} image(s) ` +
+          `(${speedImgs.map((im) => im.name).join(', ')}) ` +
           `(${speedImgs[0].width}x${speedImgs[0].height}); ms per image incl. JS<->wasm copies; ratios = time(row)/time(column), >1 = slower. ` +
           'max_rss_mb_after = process RSS high-water (process.resourceUsage().maxRSS) after that codec ran: cumulative over codecs run before it in the same process (nimg runs first).',
         missing: miss,

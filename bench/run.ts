@@ -170,7 +170,9 @@ async function measure(ad: CodecAdapter, img: RgbaImage, q: number, ref: ReturnT
   };
 }
 
-async function rdCurve(ad: CodecAdapter, images: RgbaImage[], qualities: number[], progress: Progress): Promise<CurvePoint[]> {
+type PerImage = Record<string, { quality_setting: number; bpp: number; psnr: number; ms_ssim: number }[]>;
+
+async function rdCurve(ad: CodecAdapter, images: RgbaImage[], qualities: number[], progress: Progress, perImage?: PerImage): Promise<CurvePoint[]> {
   const acc = qualities.map(() => ({ bpp: [] as number[], psnr: [] as number[], ms: [] as number[] }));
   for (const img of images) {
     const ref = msssimPrepare(img.data, img.width, img.height);
@@ -179,6 +181,7 @@ async function rdCurve(ad: CodecAdapter, images: RgbaImage[], qualities: number[
       acc[qi].bpp.push(m.bpp);
       acc[qi].psnr.push(m.psnr);
       acc[qi].ms.push(m.ms_ssim);
+      if (perImage) (perImage[img.name] ??= []).push({ quality_setting: qualities[qi], bpp: r6(m.bpp), psnr: r4(m.psnr), ms_ssim: r6(m.ms_ssim) });
       progress.tick(`rd ${ad.name} ${img.name} q=${qualities[qi]}`);
     }
   }
@@ -311,6 +314,7 @@ export async function main(argv = process.argv.slice(2)): Promise<{ rd?: RdRepor
   const speedFile = path.join(args.results!, `${setName}-speed.json`);
   const svgFile = path.join(args.results!, `${setName}-rd.svg`);
   const svgMsFile = path.join(args.results!, `${setName}-rd-msssim.svg`);
+  const perImageFile = path.join(args.results!, `${setName}-rd-per-image.json`);
   const anchors = loadAnchors(path.resolve(REPO_ROOT, `../shared/anchors/${setName}_anchors.json`));
 
   // ---- rate-distortion (merged per codec into any existing results, written after each codec)
@@ -325,7 +329,13 @@ export async function main(argv = process.argv.slice(2)): Promise<{ rd?: RdRepor
     for (const ad of adapters.filter((a) => a.rd !== false)) {
       const tc = Date.now();
       try {
-        curves[ad.name] = await rdCurve(ad, images, qualitiesOf(ad), progress);
+        const per: PerImage = {};
+        curves[ad.name] = await rdCurve(ad, images, qualitiesOf(ad), progress, per);
+        if (args.save) {
+          const pf = readJson<Record<string, unknown>>(perImageFile) ?? {};
+          pf[ad.name] = { image_set: imageSet, images: per };
+          writeJson(perImageFile, pf);
+        }
       } catch (e) {
         const msg = e instanceof Error ? e.message : String(e);
         progress.note(`[bench] ${ad.name} failed during RD: ${msg}`);

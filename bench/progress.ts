@@ -25,7 +25,7 @@ export class Progress {
     this.stream.write(msg + '\n');
   }
   private width() {
-    return Math.max(40, Math.min(this.stream.columns ?? 100, 120) - 1);
+    return Math.max(40, Math.min(this.stream.columns || 100, 120) - 1);
   }
   private render(label: string) {
     if (!this.enabled) return;

@@ -372,7 +372,8 @@ export async function main(argv = process.argv.slice(2)): Promise<{ rd?: RdRepor
   if (!args.rdOnly) {
     const prev = args.save ? readJson<SpeedReport>(speedFile) : undefined;
     const entries: Record<string, SpeedEntry> = { ...(prev?.codecs ?? {}) };
-    const miss: Record<string, string> = { ...(prev?.missing ?? {}), ...missing };
+    const miss: Record<string, string> = { ...(prev?.missing ?? {}) };
+    for (const [n, m] of Object.entries(missing)) if (!entries[n]) miss[n] = m;
     const order = [...adapters].sort((a, b) => Number(!a.name.startsWith('nimg')) - Number(!b.name.startsWith('nimg')));
     // the setting whose mean bpp on the full set is closest to --speed-bpp (from this run's or the
     // saved RD curve; nimg variants use nimg's curve), else the adapter's fallback

@@ -20,13 +20,25 @@ export interface CodecRdMeta {
   seconds: number;
 }
 
+export interface BdTable {
+  psnr: Record<string, number | null>;
+  psnr_pchip: Record<string, number | null>;
+  msssim: Record<string, number | null>;
+  msssim_pchip: Record<string, number | null>;
+  bd_psnr_db: Record<string, number | null>;
+}
+
 export interface RdReport {
-  reference: string;
+  /** whose BD-rates bd_rate_* are: nimg against each peer (keys = peers; null until nimg is measured) */
+  subject: string;
   bd_rate_psnr: Record<string, number | null>;
   bd_rate_psnr_pchip: Record<string, number | null>;
   bd_rate_msssim: Record<string, number | null>;
   bd_rate_msssim_pchip: Record<string, number | null>;
   bd_psnr_db: Record<string, number | null>;
+  /** every measured codec against the reference (WebP measured in the same bench) */
+  reference: string;
+  bd_rate_vs_reference: BdTable;
   curves: Record<string, CurvePoint[]>;
   codecs: Record<string, CodecRdMeta>;
   anchors_check: Record<string, AnchorCheck>;
@@ -105,6 +117,8 @@ export const METRICS_NOTE =
   'BD-rates are fractions (-0.1 = 10% fewer bits) vs the reference codec measured in the same benchmark; ' +
   "MS-SSIM BD uses -10*log10(1-ms); 'poly' = classic cubic fit of ln(bpp) vs quality, 'pchip' = piecewise cubic Hermite.";
 
+export const PEER_KEYS = ['webp', 'avif', 'avif444', 'jpeg', 'jxl'];
+
 /** Published counterparts of the peers (cross-check). */
 export const ANCHOR_OF: Record<string, string> = { webp: 'webp', avif: 'av1', avif444: 'av1', jpeg: 'jpeg' };
 
@@ -139,6 +153,7 @@ export function summarizeRd(
   anchors: Anchors,
   missing: Record<string, string>,
   reference = 'webp',
+  subject = 'nimg',
 ): RdReport {
   // canonical order: nimg variants first, then the peers from weakest to strongest, anything else last
   const ORDER = ['jpeg', 'webp', 'jxl', 'avif', 'avif444'];
@@ -152,6 +167,12 @@ export function summarizeRd(
   };
   const bdPsnr: Record<string, number | null> = {};
   for (const [name, c] of Object.entries(curves)) bdPsnr[name] = ref ? round(fin(bdQuality(ref, c)), 4) : null;
+  // subject (nimg) against each peer
+  const subj = curves[subject];
+  const peers = PEER_KEYS.filter((p) => curves[p] || p === reference);
+  const vsPeers = (m: 'psnr' | 'msssim', method: 'poly' | 'pchip') =>
+    Object.fromEntries(peers.map((p) => [p, subj && curves[p] ? round(fin(bdRate(curves[p], subj, { metric: m, method }))) : null]));
+  const bdPsnrVsPeers = Object.fromEntries(peers.map((p) => [p, subj && curves[p] ? round(fin(bdQuality(curves[p], subj)), 4) : null]));
 
   const anchorsCheck: Record<string, AnchorCheck> = {};
   for (const [name, a] of Object.entries(ANCHOR_OF)) {
@@ -175,12 +196,20 @@ export function summarizeRd(
   if (ref) for (const a of ANCHOR_SET) if (anchors[a]) anchorsVsRef[a] = round(fin(bdRate(ref, anchors[a])));
 
   return {
+    subject,
+    bd_rate_psnr: vsPeers('psnr', 'poly'),
+    bd_rate_psnr_pchip: vsPeers('psnr', 'pchip'),
+    bd_rate_msssim: vsPeers('msssim', 'poly'),
+    bd_rate_msssim_pchip: vsPeers('msssim', 'pchip'),
+    bd_psnr_db: bdPsnrVsPeers,
     reference,
-    bd_rate_psnr: bd('psnr', 'poly'),
-    bd_rate_psnr_pchip: bd('psnr', 'pchip'),
-    bd_rate_msssim: bd('msssim', 'poly'),
-    bd_rate_msssim_pchip: bd('msssim', 'pchip'),
-    bd_psnr_db: bdPsnr,
+    bd_rate_vs_reference: {
+      psnr: bd('psnr', 'poly'),
+      psnr_pchip: bd('psnr', 'pchip'),
+      msssim: bd('msssim', 'poly'),
+      msssim_pchip: bd('msssim', 'pchip'),
+      bd_psnr_db: bdPsnr,
+    },
     curves,
     codecs,
     anchors_check: anchorsCheck,
@@ -230,18 +259,28 @@ export function rdTable(r: RdReport, only?: string[]): string {
       n,
       c.length,
       `${Math.min(...c.map((p) => p.bpp)).toFixed(3)}–${Math.max(...c.map((p) => p.bpp)).toFixed(2)}`,
-      pct(r.bd_rate_psnr[n]),
-      pct(r.bd_rate_psnr_pchip[n]),
-      pct(r.bd_rate_msssim[n]),
-      r.bd_psnr_db[n] == null ? 'n/a' : r.bd_psnr_db[n]!.toFixed(2),
+      pct(r.bd_rate_vs_reference.psnr[n]),
+      pct(r.bd_rate_vs_reference.psnr_pchip[n]),
+      pct(r.bd_rate_vs_reference.msssim[n]),
+      r.bd_rate_vs_reference.bd_psnr_db[n] == null ? 'n/a' : r.bd_rate_vs_reference.bd_psnr_db[n]!.toFixed(2),
       ac ? `${pct(ac.bd_rate_psnr)} vs ${ac.anchor}` : '',
       r.codecs[n]?.images ?? '',
     ];
   });
-  return table(
+  let text = table(
     ['codec', 'pts', 'bpp range', `BD-rate PSNR vs ${r.reference}`, '(pchip)', 'BD-rate MS-SSIM', 'BD-PSNR dB', 'vs published', 'imgs'],
     rows,
   );
+  if (r.curves[r.subject]) {
+    const peers = Object.keys(r.bd_rate_psnr).filter((p) => r.bd_rate_psnr[p] != null);
+    text +=
+      `\n\n${r.subject} against each peer (BD-rate, negative = ${r.subject} needs fewer bits):\n` +
+      table(
+        ['peer', 'PSNR (poly)', 'PSNR (pchip)', 'MS-SSIM (poly)', 'MS-SSIM (pchip)', 'BD-PSNR dB'],
+        peers.map((p) => [p, pct(r.bd_rate_psnr[p]), pct(r.bd_rate_psnr_pchip[p]), pct(r.bd_rate_msssim[p]), pct(r.bd_rate_msssim_pchip[p]), r.bd_psnr_db[p]?.toFixed(2) ?? 'n/a']),
+      );
+  }
+  return text;
 }
 
 export function speedTable(s: SpeedReport, only?: string[]): string {

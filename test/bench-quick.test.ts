@@ -38,7 +38,11 @@ describe('npm run bench -- --quick', () => {
         expect(out.speed.codecs[c].encode_ms_median).toBeGreaterThan(0);
         expect(out.speed.codecs[c].decode_ms_median).toBeGreaterThan(0);
       }
-      expect(out.rd.bd_rate_psnr.webp).toBeCloseTo(0, 9);
+      expect(out.rd.bd_rate_vs_reference.psnr.webp).toBeCloseTo(0, 9);
+      // bd_rate_psnr = nimg against each peer: numbers when nimg ran, null when it is missing
+      for (const c of PEERS) expect(c in out.rd.bd_rate_psnr, c).toBe(true);
+      if (out.rd.curves.nimg) expect(out.rd.bd_rate_psnr.webp).not.toBeNull();
+      else expect(out.rd.bd_rate_psnr.webp).toBeNull();
       // nimg is either measured or explicitly marked missing
       expect(Boolean(out.rd.curves.nimg) || Boolean(out.rd.missing.nimg)).toBe(true);
 

@@ -315,7 +315,8 @@ export async function main(argv = process.argv.slice(2)): Promise<{ rd?: RdRepor
   const svgFile = path.join(args.results!, `${setName}-rd.svg`);
   const svgMsFile = path.join(args.results!, `${setName}-rd-msssim.svg`);
   const perImageFile = path.join(args.results!, `${setName}-rd-per-image.json`);
-  const anchors = loadAnchors(path.resolve(REPO_ROOT, `../shared/anchors/${setName}_anchors.json`));
+  // published curves are only comparable on the full, uncropped set they were measured on
+  const anchors = args.crop || args.limit ? {} : loadAnchors(path.resolve(REPO_ROOT, `../shared/anchors/${setName}_anchors.json`));
 
   // ---- rate-distortion (merged per codec into any existing results, written after each codec)
   let rd: RdReport | undefined;

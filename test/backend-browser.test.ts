@@ -1,0 +1,125 @@
+/**
+ * The browser path, end to end in headless Chromium: a bundle (esbuild, platform=browser)
+ * of weights.ts + transforms.ts, weights fetched and verified with WebCrypto, the WASM
+ * backend loaded through `wasmPaths`, tiles on 2 module Web Workers — output identical to
+ * 1 thread and to Node. Skipped (with a message) when no Chromium is installed
+ * (`apt-get install -y chromium`, or set CHROMIUM_BIN).
+ */
+import { describe, expect, it } from 'vitest';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { parseWeights } from '../src/model/weights.js';
+import { createTransforms } from '../src/model/transforms.js';
+import { makeTestWeights } from './model-reference.js';
+
+const chromium = [process.env.CHROMIUM_BIN, '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].find((p) => p && existsSync(p));
+if (!chromium) console.warn('[backend-browser] SKIPPED: no Chromium found (apt-get install -y chromium, or set CHROMIUM_BIN)');
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const src = (p: string) => JSON.stringify(join(root, p));
+
+const PAGE = `
+import { parseWeights } from ${src('src/model/weights.ts')};
+import { createTransforms } from ${src('src/model/transforms.ts')};
+const log = {};
+try {
+  const [man, bin] = await Promise.all([fetch('/w.json').then((r) => r.text()), fetch('/w.bin').then((r) => r.arrayBuffer())]);
+  const w = await parseWeights(man, new Uint8Array(bin));
+  log.hash = w.hash;
+  const one = await createTransforms(w, { backend: 'wasm', threads: 1, tileSize: 64, wasmPaths: '/wasm/' });
+  const two = await createTransforms(w, { backend: 'wasm', threads: 2, tileSize: 64, wasmPaths: '/wasm/' });
+  await two.ready();
+  log.threads = [one.threads, two.threads];
+  const H = 128, W = 192;
+  const x = new Float32Array(3 * H * W);
+  for (let i = 0; i < x.length; i++) x[i] = 0.5 + 0.4 * Math.sin(i * 0.01);
+  const a = await one.analysis(x, H, W);
+  const b = await two.analysis(x, H, W);
+  const s1 = await one.synthesis(a, H / 16, W / 16);
+  const s2 = await two.synthesis(a, H / 16, W / 16);
+  log.analysisEqual = a.every((v, i) => v === b[i]);
+  log.synthesisEqual = s1.every((v, i) => v === s2[i]);
+  log.a = Array.from(a.subarray(0, 64));
+  log.s = Array.from(s1.subarray(0, 64));
+  one.dispose();
+  two.dispose();
+} catch (e) {
+  log.error = String((e && e.stack) || e);
+}
+await fetch('/result', { method: 'POST', body: JSON.stringify(log) });
+`;
+
+describe.skipIf(!chromium)('browser (headless Chromium): weights, WASM via wasmPaths, Web Worker tiles', () => {
+  it('matches Node and is identical across thread counts', async () => {
+    const esbuild = await import('esbuild');
+    const dir = mkdtempSync(join(tmpdir(), 'nimg-browser-'));
+    writeFileSync(join(dir, 'page.js'), PAGE);
+    const common = { bundle: true, platform: 'browser' as const, format: 'esm' as const, target: 'es2022', logLevel: 'silent' as const };
+    await esbuild.build({ ...common, entryPoints: [join(dir, 'page.js')], outfile: join(dir, 'bundle.js'), nodePaths: [join(root, 'node_modules')] });
+    // pool.ts starts workers at new URL('./wasm-worker.ts', import.meta.url): serve the bundled worker there
+    await esbuild.build({ ...common, entryPoints: [join(root, 'src/backend/wasm-worker.ts')], outfile: join(dir, 'worker.js') });
+    const { manifestJson, bin } = makeTestWeights({ seed: 7, N: 16, M: 24, Nz: 16 });
+    writeFileSync(join(dir, 'w.json'), manifestJson);
+    writeFileSync(join(dir, 'w.bin'), bin);
+    writeFileSync(join(dir, 'index.html'), '<!doctype html><script type="module" src="/bundle.js"></script>');
+
+    const wasmDir = join(root, 'node_modules/@tensorflow/tfjs-backend-wasm/dist/');
+    const types: Record<string, string> = { js: 'text/javascript', ts: 'text/javascript', json: 'application/json', wasm: 'application/wasm', html: 'text/html' };
+    let resolveResult!: (s: string) => void;
+    const result = new Promise<string>((r) => (resolveResult = r));
+    const server = createServer((req, res) => {
+      const u = (req.url ?? '/').split('?')[0];
+      if (u === '/result') {
+        let body = '';
+        req.on('data', (c) => (body += c));
+        req.on('end', () => {
+          res.end('ok');
+          resolveResult(body);
+        });
+        return;
+      }
+      const f = u === '/' ? join(dir, 'index.html') : u === '/wasm-worker.ts' ? join(dir, 'worker.js') : u.startsWith('/wasm/') ? join(wasmDir, u.slice(6)) : join(dir, u.slice(1));
+      if (u.includes('..') || !existsSync(f)) {
+        res.statusCode = 404;
+        res.end();
+        return;
+      }
+      res.setHeader('Content-Type', types[f.split('.').pop()!] ?? 'application/octet-stream');
+      res.end(readFileSync(f));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const port = (server.address() as { port: number }).port;
+    const chrome = spawn(chromium!, ['--headless=new', '--no-sandbox', '--disable-gpu', '--no-first-run', `--user-data-dir=${join(dir, 'profile')}`, `http://127.0.0.1:${port}/`], { stdio: 'ignore', detached: true });
+    let log: Record<string, unknown>;
+    try {
+      const timeout = new Promise<string>((_, rej) => setTimeout(() => rej(new Error('no result from the page within 90 s')), 90_000));
+      log = JSON.parse(await Promise.race([result, timeout]));
+    } finally {
+      try {
+        process.kill(-chrome.pid!, 'SIGKILL'); // the browser's own process group
+      } catch {
+        chrome.kill('SIGKILL');
+      }
+      server.close();
+    }
+    expect(log.error).toBeUndefined();
+    const w = await parseWeights(manifestJson, bin);
+    expect(log.hash).toBe(w.hash);
+    expect(log.threads).toEqual([1, 2]);
+    expect(log.analysisEqual).toBe(true);
+    expect(log.synthesisEqual).toBe(true);
+    const t = await createTransforms(w, { backend: 'wasm', threads: 1, tileSize: 64 });
+    const H = 128, W = 192;
+    const x = new Float32Array(3 * H * W);
+    for (let i = 0; i < x.length; i++) x[i] = 0.5 + 0.4 * Math.sin(i * 0.01);
+    const a = await t.analysis(x, H, W);
+    const s = await t.synthesis(a, H / 16, W / 16);
+    t.dispose();
+    expect(log.a).toEqual(Array.from(a.subarray(0, 64)));
+    expect(log.s).toEqual(Array.from(s.subarray(0, 64)));
+  }, 150_000);
+});

@@ -257,9 +257,9 @@ def pad_to(x, m=64):
 def codec_run(model, hs_layers, ztab, gtab, x, q):
     """The codec as the TypeScript side runs it, in PyTorch. x: [1,3,H,W] in [0,1]."""
     H, W = x.shape[-2:]
-    xp = pad_to(x)
     dev = next(model.parameters()).device
     x = x.to(dev)
+    xp = pad_to(x)
     ge, gd = model.gains(torch.tensor([float(q)], device=dev))
     y = model.run(model.ga, xp)
     ys = y * ge

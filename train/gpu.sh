@@ -61,6 +61,15 @@ import torch
 ck = torch.load('/tmp/ckpt/last.pt', map_location='cpu')
 torch.save({'model': ck['model'], 'step': ck['step'], 'elapsed_s': ck['elapsed_s']}, '/tmp/ckpt/final.pt')
 PY
+    python3 - <<'PY'
+import torch, os
+ck = torch.load('/tmp/ckpt/final.pt', map_location='cpu')
+keys = sorted(ck['model']); half = ({}, {}); tot = 0
+for k in keys:
+    half[0 if tot < 2.6e6 else 1][k] = ck['model'][k]; tot += ck['model'][k].numel()
+for i in (0, 1):
+    torch.save({'model': half[i], 'step': ck['step'], 'elapsed_s': ck['elapsed_s']}, os.environ['OUT'] + f'/ckpt_part{i}.pt')
+PY
     mkdir -p $OUT/w
     PYTHONUNBUFFERED=1 python3 train/export.py --ckpt /tmp/ckpt/final.pt --out $OUT/w --kodak .data/kodak \
       --golden $OUT/w --device cuda 2>&1 | tee $OUT/export.log | grep -v ' done$'

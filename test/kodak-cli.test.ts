@@ -96,7 +96,7 @@ describe.skipIf(missing.length > 0)(`Kodak through the CLI (${IMAGES.length} ima
       raw.forEach((e, i) => (ev![String(e.quality ?? e.q ?? i + 1)] = e));
     } else ev = raw;
     if (!ev || typeof ev !== 'object') {
-      console.warn('[kodak-cli] SKIPPED training comparison: weights/nimg-v1.json has no eval.kodak');
+      console.warn(`[kodak-cli] SKIPPED training comparison: ${path.relative(ROOT, MANIFEST)} has no eval.kodak`);
       ctx.skip();
       return;
     }

@@ -1,5 +1,8 @@
 /** Software-adapter detection with mocked `navigator.gpu` (this file's process only). */
-import { describe, expect, it, beforeAll } from 'vitest';
+import { vi, describe, expect, it, beforeAll } from 'vitest';
+
+// generous: CI machines here are small and shared
+vi.setConfig({ testTimeout: 30_000 });
 
 let current: unknown = null;
 beforeAll(() => {

@@ -1,4 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { vi, describe, expect, it } from 'vitest';
+
+// generous: CI machines here are small and shared
+vi.setConfig({ testTimeout: 30_000 });
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, probeBackends, probeWebGpuAdapter, defaultTileSize } from '../src/backend/index.js';
 import { parseWeights } from '../src/model/weights.js';

@@ -1,4 +1,7 @@
-import { describe, expect, it, afterAll } from 'vitest';
+import { vi, describe, expect, it, afterAll } from 'vitest';
+
+// generous: CI machines here are small and shared
+vi.setConfig({ testTimeout: 30_000 });
 import * as tf from '@tensorflow/tfjs-core';
 import { parseWeights, floatTensor } from '../src/model/weights.js';
 import { createTransforms, type TiledTransforms } from '../src/model/transforms.js';

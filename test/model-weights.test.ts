@@ -1,4 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { vi, describe, expect, it } from 'vitest';
+
+// generous: CI machines here are small and shared
+vi.setConfig({ testTimeout: 30_000 });
 import { createHash } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

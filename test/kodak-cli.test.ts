@@ -87,53 +87,64 @@ describe.skipIf(missing.length > 0)(`Kodak through the CLI (${IMAGES.length} ima
 
   it('PSNR and bpp match what training measured (weights eval.kodak)', (ctx) => {
     const manifest = JSON.parse(readFileSync(MANIFEST, 'utf8')) as { eval?: { kodak?: unknown } };
-    type Entry = { bpp: number; psnr: number; images?: Record<string, { bpp: number; psnr: number }> };
-    const raw = manifest.eval?.kodak as Record<string, Entry> | (Entry & { quality?: number; q?: number })[] | undefined;
-    // accepted shapes: { "1": {bpp, psnr}, … } or [{quality|q, bpp, psnr}, …] (else index = quality - 1)
+    // Shape written by training: eval.kodak["q"] = { psnr, bpp_ideal, per_image_psnr: [24, kodim01..24] }
+    // (also accepted: bpp instead of bpp_ideal, per_image_bpp, or an array indexed by quality - 1).
+    type Entry = { psnr: number; bpp?: number; bpp_ideal?: number; per_image_psnr?: number[]; per_image_bpp?: number[]; quality?: number };
+    const raw = manifest.eval?.kodak as Record<string, Entry> | Entry[] | undefined;
     let ev: Record<string, Entry> | undefined;
     if (Array.isArray(raw)) {
       ev = {};
-      raw.forEach((e, i) => (ev![String(e.quality ?? e.q ?? i + 1)] = e));
+      raw.forEach((e, i) => (ev![String(e.quality ?? i + 1)] = e));
     } else ev = raw;
     if (!ev || typeof ev !== 'object') {
       console.warn(`[kodak-cli] SKIPPED training comparison: ${path.relative(ROOT, MANIFEST)} has no eval.kodak`);
       ctx.skip();
       return;
     }
-    // Tolerances: the float transforms run on tfjs, not PyTorch, and real range-coded bytes
-    // (with the 68-byte header) replace training's estimate of the rate.
-    const PSNR_TOL = 0.2; // dB
-    const BPP_REL_TOL = 0.05; // relative
-    const BPP_ABS_TOL = 0.01; // bpp (the header matters at low rates)
+    // PSNR: the float transforms run on tfjs (WASM), not PyTorch; the latents are bit-exact,
+    // so the difference is float noise in g_a/g_s (and the odd rounding flip of a latent).
+    const PSNR_TOL = 0.15; // dB, mean over the images compared
+    // bpp: training reports the tables' ideal code length; ours is the real file (68-byte
+    // header + rANS overhead), so allow a little above and almost nothing below.
+    const BPP_OVER = 0.03; // relative
+    const BPP_UNDER = 0.01; // relative
     const rows: string[] = [];
     let compared = 0;
+    const idx = (name: string) => Number(name.match(/kodim(\d+)/)![1]) - 1;
+    const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
     for (const q of QUALITIES) {
-      const e = ev[String(q)] ?? ev[q.toFixed(1)];
+      const e = ev[String(q)];
       if (!e) continue;
-      let got: Point | null = null;
-      let want: Point | null = null;
-      if (results.size === 24) {
-        const all = [...results.values()].map((m) => m.get(q)!);
-        got = { bpp: all.reduce((s, p) => s + p.bpp, 0) / 24, psnr: all.reduce((s, p) => s + p.psnr, 0) / 24 };
-        want = e as Point;
-      } else if (e.images) {
-        // per-image values for the images we ran
-        const names = [...results.keys()].filter((n) => e.images![n] ?? e.images![n.replace(/\.png$/, '')]);
-        if (!names.length) continue;
-        const w = names.map((n) => e.images![n] ?? e.images![n.replace(/\.png$/, '')]);
-        const g = names.map((n) => results.get(n)!.get(q)!);
-        want = { bpp: w.reduce((s, p) => s + p.bpp, 0) / w.length, psnr: w.reduce((s, p) => s + p.psnr, 0) / w.length };
-        got = { bpp: g.reduce((s, p) => s + p.bpp, 0) / g.length, psnr: g.reduce((s, p) => s + p.psnr, 0) / g.length };
+      const names = [...results.keys()];
+      if (!names.length) continue;
+      const got = names.map((n) => results.get(n)!.get(q)!);
+      const full = results.size === 24;
+      // PSNR: per image when training gives it, else the 24-image mean (full runs only)
+      let wantPsnr: number | undefined;
+      if (e.per_image_psnr?.length === 24) wantPsnr = mean(names.map((n) => e.per_image_psnr![idx(n)]));
+      else if (full) wantPsnr = e.psnr;
+      let wantBpp: number | undefined;
+      if (e.per_image_bpp?.length === 24) wantBpp = mean(names.map((n) => e.per_image_bpp![idx(n)]));
+      else if (full) wantBpp = e.bpp ?? e.bpp_ideal;
+      const gotPsnr = mean(got.map((p) => p.psnr));
+      const gotBpp = mean(got.map((p) => p.bpp));
+      rows.push(
+        `q${q}: ours ${gotBpp.toFixed(4)} bpp ${gotPsnr.toFixed(3)} dB | training ` +
+          `${wantBpp === undefined ? '(no per-image bpp)' : wantBpp.toFixed(4) + ' bpp'} ${wantPsnr === undefined ? '-' : wantPsnr.toFixed(3)} dB`,
+      );
+      if (wantPsnr !== undefined) {
+        compared++;
+        expect(Math.abs(gotPsnr - wantPsnr), `PSNR at q${q}: ${gotPsnr} vs training ${wantPsnr}`).toBeLessThanOrEqual(PSNR_TOL);
       }
-      if (!got || !want) continue;
-      compared++;
-      rows.push(`q${q}: ours ${got.bpp.toFixed(4)} bpp ${got.psnr.toFixed(2)} dB | training ${want.bpp.toFixed(4)} bpp ${want.psnr.toFixed(2)} dB`);
-      expect(Math.abs(got.psnr - want.psnr), `PSNR at q${q}`).toBeLessThanOrEqual(PSNR_TOL);
-      expect(Math.abs(got.bpp - want.bpp), `bpp at q${q}`).toBeLessThanOrEqual(Math.max(BPP_ABS_TOL, BPP_REL_TOL * want.bpp));
+      if (wantBpp !== undefined) {
+        compared++;
+        expect(gotBpp, `bpp at q${q}`).toBeLessThanOrEqual(wantBpp * (1 + BPP_OVER));
+        expect(gotBpp, `bpp at q${q}`).toBeGreaterThanOrEqual(wantBpp * (1 - BPP_UNDER));
+      }
     }
-    console.log(`[kodak-cli] vs training:\n  ${rows.join('\n  ')}`);
+    console.log(`[kodak-cli] vs training (${results.size} images):\n  ${rows.join('\n  ')}`);
     if (!compared) {
-      console.warn('[kodak-cli] SKIPPED training comparison: eval.kodak has only 24-image means; run with NIMG_FULL=1 (or add per-image `images`)');
+      console.warn('[kodak-cli] SKIPPED training comparison: nothing comparable (run with NIMG_FULL=1 for the 24-image means)');
       ctx.skip();
     }
   });

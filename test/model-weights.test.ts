@@ -91,6 +91,26 @@ describe('parseWeights', () => {
     await expect(parseWeights(m, bin)).rejects.toMatchObject({ code: 'MODEL_MISMATCH' });
   });
 
+  it('a .bin in a SharedArrayBuffer is accepted', async () => {
+    const { manifestJson, bin } = makeTestWeights({ seed: 2 });
+    const shared = new Uint8Array(new SharedArrayBuffer(bin.length));
+    shared.set(bin);
+    expect((await parseWeights(manifestJson, shared)).hash).toBe((await parseWeights(manifestJson, bin)).hash);
+  });
+
+  it('createTransforms: MODEL_MISMATCH on a missing or mis-shaped network tensor', async () => {
+    const { createTransforms } = await import('../src/model/transforms.js');
+    const { manifest, bin } = makeTestWeights({ seed: 2 });
+    const tensors = { ...(manifest.tensors as Record<string, { shape: number[] }>) };
+    delete tensors['gs.3.w'];
+    const missing = await parseWeights({ ...manifest, tensors }, bin);
+    await expect(createTransforms(missing, { backend: 'wasm', threads: 1 })).rejects.toMatchObject({ code: 'MODEL_MISMATCH' });
+    const t2 = { ...(manifest.tensors as Record<string, { shape: number[]; length: number }>) };
+    t2['ga.0.b'] = { ...t2['ga.0.b'], shape: [2, 4] }; // same byte length, wrong shape
+    const misshaped = await parseWeights({ ...manifest, tensors: t2 }, bin);
+    await expect(createTransforms(misshaped, { backend: 'wasm', threads: 1 })).rejects.toMatchObject({ code: 'MODEL_MISMATCH' });
+  });
+
   it('halfToFloat', () => {
     expect(halfToFloat(0x3c00)).toBe(1);
     expect(halfToFloat(0xc000)).toBe(-2);

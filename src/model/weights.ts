@@ -42,7 +42,9 @@ function halfLut(): Float32Array {
 export async function sha256Hex(bin: Uint8Array): Promise<string> {
   const subtle = (globalThis as { crypto?: Crypto }).crypto?.subtle;
   if (!subtle) throw new NimgError('INTERNAL', 'WebCrypto (crypto.subtle) is not available in this runtime');
-  const digest = new Uint8Array(await subtle.digest('SHA-256', bin as unknown as BufferSource));
+  // WebCrypto refuses views of a SharedArrayBuffer: hash a copy then.
+  const data = typeof SharedArrayBuffer !== 'undefined' && bin.buffer instanceof SharedArrayBuffer ? bin.slice() : bin;
+  const digest = new Uint8Array(await subtle.digest('SHA-256', data as unknown as BufferSource));
   let hex = '';
   for (const b of digest) hex += b.toString(16).padStart(2, '0');
   return hex;

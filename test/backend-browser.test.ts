@@ -2,7 +2,8 @@
  * The browser path, end to end in headless Chromium: a bundle (esbuild, platform=browser)
  * of weights.ts + transforms.ts, weights fetched and verified with WebCrypto, the WASM
  * backend loaded through `wasmPaths`, tiles on 2 module Web Workers — output identical to
- * 1 thread and to Node. Skipped (with a message) when no Chromium is installed
+ * 1 thread and to Node; and WebGPU in the browser on SwiftShader (auto refuses it, a forced
+ * webgpu matches Node). Skipped (with a message) when no Chromium is installed
  * (`apt-get install -y chromium`, or set CHROMIUM_BIN).
  */
 import { describe, expect, it } from 'vitest';
@@ -53,73 +54,131 @@ try {
 await fetch('/result', { method: 'POST', body: JSON.stringify(log) });
 `;
 
-describe.skipIf(!chromium)('browser (headless Chromium): weights, WASM via wasmPaths, Web Worker tiles', () => {
-  it('matches Node and is identical across thread counts', async () => {
-    const esbuild = await import('esbuild');
-    const dir = mkdtempSync(join(tmpdir(), 'nimg-browser-'));
-    writeFileSync(join(dir, 'page.js'), PAGE);
-    const common = { bundle: true, platform: 'browser' as const, format: 'esm' as const, target: 'es2022', logLevel: 'silent' as const };
-    await esbuild.build({ ...common, entryPoints: [join(dir, 'page.js')], outfile: join(dir, 'bundle.js'), nodePaths: [join(root, 'node_modules')] });
-    // pool.ts starts workers at new URL('./wasm-worker.ts', import.meta.url): serve the bundled worker there
-    await esbuild.build({ ...common, entryPoints: [join(root, 'src/backend/wasm-worker.ts')], outfile: join(dir, 'worker.js') });
-    const { manifestJson, bin } = makeTestWeights({ seed: 7, N: 16, M: 24, Nz: 16 });
-    writeFileSync(join(dir, 'w.json'), manifestJson);
-    writeFileSync(join(dir, 'w.bin'), bin);
-    writeFileSync(join(dir, 'index.html'), '<!doctype html><script type="module" src="/bundle.js"></script>');
+const PAGE_WEBGPU = `
+import { parseWeights } from ${src('src/model/weights.ts')};
+import { createTransforms } from ${src('src/model/transforms.ts')};
+import { probeWebGpuAdapter, probeBackends } from ${src('src/backend/index.ts')};
+const log = {};
+try {
+  log.adapter = await probeWebGpuAdapter();
+  log.autoWebgpu = (await probeBackends()).find((b) => b.name === 'webgpu').available;
+  const [man, bin] = await Promise.all([fetch('/w.json').then((r) => r.text()), fetch('/w.bin').then((r) => r.arrayBuffer())]);
+  const w = await parseWeights(man, new Uint8Array(bin));
+  const t = await createTransforms(w, { backend: 'webgpu' });
+  log.backend = t.backend;
+  const H = 128, W = 192;
+  const x = new Float32Array(3 * H * W);
+  for (let i = 0; i < x.length; i++) x[i] = 0.5 + 0.4 * Math.sin(i * 0.01);
+  const a = await t.analysis(x, H, W);
+  const s = await t.synthesis(a, H / 16, W / 16);
+  log.a = Array.from(a.subarray(0, 64));
+  log.s = Array.from(s.subarray(0, 64));
+  t.dispose();
+} catch (e) {
+  log.error = String((e && e.stack) || e);
+}
+await fetch('/result', { method: 'POST', body: JSON.stringify(log) });
+`;
 
-    const wasmDir = join(root, 'node_modules/@tensorflow/tfjs-backend-wasm/dist/');
-    const types: Record<string, string> = { js: 'text/javascript', ts: 'text/javascript', json: 'application/json', wasm: 'application/wasm', html: 'text/html' };
-    let resolveResult!: (s: string) => void;
-    const result = new Promise<string>((r) => (resolveResult = r));
-    const server = createServer((req, res) => {
-      const u = (req.url ?? '/').split('?')[0];
-      if (u === '/result') {
-        let body = '';
-        req.on('data', (c) => (body += c));
-        req.on('end', () => {
-          res.end('ok');
-          resolveResult(body);
-        });
-        return;
-      }
-      const f = u === '/' ? join(dir, 'index.html') : u === '/wasm-worker.ts' ? join(dir, 'worker.js') : u.startsWith('/wasm/') ? join(wasmDir, u.slice(6)) : join(dir, u.slice(1));
-      if (u.includes('..') || !existsSync(f)) {
-        res.statusCode = 404;
-        res.end();
-        return;
-      }
-      res.setHeader('Content-Type', types[f.split('.').pop()!] ?? 'application/octet-stream');
-      res.end(readFileSync(f));
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-    const port = (server.address() as { port: number }).port;
-    const chrome = spawn(chromium!, ['--headless=new', '--no-sandbox', '--disable-gpu', '--no-first-run', `--user-data-dir=${join(dir, 'profile')}`, `http://127.0.0.1:${port}/`], { stdio: 'ignore', detached: true });
-    let log: Record<string, unknown>;
-    try {
-      const timeout = new Promise<string>((_, rej) => setTimeout(() => rej(new Error('no result from the page within 90 s')), 90_000));
-      log = JSON.parse(await Promise.race([result, timeout]));
-    } finally {
-      try {
-        process.kill(-chrome.pid!, 'SIGKILL'); // the browser's own process group
-      } catch {
-        chrome.kill('SIGKILL');
-      }
-      server.close();
+const WEIGHTS = makeTestWeights({ seed: 7, N: 16, M: 24, Nz: 16 });
+
+/** Node's own (WASM, 1 thread) result for the pages' image. */
+async function nodeReference(): Promise<{ hash: string; a: number[]; s: number[] }> {
+  const w = await parseWeights(WEIGHTS.manifestJson, WEIGHTS.bin);
+  const t = await createTransforms(w, { backend: 'wasm', threads: 1, tileSize: 64 });
+  const H = 128, W = 192;
+  const x = new Float32Array(3 * H * W);
+  for (let i = 0; i < x.length; i++) x[i] = 0.5 + 0.4 * Math.sin(i * 0.01);
+  const a = await t.analysis(x, H, W);
+  const s = await t.synthesis(a, H / 16, W / 16);
+  t.dispose();
+  return { hash: w.hash, a: Array.from(a.subarray(0, 64)), s: Array.from(s.subarray(0, 64)) };
+}
+
+/** Bundle `page`, serve it with the weights and the WASM files, run headless Chromium, return what the page posts. */
+async function runPage(page: string, chromeArgs: string[], env: NodeJS.ProcessEnv = {}): Promise<Record<string, unknown>> {
+  const esbuild = await import('esbuild');
+  const dir = mkdtempSync(join(tmpdir(), 'nimg-browser-'));
+  writeFileSync(join(dir, 'page.js'), page);
+  const common = { bundle: true, platform: 'browser' as const, format: 'esm' as const, target: 'es2022', logLevel: 'silent' as const };
+  await esbuild.build({ ...common, entryPoints: [join(dir, 'page.js')], outfile: join(dir, 'bundle.js'), nodePaths: [join(root, 'node_modules')] });
+  // pool.ts starts workers at new URL('./wasm-worker.ts', import.meta.url): serve the bundled worker there
+  await esbuild.build({ ...common, entryPoints: [join(root, 'src/backend/wasm-worker.ts')], outfile: join(dir, 'worker.js') });
+  writeFileSync(join(dir, 'w.json'), WEIGHTS.manifestJson);
+  writeFileSync(join(dir, 'w.bin'), WEIGHTS.bin);
+  writeFileSync(join(dir, 'index.html'), '<!doctype html><script type="module" src="/bundle.js"></script>');
+
+  const wasmDir = join(root, 'node_modules/@tensorflow/tfjs-backend-wasm/dist/');
+  const types: Record<string, string> = { js: 'text/javascript', ts: 'text/javascript', json: 'application/json', wasm: 'application/wasm', html: 'text/html' };
+  let resolveResult!: (s: string) => void;
+  const result = new Promise<string>((r) => (resolveResult = r));
+  const server = createServer((req, res) => {
+    const u = (req.url ?? '/').split('?')[0];
+    if (u === '/result') {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        res.end('ok');
+        resolveResult(body);
+      });
+      return;
     }
+    const f = u === '/' ? join(dir, 'index.html') : u === '/wasm-worker.ts' ? join(dir, 'worker.js') : u.startsWith('/wasm/') ? join(wasmDir, u.slice(6)) : join(dir, u.slice(1));
+    if (u.includes('..') || !existsSync(f)) {
+      res.statusCode = 404;
+      res.end();
+      return;
+    }
+    res.setHeader('Content-Type', types[f.split('.').pop()!] ?? 'application/octet-stream');
+    res.end(readFileSync(f));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const port = (server.address() as { port: number }).port;
+  const chrome = spawn(chromium!, ['--headless=new', '--no-sandbox', '--no-first-run', `--user-data-dir=${join(dir, 'profile')}`, ...chromeArgs, `http://127.0.0.1:${port}/`], {
+    stdio: 'ignore',
+    detached: true,
+    env: { ...process.env, ...env },
+  });
+  try {
+    const timeout = new Promise<string>((_, rej) => setTimeout(() => rej(new Error('no result from the page within 100 s')), 100_000));
+    return JSON.parse(await Promise.race([result, timeout]));
+  } finally {
+    try {
+      process.kill(-chrome.pid!, 'SIGKILL'); // the browser's own process group
+    } catch {
+      chrome.kill('SIGKILL');
+    }
+    server.close();
+  }
+}
+
+describe.skipIf(!chromium)('browser (headless Chromium)', () => {
+  it('WASM: WebCrypto weights, wasmPaths, Web Worker tiles identical to 1 thread and to Node', async () => {
+    const log = await runPage(PAGE, ['--disable-gpu']);
     expect(log.error).toBeUndefined();
-    const w = await parseWeights(manifestJson, bin);
-    expect(log.hash).toBe(w.hash);
+    const ref = await nodeReference();
+    expect(log.hash).toBe(ref.hash);
     expect(log.threads).toEqual([1, 2]);
     expect(log.analysisEqual).toBe(true);
     expect(log.synthesisEqual).toBe(true);
-    const t = await createTransforms(w, { backend: 'wasm', threads: 1, tileSize: 64 });
-    const H = 128, W = 192;
-    const x = new Float32Array(3 * H * W);
-    for (let i = 0; i < x.length; i++) x[i] = 0.5 + 0.4 * Math.sin(i * 0.01);
-    const a = await t.analysis(x, H, W);
-    const s = await t.synthesis(a, H / 16, W / 16);
-    t.dispose();
-    expect(log.a).toEqual(Array.from(a.subarray(0, 64)));
-    expect(log.s).toEqual(Array.from(s.subarray(0, 64)));
+    expect(log.a).toEqual(ref.a);
+    expect(log.s).toEqual(ref.s);
+  }, 150_000);
+
+  const swiftshader = '/usr/lib/chromium/vk_swiftshader_icd.json';
+  it.skipIf(!existsSync(swiftshader))('WebGPU (SwiftShader): auto refuses the software adapter, a forced webgpu matches Node', async () => {
+    const log = await runPage(
+      PAGE_WEBGPU,
+      ['--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-vulkan=swiftshader', '--use-webgpu-adapter=swiftshader', '--use-angle=swiftshader'],
+      { VK_ICD_FILENAMES: swiftshader },
+    );
+    expect(log.error).toBeUndefined();
+    expect(log.adapter).toMatchObject({ found: true, software: true });
+    expect(log.autoWebgpu).toBe(false);
+    expect(log.backend).toBe('webgpu');
+    const ref = await nodeReference();
+    const close = (a: number[], b: number[]) => a.every((v, i) => Math.abs(v - b[i]) <= 1e-4 * (1 + Math.abs(b[i])));
+    expect(close(log.a as number[], ref.a)).toBe(true);
+    expect(close(log.s as number[], ref.s)).toBe(true);
   }, 150_000);
 });

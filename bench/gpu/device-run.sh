@@ -22,13 +22,14 @@ if command -v xz >/dev/null; then tar xJf .gpu/nm.tar.xz -C .gpu; else python3 -
 ls .gpu/node_modules .gpu/node_modules/@tensorflow
 echo "== probe ($(( $(date +%s) - T0 )) s)"
 timeout 60 "$W/node" .gpu/app/probe.mjs 2>&1 | tee "$OUT/probe.log"
-if ! grep -q 'PROBE adapter: [^n]' "$OUT/probe.log"; then
+has_adapter() { grep 'PROBE adapter: ' "$OUT/probe.log" | grep -qv 'PROBE adapter: null'; }
+if ! has_adapter; then
   echo "no adapter: retrying with the NVIDIA ICD / EGL vendor paths"
   export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json __EGL_VENDOR_LIBRARY_FILENAMES=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
   [ -f "$VK_DRIVER_FILES" ] || { f=$(ls /usr/share/vulkan/icd.d/nvidia*.json /etc/vulkan/icd.d/nvidia*.json 2>/dev/null | head -1); [ -n "$f" ] && export VK_DRIVER_FILES=$f; }
   echo "VK_DRIVER_FILES=$VK_DRIVER_FILES"
   timeout 60 "$W/node" .gpu/app/probe.mjs 2>&1 | tee -a "$OUT/probe.log"
-  grep -q 'PROBE adapter: [^n]' "$OUT/probe.log" || { echo "still none: back to the default ICD search"; unset VK_DRIVER_FILES __EGL_VENDOR_LIBRARY_FILENAMES; }
+  has_adapter || { echo "still none: back to the default ICD search"; unset VK_DRIVER_FILES __EGL_VENDOR_LIBRARY_FILENAMES; }
 fi
 echo "== bench ($(( $(date +%s) - T0 )) s)"
 export NIMG_CORE_WASM=$PWD/.gpu/nimg-core.wasm NIMG_WEIGHTS=$PWD/weights/nimg-v1.json NIMG_KODAK=$PWD/.gpu/kodak

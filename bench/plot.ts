@@ -70,11 +70,14 @@ export function rdSvg(series: Series[], opts: PlotOptions): string {
   out.push(`<text transform="translate(18 ${m.t + ph / 2}) rotate(-90)" text-anchor="middle">${esc(yLabel)}</text>`);
   // series
   out.push(`<g clip-path="url(#plot)">`);
-  for (const s of series) {
+  // measured nimg curves last (on top) and bolder
+  const isNimg = (s: Series) => !s.dashed && s.name.startsWith('nimg');
+  const drawOrder = [...series.filter((s) => !isNimg(s)), ...series.filter(isNimg)];
+  for (const s of drawOrder) {
     const pts = s.points.filter((p) => qv(p) != null && Number.isFinite(qv(p)!) && p.bpp > 0).sort((a, b) => a.bpp - b.bpp);
     if (!pts.length) continue;
     const d = pts.map((p, i) => `${i ? 'L' : 'M'}${X(p.bpp).toFixed(1)},${Y(qv(p)!).toFixed(1)}`).join(' ');
-    out.push(`<path d="${d}" fill="none" stroke="${s.color}" stroke-width="${s.dashed ? 1.5 : 2.2}"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`);
+    out.push(`<path d="${d}" fill="none" stroke="${s.color}" stroke-width="${s.dashed ? 1.5 : isNimg(s) ? 3 : 2.2}"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`);
     if (!s.dashed) for (const p of pts) out.push(`<circle cx="${X(p.bpp).toFixed(1)}" cy="${Y(qv(p)!).toFixed(1)}" r="2.6" fill="${s.color}"/>`);
   }
   out.push(`</g>`);

@@ -12,7 +12,7 @@ export interface RgbaImage {
 }
 
 export function decodePng(buf: Uint8Array): { width: number; height: number; data: Uint8ClampedArray } {
-  const img = UPNG.decode(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+  const img = UPNG.decode(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer);
   const frames = UPNG.toRGBA8(img);
   const data = new Uint8ClampedArray(frames[0]);
   for (let i = 3; i < data.length; i += 4) data[i] = 255;

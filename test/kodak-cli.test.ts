@@ -103,7 +103,7 @@ describe.skipIf(missing.length > 0)(`Kodak through the CLI (${IMAGES.length} ima
     }
     // PSNR: the float transforms run on tfjs (WASM), not PyTorch; the latents are bit-exact,
     // so the difference is float noise in g_a/g_s (and the odd rounding flip of a latent).
-    const PSNR_TOL = 0.15; // dB, mean over the images compared
+    const PSNR_TOL = 0.1; // dB, mean over the images compared (the issue's bound)
     // bpp: training reports the tables' ideal code length; ours is the real file (68-byte
     // header + rANS overhead), so allow a little above and almost nothing below.
     const BPP_OVER = 0.03; // relative

@@ -115,10 +115,31 @@ export async function probeWebGpuAdapter(): Promise<AdapterReport> {
   return { found: true, software, description: text || '(no adapter info)' };
 }
 
+/**
+ * Node on Linux: is there any GPU device node (or an explicit Vulkan driver list)? Dawn's
+ * probe prints Vulkan errors on stderr when there is none, so `auto` asks this first and
+ * skips the probe on GPU-less machines. Elsewhere (browsers, other OSes) it answers true.
+ */
+async function mayHaveGpu(): Promise<boolean> {
+  if (!isNode || process.platform !== 'linux') return true;
+  const env = process.env;
+  if (env.VK_ICD_FILENAMES || env.VK_DRIVER_FILES) return true;
+  try {
+    const spec = 'node:fs';
+    const fs = (await import(/* @vite-ignore */ spec)) as typeof import('node:fs');
+    if (fs.existsSync('/dev/nvidia0') || fs.existsSync('/dev/kfd')) return true;
+    return fs.existsSync('/dev/dri') && fs.readdirSync('/dev/dri').some((n) => n.startsWith('renderD'));
+  } catch {
+    return true;
+  }
+}
+
 const webgpuProvider: Provider = {
   name: 'webgpu',
   priority: 3,
   async detect() {
+    const preset = !!(globalThis as unknown as { navigator?: { gpu?: unknown } }).navigator?.gpu;
+    if (!preset && !(await mayHaveGpu())) return { ok: false, reason: 'no GPU device node (/dev/nvidia*, /dev/dri/renderD*, /dev/kfd): Dawn not probed' };
     const a = await probeWebGpuAdapter();
     if (!a.found) return { ok: false, reason: a.description };
     if (a.software) return { ok: false, reason: `software adapter (${a.description}) is slower than WASM` };

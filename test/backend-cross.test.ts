@@ -109,9 +109,9 @@ function psnr(a: Uint8Array | Uint8ClampedArray, b: Uint8Array | Uint8ClampedArr
 }
 
 function crop(img: RgbaImage, x0: number, y0: number, w: number, h: number): RgbaImage {
-  const data = new Uint8Array(w * h * 4);
+  const data = new Uint8ClampedArray(w * h * 4);
   for (let y = 0; y < h; y++) data.set(img.data.subarray(((y0 + y) * img.width + x0) * 4, ((y0 + y) * img.width + x0 + w) * 4), y * w * 4);
-  return { width: w, height: h, data } as RgbaImage;
+  return { width: w, height: h, data };
 }
 
 const sameInts = (a: Int32Array, b: Int32Array) => a.length === b.length && a.every((v, i) => v === b[i]);

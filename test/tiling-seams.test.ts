@@ -13,6 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NimgCodec } from '../src/codec.js';
 import { decodePng } from '../src/image/png.js';
+import type { TiledTransforms } from '../src/model/transforms.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const KODAK05 = path.resolve(ROOT, '..', 'shared', 'data', 'kodak', 'kodim05.png');
@@ -53,8 +54,9 @@ describe(`tiling seams: ${path.basename(SRC.file)} ${SRC.w}x${SRC.h}, tile 64 vs
 
   for (const quality of [2, 6.5]) {
     it(`q${quality}: PSNR within 0.05 dB, same bytes decode to identical pixels`, async () => {
-      expect((await tiled.transformsFor('wasm')).tileSize).toBe(64);
-      expect((await whole.transformsFor('wasm')).tileSize).toBe(Infinity);
+      const tileOf = async (c: NimgCodec) => ((await c.transformsFor('wasm')) as TiledTransforms).tileSize;
+      expect(await tileOf(tiled)).toBe(64);
+      expect(await tileOf(whole)).toBe(Infinity);
       const bT = await tiled.encode(img, { quality });
       const bU = await whole.encode(img, { quality });
       const tt = await tiled.decode(bT);

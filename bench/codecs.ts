@@ -242,6 +242,16 @@ export const nimgFactory: CodecFactory = {
     const wanted = (process.env.NIMG_BACKENDS ?? 'wasm,webgpu').split(',').map((b) => b.trim()).filter(Boolean);
     for (const b of wanted) {
       if (backends.includes(b) || typeof nimg.init !== 'function') continue;
+      if (b === 'webgpu' && process.env.NIMG_BENCH_SOFTWARE_GPU !== '1') {
+        // a software adapter (SwiftShader in CI) runs ~100x slower than WASM: timing it
+        // tells nothing and would blow the --quick budget; opt in with NIMG_BENCH_SOFTWARE_GPU=1
+        const { probeWebGpuAdapter } = await import('../src/backend/index.ts');
+        const a = await probeWebGpuAdapter();
+        if (!a.found || a.software) {
+          nimgNotes['nimg-webgpu'] = `backend webgpu skipped: ${a.found ? `software adapter (${a.description})` : a.description}`;
+          continue;
+        }
+      }
       try {
         await withTimeout(Promise.resolve(nimg.init({ backend: b })), 120_000, `nimg init backend ${b}`);
         backends.push(b);

@@ -29,6 +29,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NimgCodec } from '../src/codec.js';
 import { decodePng } from '../src/image/png.js';
+import { psnrRgba } from '../src/image/psnr.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const RESULTS = path.join(ROOT, 'bench', 'results', 'big-image.json');
@@ -105,15 +106,6 @@ function crop(img: { width: number; data: Uint8Array }, x0: number, y0: number, 
   return out;
 }
 
-function psnr(a: Uint8Array | Uint8ClampedArray, b: Uint8Array | Uint8ClampedArray): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i += 4) {
-    const d0 = a[i] - b[i], d1 = a[i + 1] - b[i + 1], d2 = a[i + 2] - b[i + 2];
-    s += d0 * d0 + d1 * d1 + d2 * d2;
-  }
-  return s === 0 ? Infinity : 10 * Math.log10((255 * 255 * 3 * (a.length / 4)) / s);
-}
-
 function maxDiff(a: Uint8ClampedArray, b: Uint8ClampedArray): number {
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
@@ -163,7 +155,7 @@ async function childBig(): Promise<object> {
   rss.stage('decode');
   const dec = await codec.decodeWithStats(enc.bytes, { backend: 'wasm' });
   rss.stage('metrics');
-  const p = psnr(img.data, dec.image.data);
+  const p = psnrRgba(img.data, dec.image.data);
   const decodedSha256 = createHash('sha256').update(dec.image.data).digest('hex');
   const info = codec.probe(enc.bytes);
   const stagePeaks = rss.done();
@@ -275,9 +267,9 @@ async function childSeams(): Promise<object> {
     tile_size: (tTiled as unknown as { tileSize: number }).tileSize,
     threads_tiled: (tTiled as unknown as { threads: number }).threads,
     psnr_db: {
-      tiled_encode_tiled_decode: round(psnr(img.data, decTT.image.data), 4),
-      tiled_encode_untiled_decode: round(psnr(img.data, decTU.image.data), 4),
-      untiled_encode_untiled_decode: round(psnr(img.data, decUU.image.data), 4),
+      tiled_encode_tiled_decode: round(psnrRgba(img.data, decTT.image.data), 4),
+      tiled_encode_untiled_decode: round(psnrRgba(img.data, decTU.image.data), 4),
+      untiled_encode_untiled_decode: round(psnrRgba(img.data, decUU.image.data), 4),
     },
     decode_tiled_vs_untiled_same_bytes: {
       max_abs_pixel_diff: maxDiff(decTT.image.data, decTU.image.data),

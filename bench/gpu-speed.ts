@@ -29,6 +29,7 @@ import { NimgCodec, type DecodeStats, type EncodeStats, type ImageLike } from '.
 import { probeWebGpuAdapter } from '../src/backend/index.js';
 import { decodeImageFile } from '../src/image/index.js';
 import type { BackendName } from '../src/model/types.js';
+import { psnrRgba } from '../src/image/psnr.js';
 
 // ------------------------------------------------------------------------------- options
 
@@ -68,19 +69,6 @@ const median = (a: number[]): number => {
 };
 const r2 = (x: number): number | null => (Number.isFinite(x) ? Math.round(x * 100) / 100 : null);
 const errMsg = (e: unknown): string => (e instanceof Error ? `${e.message}${e.cause ? ` (cause: ${String((e.cause as Error).message ?? e.cause)})` : ''}` : String(e));
-
-function psnrRgb(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let se = 0;
-  let n = 0;
-  for (let i = 0; i < a.length; i += 4) {
-    for (let c = 0; c < 3; c++) {
-      const d = a[i + c] - b[i + c];
-      se += d * d;
-    }
-    n += 3;
-  }
-  return se === 0 ? Infinity : 10 * Math.log10((255 * 255 * n) / se);
-}
 
 function sh(cmd: string, args: string[]): string | null {
   try {
@@ -286,7 +274,7 @@ async function measureBackend(backend: BackendName, images: { name: string; img:
     const e = pick(encs);
     const d = pick(decs);
     const bpp = (encs[0].bytes.length * 8) / (img.width * img.height);
-    const psnr = psnrRgb(img.data, decs[0].data);
+    const psnr = psnrRgba(img.data, decs[0].data);
     encRows.push(e.stats as EncodeStats);
     decRows.push(d.stats as DecodeStats);
     encWall.push(e.wallMs);
@@ -330,7 +318,7 @@ async function measureBackend(backend: BackendName, images: { name: string; img:
         big.cold_encode_ms = r2(cold.wallMs);
         big.cold_decode_ms = r2(coldDec.wallMs);
         big.bpp = Math.round(((cold.bytes.length * 8) / (W * H)) * 10000) / 10000;
-        big.psnr = r2(psnrRgb(img.data, coldDec.data));
+        big.psnr = r2(psnrRgba(img.data, coldDec.data));
         log(`${backend}: ${W}x${H} cold: encode ${big.cold_encode_ms} ms, decode ${big.cold_decode_ms} ms`);
         const encs: (Timed & { bytes: Uint8Array })[] = [];
         const decs: Timed[] = [];

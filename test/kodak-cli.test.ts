@@ -16,6 +16,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from './cli-helpers.js';
 import { decodePng } from '../src/image/index.js';
 import { probe } from '../src/codec.js';
+import { psnrRgba } from '../src/image/psnr.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const KODAK = path.resolve(ROOT, '..', 'shared', 'data', 'kodak');
@@ -33,12 +34,6 @@ const missing = [
   !(existsSync(MANIFEST) && existsSync(MANIFEST.replace(/\.json$/, '.bin'))) && 'weights/nimg-v1.{json,bin}',
 ].filter(Boolean);
 if (missing.length) console.warn(`[kodak-cli] SKIPPED: missing ${missing.join(', ')}`);
-
-function psnrRgb(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let se = 0;
-  for (let i = 0; i < a.length; i += 4) for (let c = 0; c < 3; c++) se += (a[i + c] - b[i + c]) ** 2;
-  return 10 * Math.log10((255 * 255 * 3 * (a.length / 4)) / se);
-}
 
 interface Point {
   bpp: number;
@@ -69,7 +64,7 @@ describe.skipIf(missing.length > 0)(`Kodak through the CLI (${IMAGES.length} ima
           expect(d.code, d.stderr).toBe(0);
           const dec = await decodePng(new Uint8Array(readFileSync(out)));
           expect([dec.width, dec.height]).toEqual([orig.width, orig.height]);
-          per.set(q, { bpp: (bytes.length * 8) / (orig.width * orig.height), psnr: psnrRgb(orig.data, dec.data) });
+          per.set(q, { bpp: (bytes.length * 8) / (orig.width * orig.height), psnr: psnrRgba(orig.data, dec.data) });
         }
         results.set(name, per);
         const line = QUALITIES.map((q) => `q${q} ${per.get(q)!.bpp.toFixed(3)}bpp/${per.get(q)!.psnr.toFixed(2)}dB`).join('  ');

@@ -14,21 +14,13 @@ import { fileURLToPath } from 'node:url';
 import { NimgCodec } from '../src/codec.js';
 import { decodePng } from '../src/image/png.js';
 import type { TiledTransforms } from '../src/model/transforms.js';
+import { psnrRgba } from '../src/image/psnr.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const KODAK05 = path.resolve(ROOT, '..', 'shared', 'data', 'kodak', 'kodim05.png');
 const SRC = existsSync(KODAK05)
   ? { file: KODAK05, x: 256, y: 160, w: 256, h: 192 }
   : { file: path.join(ROOT, 'src/node/sample.png'), x: 0, y: 4, w: 240, h: 192 };
-
-function psnr(a: Uint8Array | Uint8ClampedArray, b: Uint8Array | Uint8ClampedArray): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i += 4) {
-    const d0 = a[i] - b[i], d1 = a[i + 1] - b[i + 1], d2 = a[i + 2] - b[i + 2];
-    s += d0 * d0 + d1 * d1 + d2 * d2;
-  }
-  return s === 0 ? Infinity : 10 * Math.log10((255 * 255 * 3 * (a.length / 4)) / s);
-}
 
 describe(`tiling seams: ${path.basename(SRC.file)} ${SRC.w}x${SRC.h}, tile 64 vs untiled (WASM)`, () => {
   let tiled: NimgCodec;
@@ -62,7 +54,7 @@ describe(`tiling seams: ${path.basename(SRC.file)} ${SRC.w}x${SRC.h}, tile 64 vs
       const tt = await tiled.decode(bT);
       const tu = await whole.decode(bT);
       const uu = await whole.decode(bU);
-      const p = { tt: psnr(img.data, tt.data), tu: psnr(img.data, tu.data), uu: psnr(img.data, uu.data) };
+      const p = { tt: psnrRgba(img.data, tt.data), tu: psnrRgba(img.data, tu.data), uu: psnrRgba(img.data, uu.data) };
       let maxDiff = 0;
       for (let i = 0; i < tt.data.length; i++) maxDiff = Math.max(maxDiff, Math.abs(tt.data[i] - tu.data[i]));
       const sameBytes = Buffer.from(bT).equals(Buffer.from(bU));

@@ -11,22 +11,9 @@ import { decodeWithStats, dispose, encodeWithStats, init } from '../codec.js';
 import { decodeImageFile, encodePng } from '../image/index.js';
 import { isNimgError } from '../errors.js';
 import { PACKAGE_ROOT } from './loader.js';
+import { psnrRgba } from '../image/psnr.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-
-/** PSNR over the RGB channels (alpha ignored), in dB. */
-export function psnrRgb(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let se = 0;
-  let n = 0;
-  for (let i = 0; i < a.length; i += 4) {
-    for (let c = 0; c < 3; c++) {
-      const d = a[i + c] - b[i + c];
-      se += d * d;
-    }
-    n += 3;
-  }
-  return se === 0 ? Infinity : 10 * Math.log10((255 * 255 * n) / se);
-}
 
 async function run(): Promise<void> {
   const args = process.argv.slice(2);
@@ -43,7 +30,7 @@ async function run(): Promise<void> {
   for (const q of qualities) {
     const enc = await encodeWithStats(image, { quality: q });
     const dec = await decodeWithStats(enc.bytes);
-    const psnr = psnrRgb(image.data, dec.image.data);
+    const psnr = psnrRgba(image.data, dec.image.data);
     writeFileSync(path.join(outDir, `demo-q${q}.png`), encodePng(dec.image));
     rows.push([
       String(q),

@@ -7,16 +7,14 @@
  * (apt-get install -y chromium, or CHROMIUM_BIN).
  */
 import { describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NimgCodec } from '../src/codec.js';
 import { makeRandomWeights } from './fixtures/random-weights.js';
+import { chromiumBin as chromium, runPageInChromium } from './browser-page.js';
 
-const chromium = [process.env.CHROMIUM_BIN, '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].find((p) => p && existsSync(p));
 const root = fileURLToPath(new URL('..', import.meta.url));
 const CORE = join(root, 'build', 'nimg-core.wasm');
 if (!chromium) console.warn('[api-browser] SKIPPED: no Chromium (apt-get install -y chromium, or set CHROMIUM_BIN)');
@@ -88,46 +86,18 @@ describe.skipIf(!chromium || !existsSync(CORE))('public API in headless Chromium
       '/node.nimg': ['application/octet-stream', nodeBytes],
     };
     const wasmDir = join(root, 'node_modules/@tensorflow/tfjs-backend-wasm/dist/');
-    let resolveResult!: (s: string) => void;
-    const result = new Promise<string>((r) => (resolveResult = r));
-    const server = createServer((req, res) => {
-      const u = (req.url ?? '/').split('?')[0];
-      if (u === '/result') {
-        let body = '';
-        req.on('data', (c) => (body += c));
-        req.on('end', () => {
-          res.end('ok');
-          resolveResult(body);
-        });
-        return;
-      }
-      const f = files[u];
-      const wasmFile = u.startsWith('/wasm/') && !u.includes('..') ? join(wasmDir, u.slice(6)) : null;
-      if (f) {
-        res.setHeader('Content-Type', f[0]);
-        res.end(f[1]);
-      } else if (wasmFile && existsSync(wasmFile)) {
-        res.setHeader('Content-Type', 'application/wasm');
-        res.end(readFileSync(wasmFile));
-      } else {
-        res.statusCode = 404;
-        res.end();
-      }
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-    const port = (server.address() as { port: number }).port;
-    const chrome = spawn(chromium!, ['--headless=new', '--no-sandbox', '--no-first-run', '--disable-gpu', `--user-data-dir=${join(dir, 'profile')}`, `http://127.0.0.1:${port}/`], { stdio: 'ignore', detached: true });
     let log: Record<string, unknown>;
     try {
-      const timeout = new Promise<string>((_, rej) => setTimeout(() => rej(new Error('no result from the page within 100 s')), 100_000));
-      log = JSON.parse(await Promise.race([result, timeout]));
+      log = await runPageInChromium({
+        profileDir: join(dir, 'profile'),
+        chromeArgs: ['--disable-gpu'],
+        serve(u) {
+          if (files[u]) return files[u];
+          const wasmFile = u.startsWith('/wasm/') ? join(wasmDir, u.slice(6)) : null;
+          return wasmFile && existsSync(wasmFile) ? ['application/wasm', readFileSync(wasmFile)] : null;
+        },
+      });
     } finally {
-      try {
-        process.kill(-chrome.pid!, 'SIGKILL');
-      } catch {
-        chrome.kill('SIGKILL');
-      }
-      server.close();
       rmSync(dir, { recursive: true, force: true });
     }
     expect(log.error).toBeUndefined();

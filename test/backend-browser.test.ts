@@ -8,16 +8,14 @@
  */
 import { describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseWeights } from '../src/model/weights.js';
 import { createTransforms } from '../src/model/transforms.js';
 import { makeTestWeights } from './model-reference.js';
+import { chromiumBin as chromium, runPageInChromium } from './browser-page.js';
 
-const chromium = [process.env.CHROMIUM_BIN, '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].find((p) => p && existsSync(p));
 if (!chromium) console.warn('[backend-browser] SKIPPED: no Chromium found (apt-get install -y chromium, or set CHROMIUM_BIN)');
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -110,46 +108,15 @@ async function runPage(page: string, chromeArgs: string[], env: NodeJS.ProcessEn
 
   const wasmDir = join(root, 'node_modules/@tensorflow/tfjs-backend-wasm/dist/');
   const types: Record<string, string> = { js: 'text/javascript', ts: 'text/javascript', json: 'application/json', wasm: 'application/wasm', html: 'text/html' };
-  let resolveResult!: (s: string) => void;
-  const result = new Promise<string>((r) => (resolveResult = r));
-  const server = createServer((req, res) => {
-    const u = (req.url ?? '/').split('?')[0];
-    if (u === '/result') {
-      let body = '';
-      req.on('data', (c) => (body += c));
-      req.on('end', () => {
-        res.end('ok');
-        resolveResult(body);
-      });
-      return;
-    }
-    const f = u === '/' ? join(dir, 'index.html') : u === '/wasm-worker.ts' ? join(dir, 'worker.js') : u.startsWith('/wasm/') ? join(wasmDir, u.slice(6)) : join(dir, u.slice(1));
-    if (u.includes('..') || !existsSync(f)) {
-      res.statusCode = 404;
-      res.end();
-      return;
-    }
-    res.setHeader('Content-Type', types[f.split('.').pop()!] ?? 'application/octet-stream');
-    res.end(readFileSync(f));
+  return runPageInChromium({
+    profileDir: join(dir, 'profile'),
+    chromeArgs,
+    env,
+    serve(u) {
+      const f = u === '/' ? join(dir, 'index.html') : u === '/wasm-worker.ts' ? join(dir, 'worker.js') : u.startsWith('/wasm/') ? join(wasmDir, u.slice(6)) : join(dir, u.slice(1));
+      return existsSync(f) ? [types[f.split('.').pop()!] ?? 'application/octet-stream', readFileSync(f)] : null;
+    },
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  const port = (server.address() as { port: number }).port;
-  const chrome = spawn(chromium!, ['--headless=new', '--no-sandbox', '--no-first-run', `--user-data-dir=${join(dir, 'profile')}`, ...chromeArgs, `http://127.0.0.1:${port}/`], {
-    stdio: 'ignore',
-    detached: true,
-    env: { ...process.env, ...env },
-  });
-  try {
-    const timeout = new Promise<string>((_, rej) => setTimeout(() => rej(new Error('no result from the page within 100 s')), 100_000));
-    return JSON.parse(await Promise.race([result, timeout]));
-  } finally {
-    try {
-      process.kill(-chrome.pid!, 'SIGKILL'); // the browser's own process group
-    } catch {
-      chrome.kill('SIGKILL');
-    }
-    server.close();
-  }
 }
 
 describe.skipIf(!chromium)('browser (headless Chromium)', () => {

@@ -6,8 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { createNodeCore } from '../src/core/node-loader.js';
 import type { WasmCore } from '../src/core/index.js';
 import type { CoreModel } from '../src/core/types.js';
-import { NimgError } from '../src/errors.js';
-import { makeRng, randomCoreModel, randomTable, tables, withTables, type TableKind } from './fixtures/core-model.js';
+import { makeRng, randomCoreModel, randomTable, tables, withTables, type TableKind, codeOf } from './fixtures/core-model.js';
 
 let core: WasmCore;
 let base: CoreModel;
@@ -16,16 +15,6 @@ beforeAll(async () => {
   core = await createNodeCore();
   base = await randomCoreModel({ seed: 1 });
 });
-
-function codeOf(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof NimgError) return e.code;
-    return `non-NimgError: ${String(e)}`;
-  }
-  return 'OK';
-}
 
 const KINDS: TableKind[] = ['flat', 'skewed', 'random', 'escape-only', 'peaked'];
 

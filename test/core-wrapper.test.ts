@@ -9,18 +9,8 @@ import { createNodeCore, loadCoreWasm } from '../src/core/node-loader.js';
 import type { CoreModel } from '../src/core/types.js';
 import { NimgError } from '../src/errors.js';
 import { parseWeights } from '../src/model/weights.js';
-import { makeRng, randomCoreModel } from './fixtures/core-model.js';
+import { makeRng, randomCoreModel, codeOf } from './fixtures/core-model.js';
 import { makeRandomWeights } from './fixtures/random-weights.js';
-
-function codeOf(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof NimgError) return e.code;
-    return `non-NimgError: ${String(e)}`;
-  }
-  return 'OK';
-}
 
 describe('createCore', () => {
   it('accepts a WebAssembly.Module, bytes, or nothing (Node default)', async () => {

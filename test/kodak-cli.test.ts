@@ -105,24 +105,27 @@ describe.skipIf(missing.length > 0)(`Kodak through the CLI (${IMAGES.length} ima
     const BPP_UNDER = 0.01; // relative
     const rows: string[] = [];
     let compared = 0;
-    const idx = (name: string) => Number(name.match(/kodim(\d+)/)![1]) - 1;
+    // Per-image arrays follow eval.image_names when the export names the images it evaluated
+    // (train/export.py --kodak-images), else kodim01..kodim24 in order.
+    const evalNames = (manifest.eval as { image_names?: string[] } | undefined)?.image_names;
+    const pos = (name: string) => (evalNames ? evalNames.indexOf(name) : Number(name.match(/kodim(\d+)/)![1]) - 1);
     const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
     for (const q of QUALITIES) {
       const e = ev[String(q)];
       if (!e) continue;
-      const names = [...results.keys()];
-      if (!names.length) continue;
-      const got = names.map((n) => results.get(n)!.get(q)!);
       const full = results.size === 24;
-      // PSNR: per image when training gives it, else the 24-image mean (full runs only)
-      let wantPsnr: number | undefined;
-      if (e.per_image_psnr?.length === 24) wantPsnr = mean(names.map((n) => e.per_image_psnr![idx(n)]));
-      else if (full) wantPsnr = e.psnr;
-      let wantBpp: number | undefined;
-      if (e.per_image_bpp?.length === 24) wantBpp = mean(names.map((n) => e.per_image_bpp![idx(n)]));
-      else if (full) wantBpp = e.bpp ?? e.bpp_ideal;
-      const gotPsnr = mean(got.map((p) => p.psnr));
-      const gotBpp = mean(got.map((p) => p.bpp));
+      // per image on the images training evaluated too; else the 24-image means (full runs only)
+      const all = [...results.keys()];
+      const inEval = (arr?: number[]) => (arr ? all.filter((n) => pos(n) >= 0 && pos(n) < arr.length) : []);
+      const at = (n: string) => results.get(n)!.get(q)!;
+      let wantPsnr: number | undefined, gotPsnr = 0;
+      const pn = inEval(e.per_image_psnr);
+      if (pn.length) [wantPsnr, gotPsnr] = [mean(pn.map((n) => e.per_image_psnr![pos(n)])), mean(pn.map((n) => at(n).psnr))];
+      else if (full && !evalNames) [wantPsnr, gotPsnr] = [e.psnr, mean(all.map((n) => at(n).psnr))];
+      let wantBpp: number | undefined, gotBpp = 0;
+      const bn = inEval(e.per_image_bpp);
+      if (bn.length) [wantBpp, gotBpp] = [mean(bn.map((n) => e.per_image_bpp![pos(n)])), mean(bn.map((n) => at(n).bpp))];
+      else if (full && !evalNames) [wantBpp, gotBpp] = [e.bpp ?? e.bpp_ideal, mean(all.map((n) => at(n).bpp))];
       rows.push(
         `q${q}: ours ${gotBpp.toFixed(4)} bpp ${gotPsnr.toFixed(3)} dB | training ` +
           `${wantBpp === undefined ? '(no per-image bpp)' : wantBpp.toFixed(4) + ' bpp'} ${wantPsnr === undefined ? '-' : wantPsnr.toFixed(3)} dB`,

@@ -299,6 +299,8 @@ def main():
     ap.add_argument('--gs-dtype', default='int8', choices=['int8', 'float16'])
     ap.add_argument('--train-log', default=None)
     ap.add_argument('--max-images', type=int, default=24)
+    # evaluate these Kodak files only (comma-separated names), e.g. the two the CI test decodes
+    ap.add_argument('--kodak-images', default=None)
     ap.add_argument('--device', default='cpu')
     args = ap.parse_args()
     torch.set_num_threads(os.cpu_count() or 2)
@@ -367,6 +369,8 @@ def main():
     model.to(args.device)
     if args.kodak:
         files = sorted(f for f in os.listdir(args.kodak) if f.endswith('.png'))[:args.max_images]
+        if args.kodak_images:
+            files = sorted(args.kodak_images.split(','))
         ev = {}
         for q in range(1, 9):
             bpps, psnrs = [], []
@@ -378,9 +382,10 @@ def main():
                 psnrs.append(psnr8(r['x8'], torch.round(x * 255)))
             print(f'q{q} done', flush=True)
             ev[str(q)] = {'bpp_ideal': float(np.mean(bpps)), 'psnr': float(np.mean(psnrs)),
-                          'per_image_psnr': [round(p, 4) for p in psnrs]}
+                          'per_image_psnr': [round(p, 4) for p in psnrs],
+                          'per_image_bpp': [round(b, 6) for b in bpps]}
             print(f'q{q}: {ev[str(q)]["bpp_ideal"]:.4f} bpp (ideal code length), {ev[str(q)]["psnr"]:.3f} dB', flush=True)
-        manifest['eval'] = {'kodak': ev, 'images': len(files),
+        manifest['eval'] = {'kodak': ev, 'images': len(files), 'image_names': files,
                             'note': 'PyTorch run of the exported weights (float32 CPU); bpp from the integer '
                                     'tables\' ideal code lengths, psnr on 8-bit RGB per image then averaged'}
 

@@ -145,6 +145,12 @@ def main():
     ap.add_argument('--val-every', type=int, default=5000)
     ap.add_argument('--save-every-s', type=float, default=120)
     ap.add_argument('--max-steps', type=int, default=0)
+    # one LR schedule can span several machines: --sched-minutes is its whole length,
+    # --sched-done the minutes of it already trained by earlier runs (0 = this run is all of it)
+    ap.add_argument('--sched-minutes', type=float, default=0)
+    ap.add_argument('--sched-done', type=float, default=0)
+    # a resumed run starts with a fresh Adam state: ramp the LR up instead of jumping to it
+    ap.add_argument('--warmup-steps', type=int, default=500)
     args = ap.parse_args()
 
     dev = 'cuda' if torch.cuda.is_available() else 'cpu'
@@ -196,7 +202,13 @@ def main():
         el = time.time() - t_start
         if el > budget or (args.max_steps and step - step0 >= args.max_steps):
             break
-        lr = lr_at(el / budget, args.lr, args.final_lr, args.decay_from)
+        if args.sched_minutes:
+            frac = (args.sched_done * 60 + el) / (args.sched_minutes * 60)
+        else:
+            frac = el / budget
+        lr = lr_at(frac, args.lr, args.final_lr, args.decay_from)
+        if args.resume and args.warmup_steps:
+            lr *= min(1.0, (step - step0 + 1) / args.warmup_steps)
         for g in opt.param_groups:
             g['lr'] = lr
         x = pool.batch(args.batch).contiguous(memory_format=torch.channels_last)

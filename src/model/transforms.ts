@@ -6,7 +6,7 @@
 import { NimgError } from '../errors.js';
 import { activateBackend, defaultTileSize, hardwareConcurrency, initBackend, isNode, type BackendOptions } from '../backend/index.js';
 import type { TilePool } from '../backend/pool.js';
-import { TfNet, opGeometry, prepareNet, runTile, type NetOp, type PreparedNet } from './net.js';
+import { TfNet, opGeometry, prepareNet, runPlanar, runTile, type NetOp, type PreparedNet } from './net.js';
 import { coarseScale, extractNHWC, haloSides, placeNHWC, planTiles } from './tiling.js';
 import type { BackendChoice, BackendName, ModelWeights, Transforms } from './types.js';
 
@@ -104,7 +104,6 @@ class TfTransforms implements TiledTransforms {
     // tile core in coarse cells: tileSize image px = tileSize/16 latent = tileSize/64 hyper-latent
     const cells = op === 'hyper' ? this.tileSize / 64 : this.tileSize / 16;
     const tiles = planTiles(Hc, Wc, Number.isFinite(cells) ? Math.max(1, Math.floor(cells)) : Math.max(Hc, Wc), haloSides(op));
-    const out = new Float32Array(g.outC * Ho * Wo);
     const place = (t: (typeof tiles)[number], r: { data: Float32Array; h: number; w: number }) => {
       const eh = (t.ey1 - t.ey0) * sOut;
       const ew = (t.ex1 - t.ex0) * sOut;
@@ -115,6 +114,15 @@ class TfTransforms implements TiledTransforms {
       extractNHWC(input, g.inC, H, W, t.ey0 * sIn, t.ey1 * sIn, t.ex0 * sIn, t.ex1 * sIn);
     if (this.poolStart && tiles.length > 1) await this.ready();
     if (this.disposed) throw new NimgError('NOT_INITIALIZED', 'transforms were disposed');
+    if (this.backend === 'webgpu' && tiles.length === 1) {
+      // One tile = the whole image: layout changes on the GPU, the read-back array is the
+      // planar result (no CPU slice/place loops, no extra copy).
+      await activateBackend(this.backend);
+      const r = await runPlanar(net, op, input, H, W);
+      if (r.length !== g.outC * Ho * Wo) throw new NimgError('INTERNAL', `${op}: ${r.length} values, expected ${g.outC * Ho * Wo}`);
+      return r;
+    }
+    const out = new Float32Array(g.outC * Ho * Wo);
     if (this.pool && tiles.length > 1) {
       // Each worker pulls the next tile: at most pool.size tiles are sliced / in flight.
       const pool = this.pool;
@@ -188,7 +196,7 @@ export async function createTransforms(weights: ModelWeights, opts: TransformOpt
     throw new NimgError('BAD_INPUT', `threads ${opts.threads} must be a positive integer`);
   }
   const backend = await initBackend(opts.backend ?? 'auto', opts);
-  const net = new TfNet(prepared);
+  const net = new TfNet(prepared, { gpuFused: backend === 'webgpu' });
   let poolStart: Promise<TilePool | null> | null = null;
   if (backend === 'wasm') {
     const threads = opts.threads ?? Math.min(MAX_DEFAULT_THREADS, await hardwareConcurrency());

@@ -1,0 +1,115 @@
+/**
+ * Custom WebGPU kernels for tfjs-backend-webgpu (used only when the active backend is
+ * 'webgpu'). They fold element-wise tails and layout changes that tfjs would run as
+ * separate dispatches, each a full pass over the tensor in memory:
+ *
+ *   gdnEpilogueGpu   GDN/IGDN tail x * rsqrt(norm) | x * sqrt(norm) (tfjs: unary + mul),
+ *                    optionally with g_s's depth-to-space folded into the indexing
+ *                    (tfjs: + transpose)
+ *   d2sToPlanarGpu   g_s's last depth-to-space + NHWC → planar [1, 3, H, W] (tfjs: transpose
+ *                    + a CPU loop over the read-back pixels)
+ *
+ * The arithmetic is the same as tfjs's kernels (WGSL `inverseSqrt`, `sqrt`, one f32
+ * multiply), so the results equal the unfused WebGPU path's. Programs follow tfjs-webgpu's
+ * WebGPUProgram shape (flat dispatch, `getCoordsFromIndex`/`setOutputAtIndex` helpers from
+ * its shader preamble). No static import of tfjs-backend-webgpu: it registers itself on
+ * import, which must wait until navigator.gpu exists (src/backend/index.ts).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+
+interface Program {
+  variableNames: string[];
+  outputShape: number[];
+  shaderKey: string;
+  dispatchLayout: { x: number[] };
+  dispatch: [number, number, number];
+  workgroupSize: [number, number, number];
+  size: boolean;
+  getUserCode(): string;
+}
+
+interface WebGpuBackendLike {
+  runWebGPUProgram(p: Program, inputs: tf.TensorInfo[], dtype: 'float32'): tf.TensorInfo;
+}
+
+const WG = 64;
+
+function flatProgram(name: string, variableNames: string[], outputShape: number[], code: string): Program {
+  const size = outputShape.reduce((a, b) => a * b, 1);
+  // a class of that name: tfjs's profiler (tf.time / tf.profile) labels programs by constructor name
+  const Named = { [name]: class {} }[name];
+  const p: Program = {
+    variableNames,
+    outputShape,
+    shaderKey: name,
+    dispatchLayout: { x: outputShape.map((_, i) => i) },
+    dispatch: [Math.ceil(size / WG), 1, 1],
+    workgroupSize: [WG, 1, 1],
+    size: true,
+    getUserCode: () => code,
+  };
+  return Object.assign(new Named(), p);
+}
+
+function run(p: Program, inputs: tf.Tensor[]): tf.Tensor4D {
+  const b = tf.backend() as unknown as WebGpuBackendLike;
+  if (tf.getBackend() !== 'webgpu' || typeof b.runWebGPUProgram !== 'function') {
+    throw new Error('gpu-kernels: the active tfjs backend is not webgpu');
+  }
+  const info = b.runWebGPUProgram(p, inputs, 'float32');
+  return tf.engine().makeTensorFromTensorInfo(info) as tf.Tensor4D;
+}
+
+/**
+ * GDN tail: y = x * rsqrt(norm) (inverse: x * sqrt(norm)), x and norm of the same layout.
+ * `d2s`: x and norm are [1, h, w, 4C] (DCR channel (dy*2+dx)*C + c) and y is
+ * depthToSpace(x * f(norm)) = [1, 2h, 2w, C].
+ */
+export function gdnEpilogueGpu(x: tf.Tensor4D, norm: tf.Tensor, inverse: boolean, d2s: boolean): tf.Tensor4D {
+  const f = inverse ? 'sqrt(n)' : 'inverseSqrt(n)';
+  if (!d2s) {
+    const code = `
+      fn main(index : i32) {
+        if (index < uniforms.size) {
+          let n = N[index];
+          let g = ${f};
+          setOutputAtIndex(index, X[index] * g);
+        }
+      }`;
+    return run(flatProgram(`nimg_gdn_${inverse ? 'i' : 'f'}`, ['X', 'N'], x.shape.slice(), code), [x, norm]);
+  }
+  const [n, h, w, c4] = x.shape;
+  const C = c4 / 4;
+  const code = `
+      fn main(index : i32) {
+        if (index < uniforms.size) {
+          let o = getCoordsFromIndex(index);      // [0, Y, X, c]
+          let C = uniforms.outShape.w;
+          let wIn = uniforms.xShape.z;
+          let src = ((o.y / 2) * wIn + (o.z / 2)) * (4 * C) + ((o.y % 2) * 2 + (o.z % 2)) * C + o.w
+                    + o.x * uniforms.xShapeStrides.x;
+          let n = N[src];
+          let g = ${f};
+          setOutputAtIndex(index, X[src] * g);
+        }
+      }`;
+  return run(flatProgram(`nimg_gdn_d2s_${inverse ? 'i' : 'f'}`, ['X', 'N'], [n, 2 * h, 2 * w, C], code), [x, norm]);
+}
+
+/** [1, h, w, 4C] (DCR) → depthToSpace → planar [1, C, 2h, 2w]. */
+export function d2sToPlanarGpu(x: tf.Tensor4D): tf.Tensor4D {
+  const [n, h, w, c4] = x.shape;
+  const C = c4 / 4;
+  const code = `
+      fn main(index : i32) {
+        if (index < uniforms.size) {
+          let o = getCoordsFromIndex(index);      // [0, c, Y, X]
+          let C = uniforms.outShape.y;
+          let wIn = uniforms.xShape.z;
+          let src = ((o.z / 2) * wIn + (o.w / 2)) * (4 * C) + ((o.z % 2) * 2 + (o.w % 2)) * C + o.y
+                    + o.x * uniforms.xShapeStrides.x;
+          setOutputAtIndex(index, X[src]);
+        }
+      }`;
+  return run(flatProgram('nimg_d2s_planar', ['X'], [n, C, 2 * h, 2 * w], code), [x]);
+}

@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { probeWebGpuAdapter } from '../src/backend/index.js';
 import { parseWeights, floatTensor } from '../src/model/weights.js';
 import { createTransforms } from '../src/model/transforms.js';
+import { createNodeCore } from '../src/core/node-loader.js';
 import { makeTestWeights, maxAbs, maxAbsDiff, psnr, randomPlanar, refAnalysis, refSynthesis, testImage } from './model-reference.js';
 
 const adapter = await probeWebGpuAdapter();
@@ -45,6 +46,37 @@ describe.skipIf(!adapter.found)(`webgpu transforms (adapter: ${adapter.descripti
     } finally {
       whole.dispose();
       tiled.dispose();
+    }
+  }, 120_000);
+
+  it('fused paths (g_a+gain+h_a on the device, g_s+RGBA8 on the device) equal the unfused ones', async () => {
+    const { manifestJson, bin } = makeTestWeights({ seed: 5, N: 8, M: 12, Nz: 8 });
+    const w = await parseWeights(manifestJson, bin);
+    const t = await createTransforms(w, { backend: 'webgpu' });
+    const core = await createNodeCore();
+    try {
+      const H = 64, W = 128, M = 12;
+      const x = testImage(H, W, 7);
+      const gain = Float32Array.from({ length: M }, (_, c) => 0.5 + c / 7);
+      const fused = await t.analysisHyper!(x, H, W, gain);
+      expect(fused).toBeDefined();
+      const ys = await t.analysis(x, H, W);
+      const hw = (H / 16) * (W / 16);
+      for (let c = 0; c < M; c++) for (let i = c * hw; i < (c + 1) * hw; i++) ys[i] *= gain[c];
+      const z = await t.hyperAnalysis(ys, H / 16, W / 16);
+      // SwiftShader's conv results may vary in the last bit between calls: compare closely
+      expect(maxAbsDiff(fused!.ys, ys) / maxAbs(ys)).toBeLessThan(1e-5);
+      expect(maxAbsDiff(fused!.z, z) / maxAbs(z)).toBeLessThan(1e-5);
+
+      const yh = randomPlanar(M, 4, 6, 9, -2, 2);
+      const planar = await t.synthesis(yh, 4, 6);
+      for (const [cw, ch] of [[96, 64], [90, 61]]) {
+        const rgba = await t.synthesisRgba!(yh, 4, 6, cw, ch);
+        expect(rgba).toBeDefined();
+        expect(Buffer.from(rgba!).equals(Buffer.from(core.toRgba(planar, 96, 64, cw, ch)))).toBe(true);
+      }
+    } finally {
+      t.dispose();
     }
   }, 120_000);
 });

@@ -8,6 +8,9 @@
  *                    (tfjs: + transpose)
  *   d2sToPlanarGpu   g_s's last depth-to-space + NHWC → planar [1, 3, H, W] (tfjs: transpose
  *                    + a CPU loop over the read-back pixels)
+ *   planarToRgbaGpu  planar [1, 3, H, W] → cropped RGBA8 pixels (the core's toRgba: NaN → 0,
+ *                    clamp [0, 1], ×255 in f32, round half to even), a quarter of the
+ *                    float read-back
  *
  * The arithmetic is the same as tfjs's kernels (WGSL `inverseSqrt`, `sqrt`, one f32
  * multiply), so the results equal the unfused WebGPU path's. Programs follow tfjs-webgpu's
@@ -29,7 +32,7 @@ interface Program {
 }
 
 interface WebGpuBackendLike {
-  runWebGPUProgram(p: Program, inputs: tf.TensorInfo[], dtype: 'float32'): tf.TensorInfo;
+  runWebGPUProgram(p: Program, inputs: tf.TensorInfo[], dtype: 'float32' | 'int32'): tf.TensorInfo;
 }
 
 const WG = 64;
@@ -51,12 +54,12 @@ function flatProgram(name: string, variableNames: string[], outputShape: number[
   return Object.assign(new Named(), p);
 }
 
-function run(p: Program, inputs: tf.Tensor[]): tf.Tensor4D {
+function run(p: Program, inputs: tf.Tensor[], dtype: 'float32' | 'int32' = 'float32'): tf.Tensor4D {
   const b = tf.backend() as unknown as WebGpuBackendLike;
   if (tf.getBackend() !== 'webgpu' || typeof b.runWebGPUProgram !== 'function') {
     throw new Error('gpu-kernels: the active tfjs backend is not webgpu');
   }
-  const info = b.runWebGPUProgram(p, inputs, 'float32');
+  const info = b.runWebGPUProgram(p, inputs, dtype);
   return tf.engine().makeTensorFromTensorInfo(info) as tf.Tensor4D;
 }
 
@@ -112,4 +115,31 @@ export function d2sToPlanarGpu(x: tf.Tensor4D): tf.Tensor4D {
         }
       }`;
   return run(flatProgram('nimg_d2s_planar', ['X'], [n, C, 2 * h, 2 * w], code), [x]);
+}
+
+/**
+ * planar [1, 3, Hp, Wp] → int32 [height, width], each the RGBA bytes of one pixel
+ * (little-endian: R | G << 8 | B << 16 | 255 << 24) of the top-left height x width crop.
+ * Per channel exactly src/core toRgba's toByte: NaN → 0, clamp to [0, 1], v * 255 (f32),
+ * round half to even.
+ */
+export function planarToRgbaGpu(x: tf.Tensor4D, width: number, height: number): tf.Tensor {
+  const code = `
+      fn toByte(v : f32) -> u32 {
+        if ((bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u) { return 0u; }
+        let c = min(max(v, 0.0), 1.0);
+        return u32(round(c * 255.0));
+      }
+      fn main(index : i32) {
+        if (index < uniforms.size) {
+          let W = uniforms.outShape.y;
+          let yy = index / W;
+          let xx = index - yy * W;
+          let plane = uniforms.xShape.z * uniforms.xShape.w;
+          let s = yy * uniforms.xShape.w + xx;
+          let px = toByte(X[s]) | (toByte(X[s + plane]) << 8u) | (toByte(X[s + 2 * plane]) << 16u) | 0xff000000u;
+          result[index] = bitcast<i32>(px);
+        }
+      }`;
+  return run(flatProgram('nimg_rgba8', ['X'], [height, width], code), [x], 'int32');
 }

@@ -12,7 +12,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { NimgError } from '../errors.js';
 import type { ModelWeights } from './types.js';
 import { floatTensor } from './weights.js';
-import { d2sToPlanarGpu, gdnEpilogueGpu } from './gpu-kernels.js';
+import { d2sToPlanarGpu, gdnEpilogueGpu, planarToRgbaGpu } from './gpu-kernels.js';
 
 export interface ConvLayer {
   /** [kh, kw, in, out] */
@@ -381,6 +381,51 @@ export async function runTile(net: TfNet, op: NetOp, input: Float32Array, h: num
   } finally {
     x.dispose();
     y?.dispose();
+  }
+}
+
+/**
+ * g_a → ys = y · gain → h_a on one whole planar image, ys kept on the backend between the
+ * two; ys [M, h, w] and z [Nz, h/4, w/4] read back planar, ys's read-back started before
+ * h_a is recorded so the copy overlaps it.
+ */
+export async function runAnalysisHyperPlanar(net: TfNet, input: Float32Array, H: number, W: number, gain: Float32Array): Promise<{ ys: Float32Array; z: Float32Array }> {
+  const x = tf.tensor4d(input, [1, 3, H, W]);
+  const g = tf.tensor1d(gain);
+  let ys: tf.Tensor4D | undefined;
+  let ysP: tf.Tensor4D | undefined;
+  let zP: tf.Tensor4D | undefined;
+  try {
+    ys = tf.tidy(() => {
+      const yN = net.run('analysis', tf.transpose(x, [0, 2, 3, 1]) as tf.Tensor4D);
+      return tf.mul(yN, g) as tf.Tensor4D;
+    });
+    ysP = tf.transpose(ys, [0, 3, 1, 2]) as tf.Tensor4D;
+    const ysRead = ysP.data() as Promise<Float32Array>;
+    const yv = ys;
+    zP = tf.tidy(() => tf.transpose(net.run('hyper', yv), [0, 3, 1, 2]) as tf.Tensor4D);
+    const [ysData, zData] = await Promise.all([ysRead, zP.data() as Promise<Float32Array>]);
+    return { ys: ysData, z: zData };
+  } finally {
+    x.dispose();
+    g.dispose();
+    ys?.dispose();
+    ysP?.dispose();
+    zP?.dispose();
+  }
+}
+
+/** g_s on a whole planar latent, then RGBA8 of the top-left width x height on the device (WebGPU). */
+export async function runSynthesisRgba(net: TfNet, yhat: Float32Array, h: number, w: number, width: number, height: number): Promise<Uint8ClampedArray> {
+  const x = tf.tensor4d(yhat, [1, net.arch.M, h, w]);
+  let px: tf.Tensor | undefined;
+  try {
+    px = tf.tidy(() => planarToRgbaGpu(net.run('synthesis', x, { planar: true }), width, height));
+    const d = (await px.data()) as Int32Array;
+    return new Uint8ClampedArray(d.buffer, d.byteOffset, width * height * 4);
+  } finally {
+    x.dispose();
+    px?.dispose();
   }
 }
 

@@ -6,7 +6,7 @@
 import { NimgError } from '../errors.js';
 import { activateBackend, defaultTileSize, hardwareConcurrency, initBackend, isNode, type BackendOptions } from '../backend/index.js';
 import type { TilePool } from '../backend/pool.js';
-import { TfNet, opGeometry, prepareNet, runPlanar, runTile, type NetOp, type PreparedNet } from './net.js';
+import { TfNet, opGeometry, prepareNet, runAnalysisHyperPlanar, runPlanar, runSynthesisRgba, runTile, type NetOp, type PreparedNet } from './net.js';
 import { coarseScale, extractNHWC, haloSides, placeNHWC, planTiles } from './tiling.js';
 import type { BackendChoice, BackendName, ModelWeights, Transforms } from './types.js';
 
@@ -160,6 +160,35 @@ class TfTransforms implements TiledTransforms {
       return Promise.reject(e);
     }
     return this.run('hyper', ys, h, w);
+  }
+
+  /** WebGPU, g_a and h_a each one tile: see Transforms.analysisHyper. */
+  async analysisHyper(x: Float32Array, H: number, W: number, gain: Float32Array): Promise<{ ys: Float32Array; z: Float32Array } | undefined> {
+    checkDims('analysis', x, 3, H, W, 16);
+    if (H % 64 || W % 64) return undefined;
+    const M = this.prepared.arch.M;
+    if (!(gain instanceof Float32Array) || gain.length !== M) throw new NimgError('BAD_INPUT', `analysisHyper: gain must be ${M} float32 values`);
+    if (this.backend !== 'webgpu' || !this.net) return undefined;
+    const oneTile = (op: NetOp, Hc: number, Wc: number) => {
+      const cells = op === 'hyper' ? this.tileSize / 64 : this.tileSize / 16;
+      return planTiles(Hc, Wc, Number.isFinite(cells) ? Math.max(1, Math.floor(cells)) : Math.max(Hc, Wc), haloSides(op)).length === 1;
+    };
+    if (!oneTile('analysis', H / 16, W / 16) || !oneTile('hyper', H / 64, W / 64)) return undefined;
+    await activateBackend(this.backend);
+    return runAnalysisHyperPlanar(this.net, x, H, W, gain);
+  }
+
+  /** WebGPU, g_s in one tile: see Transforms.synthesisRgba. */
+  async synthesisRgba(yhat: Float32Array, h: number, w: number, width: number, height: number): Promise<Uint8ClampedArray | undefined> {
+    checkDims('synthesis', yhat, this.prepared.arch.M, h, w, 1);
+    if (!(Number.isInteger(width) && Number.isInteger(height) && width >= 1 && height >= 1 && width <= 16 * w && height <= 16 * h)) {
+      throw new NimgError('BAD_INPUT', `synthesisRgba: crop ${width}x${height} outside ${16 * w}x${16 * h}`);
+    }
+    if (this.backend !== 'webgpu' || !this.net) return undefined;
+    const cells = this.tileSize / 16;
+    if (planTiles(h, w, Number.isFinite(cells) ? Math.max(1, Math.floor(cells)) : Math.max(h, w), haloSides('synthesis')).length !== 1) return undefined;
+    await activateBackend(this.backend);
+    return runSynthesisRgba(this.net, yhat, h, w, width, height);
   }
 
   synthesis(yhat: Float32Array, h: number, w: number): Promise<Float32Array> {

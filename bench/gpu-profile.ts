@@ -157,6 +157,23 @@ async function countMode(): Promise<void> {
     rows[name] = counts;
     counts = zero();
   }
+  // whole codec calls (the fused encoder front / RGBA tail, where the source has them)
+  const { NimgCodec } = (await import(mod('codec'))) as typeof import('../src/codec.js');
+  const codec = await NimgCodec.create({ backend: 'webgpu' });
+  const img = { width: W, height: H, data: new Uint8ClampedArray(W * H * 4).map((_, i) => (i * 7) & 255) };
+  for (const [name, f] of [
+    ['encode (codec)', () => codec.encode(img, { backend: 'webgpu' })],
+    ['decode (codec)', async () => codec.decode(await codec.encode(img, { backend: 'webgpu' }), { backend: 'webgpu' })],
+  ] as const) {
+    const bytes = name.startsWith('decode') ? await codec.encode(img, { backend: 'webgpu' }) : null;
+    const g = bytes ? () => codec.decode(bytes, { backend: 'webgpu' }) : f;
+    await g();
+    counts = zero();
+    await g();
+    rows[name] = counts;
+    counts = zero();
+  }
+  codec.dispose();
   console.log(`count mode: ${src}, ${W}x${H}, tile ${t.tileSize}${dry ? ', dry (no GPU work)' : ''}`);
   for (const [name, c] of Object.entries(rows)) {
     console.log(

@@ -6,12 +6,13 @@
  *                                [--kernels] [--out FILE]
  *   npx tsx bench/gpu-profile.ts --count [--size 768x512] [--dry] [--src DIR]
  *
- * Profile mode (default), per image (median of --runs, default 3, after one warm-up pass):
+ * Profile mode (default), per image (median of --runs, default 3, after one warm-up pass),
+ * the stages the codec runs on WebGPU, each followed by a GPU sync:
  *   decode: entropy (WASM core: rANS z, h_s, rANS y, dequantize) | g_s: upload, each layer,
- *           readback | post (toRgba) | and, for reference, the codec's own unsynced
- *           decodeWithStats (total and transform)
- *   encode: pre (toPlanar) | g_a: upload, layers, readback | gain (CPU) | h_a: upload,
- *           layers, readback | entropy | and codec.encodeWithStats for reference
+ *           rgba8 (on the device), readback
+ *   encode: pre (toPlanar) | g_a+h_a: upload, to-nhwc, each g_a layer, gain, ys-to-planar,
+ *           ys-readback, each h_a layer, z-to-planar, z-readback | entropy
+ *   ref.*:  the codec's own encodeWithStats / decodeWithStats (no syncs), for comparison
  *   sync_ms: the cost of one GPU sync on an idle queue (subtract it per synced stage)
  *   --kernels: also tf.time() around g_s and g_a (timestamp queries; per-kernel GPU ms when
  *           the adapter exposes 'timestamp-query', else zeros)
@@ -200,6 +201,7 @@ async function profileMode(): Promise<void> {
     decodeLatent(bytes: Uint8Array, zhat: Int32Array, hz: number, wz: number, gainDec: Float32Array): Float32Array;
   };
   type Net = import('../src/model/net.js').TfNet;
+  const { planarToRgbaGpu } = await import('../src/model/gpu-kernels.js');
 
   const dir = path.resolve(opt('images', process.env.NIMG_KODAK ?? path.join('..', 'shared', 'data', 'kodak')));
   const limit = Number(opt('limit', '0')) || Infinity;
@@ -222,28 +224,62 @@ async function profileMode(): Promise<void> {
   const be = tf.backend() as unknown as WebGpuBackendInternals;
   console.error(`webgpu tile ${tfm.tileSize}, timestamp-query ${be.supportTimestampQuery ? 'yes' : 'no'}; ${files.length} images, ${runs} runs`);
 
-  /** run the steps of op on a planar input, syncing after each; returns timings and the output */
-  const stagedTransform = async (op: 'analysis' | 'hyper' | 'synthesis', input: Float32Array, C: number, H: number, W: number) => {
-    const ms: Record<string, number> = {};
-    let t0 = now();
-    const x = tf.tensor4d(input, [1, C, H, W]);
-    be.uploadToGPU(x.dataId);
+  /** time one stage: run f, then wait for the GPU */
+  const stage = async <T>(ms: Record<string, number>, name: string, f: () => T | Promise<T>): Promise<T> => {
+    const t0 = now();
+    const r = await f();
     await gpuSync();
-    ms.upload = now() - t0;
+    ms[name] = now() - t0;
+    return r;
+  };
+  const upload = (data: Float32Array, shape: [number, number, number, number]) => {
+    const x = tf.tensor4d(data, shape);
+    be.uploadToGPU(x.dataId);
+    return x;
+  };
+  const runSteps = async (ms: Record<string, number>, steps: import('../src/model/net.js').NetStep[], x: tf.Tensor4D, keepInput = false) => {
     let t = x;
-    for (const st of net.steps(op, { planar: true })) {
-      t0 = now();
-      t = st.run(t, t !== x);
-      await gpuSync();
-      ms[st.name] = now() - t0;
-    }
-    t0 = now();
-    const data = (await t.data()) as Float32Array;
-    ms.readback = now() - t0;
+    for (const st of steps) t = await stage(ms, st.name, () => st.run(t, t !== x || !keepInput));
+    return t;
+  };
+  const total = (ms: Record<string, number>) => (ms.total = Object.values(ms).reduce((a, b) => a + b, 0));
+
+  /** the decoder tail as the codec runs it on WebGPU (synthesisRgba), synced after each stage */
+  const stagedDecode = async (yhat: Float32Array, h: number, w: number, width: number, height: number) => {
+    const ms: Record<string, number> = {};
+    const x = await stage(ms, 'upload', () => upload(yhat, [1, M, h, w]));
+    const xp = await runSteps(ms, net.steps('synthesis', { planar: true }), x, true);
     x.dispose();
-    t.dispose();
-    ms.total = Object.values(ms).reduce((a, b) => a + b, 0);
-    return { ms, data };
+    const px = await stage(ms, 'rgba8', () => planarToRgbaGpu(xp, width, height));
+    xp.dispose();
+    await stage(ms, 'readback', () => px.data());
+    px.dispose();
+    total(ms);
+    return ms;
+  };
+
+  /** the encoder front as the codec runs it on WebGPU (analysisHyper), synced after each stage */
+  const stagedEncode = async (xPlanar: Float32Array, H: number, W: number, gain: Float32Array) => {
+    const ms: Record<string, number> = {};
+    const x = await stage(ms, 'upload', () => upload(xPlanar, [1, 3, H, W]));
+    const g = tf.tensor1d(gain);
+    const xn = await stage(ms, 'to-nhwc', () => tf.transpose(x, [0, 2, 3, 1]) as tf.Tensor4D);
+    x.dispose();
+    const y = await runSteps(ms, net.steps('analysis'), xn);
+    const ys = await stage(ms, 'gain', () => tf.mul(y, g) as tf.Tensor4D);
+    y.dispose();
+    g.dispose();
+    const ysP = await stage(ms, 'ys-to-planar', () => tf.transpose(ys, [0, 3, 1, 2]));
+    const ysData = await stage(ms, 'ys-readback', () => ysP.data() as Promise<Float32Array>);
+    ysP.dispose();
+    const z = await runSteps(ms, net.steps('hyper'), ys, true);
+    ys.dispose();
+    const zP = await stage(ms, 'z-to-planar', () => tf.transpose(z, [0, 3, 1, 2]));
+    z.dispose();
+    const zData = await stage(ms, 'z-readback', () => zP.data() as Promise<Float32Array>);
+    zP.dispose();
+    total(ms);
+    return { ms, ys: ysData, z: zData };
   };
 
   const perImage: Record<string, unknown>[] = [];
@@ -271,28 +307,19 @@ async function profileMode(): Promise<void> {
       const zhat = core.decodeZ(file.z, g.hz * g.wz);
       const yhat = core.decodeLatent(file.y, zhat, g.hz, g.wz, gDec);
       row['dec.entropy'] = now() - t0;
-      const gs = await stagedTransform('synthesis', yhat, M, g.h, g.w);
-      for (const [k, v] of Object.entries(gs.ms)) row[`dec.g_s.${k}`] = v;
-      t0 = now();
-      core.toRgba(gs.data, g.padW, g.padH, img.width, img.height);
-      row['dec.post'] = now() - t0;
+      const gs = await stagedDecode(yhat, g.h, g.w, img.width, img.height);
+      for (const [k, v] of Object.entries(gs)) row[`dec.g_s.${k}`] = v;
 
       // ---- encode, staged
       t0 = now();
       const x = core.toPlanar(img.data, img.width, img.height, 4, g.padW, g.padH);
       const gEnc = interpolateGain(gainEnc, levels, M, quality);
       row['enc.pre'] = now() - t0;
-      const ga = await stagedTransform('analysis', x, 3, g.padH, g.padW);
-      for (const [k, v] of Object.entries(ga.ms)) row[`enc.g_a.${k}`] = v;
+      const fe = await stagedEncode(x, g.padH, g.padW, gEnc);
+      for (const [k, v] of Object.entries(fe.ms)) row[`enc.g_a+h_a.${k}`] = v;
+      const ys = fe.ys;
       t0 = now();
-      const ys = ga.data;
-      const hw = g.h * g.w;
-      for (let c = 0; c < M; c++) for (let i = c * hw, e = i + hw; i < e; i++) ys[i] *= gEnc[c];
-      row['enc.gain'] = now() - t0;
-      const ha = await stagedTransform('hyper', ys, M, g.h, g.w);
-      for (const [k, v] of Object.entries(ha.ms)) row[`enc.h_a.${k}`] = v;
-      t0 = now();
-      const zq = core.quantizeZ(ha.data);
+      const zq = core.quantizeZ(fe.z);
       core.encodeZ(zq, g.hz * g.wz);
       core.encodeLatent(ys, zq, g.hz, g.wz);
       row['enc.entropy'] = now() - t0;
@@ -303,11 +330,12 @@ async function profileMode(): Promise<void> {
       row['ref.decode_total'] = now() - t0;
       row['ref.decode_transform'] = d.stats.transformMs;
       row['ref.decode_entropy'] = d.stats.entropyMs;
+      row['ref.decode_post'] = d.stats.postMs;
       t0 = now();
       const e = await codec.encodeWithStats(img, { quality, backend: 'webgpu' });
       row['ref.encode_total'] = now() - t0;
-      row['ref.encode_analysis'] = e.stats.analysisMs;
-      row['ref.encode_hyper'] = e.stats.hyperAnalysisMs;
+      row['ref.encode_pre'] = e.stats.preMs;
+      row['ref.encode_transform'] = e.stats.transformMs;
       row['ref.encode_entropy'] = e.stats.entropyMs;
 
       if (kernels) {
@@ -327,8 +355,8 @@ async function profileMode(): Promise<void> {
     for (const [k, v] of Object.entries(med)) add(k, v);
     perImage.push({ image: f, size: `${img.width}x${img.height}`, ...med });
     console.error(
-      `${f}: sync ${med.sync_ms} | dec: entropy ${med['dec.entropy']} g_s ${med['dec.g_s.total']} (up ${med['dec.g_s.upload']}, rb ${med['dec.g_s.readback']}) post ${med['dec.post']} ` +
-        `| enc: g_a ${med['enc.g_a.total']} h_a ${med['enc.h_a.total']} entropy ${med['enc.entropy']} | codec: dec ${med['ref.decode_total']} enc ${med['ref.encode_total']}`,
+      `${f}: sync ${med.sync_ms} | dec: entropy ${med['dec.entropy']} g_s+rgba ${med['dec.g_s.total']} (up ${med['dec.g_s.upload']}, rb ${med['dec.g_s.readback']}) ` +
+        `| enc: pre ${med['enc.pre']} g_a+h_a ${med['enc.g_a+h_a.total']} entropy ${med['enc.entropy']} | codec (unsynced): dec ${med['ref.decode_total']} enc ${med['ref.encode_total']}`,
     );
   }
   const summary: Record<string, number> = {};

@@ -407,20 +407,27 @@ export class NimgCodec {
         const core = this.core;
         const { width, height, data, channels } = img;
         const g = latentGeometry(width, height, this.stride);
-        const x = core.toPlanar(data, width, height, channels, g.padW, g.padH);
         const gEnc = interpolateGain(this.gainEnc, this.levels, this.M, quality);
-        const t2 = now();
+        // WebGPU, one tile: RGBA bytes uploaded as they are, toPlanar, g_a, the gain and h_a
+        // in one device pass (no CPU round trip of y); reported as analysisMs, hyperAnalysisMs 0.
+        const gpu = tf.backend === 'webgpu';
+        let x: Float32Array | null = null;
+        let fused: { ys: Float32Array; z: Float32Array } | undefined;
+        let t2 = now();
+        if (gpu && channels === 4 && tf.analysisHyperRgba) fused = await tf.analysisHyperRgba(data, width, height, g.padW, g.padH, gEnc);
+        if (!fused) {
+          x = core.toPlanar(data, width, height, channels, g.padW, g.padH);
+          t2 = now();
+          if (gpu && tf.analysisHyper) fused = await tf.analysisHyper(x, g.padH, g.padW, gEnc);
+        }
         const hw = g.h * g.w;
-        // WebGPU, one tile: g_a, the gain and h_a in one device pass (no CPU round trip
-        // of y between them); its time is reported as analysisMs, hyperAnalysisMs 0.
-        const fused = tf.analysisHyper ? await tf.analysisHyper(x, g.padH, g.padW, gEnc) : undefined;
         let ys: Float32Array, z: Float32Array, t3: number, t4: number;
         if (fused) {
           ({ ys, z } = fused);
           t3 = t4 = now();
           if (ys.length !== this.M * hw) throw new NimgError('INTERNAL', `analysis returned ${ys.length} values, expected ${this.M * hw}`);
         } else {
-          const y = await tf.analysis(x, g.padH, g.padW);
+          const y = await tf.analysis(x as Float32Array, g.padH, g.padW);
           t3 = now();
           if (y.length !== this.M * hw) throw new NimgError('INTERNAL', `analysis returned ${y.length} values, expected ${this.M * hw}`);
           for (let c = 0; c < this.M; c++) {
@@ -522,7 +529,7 @@ export class NimgCodec {
         const t2 = now();
         stage = 'decode: synthesis';
         // WebGPU, one tile: the RGBA8 conversion runs on the device (a quarter of the read-back)
-        const fusedRgba = tf.synthesisRgba ? await tf.synthesisRgba(yhat, g.h, g.w, width, height) : undefined;
+        const fusedRgba = tf.backend === 'webgpu' && tf.synthesisRgba ? await tf.synthesisRgba(yhat, g.h, g.w, width, height) : undefined;
         const xr = fusedRgba ? null : await tf.synthesis(yhat, g.h, g.w);
         const t3 = now();
         stage = 'decode: post-processing';

@@ -143,3 +143,38 @@ export function planarToRgbaGpu(x: tf.Tensor4D, width: number, height: number): 
       }`;
   return run(flatProgram('nimg_rgba8', ['X'], [height, width], code), [x], 'int32');
 }
+
+/** f32(b) / 255 for b = 0..255, as the core's toPlanar computes it (one IEEE division). */
+export function byteToUnitTable(): Float32Array {
+  const t = new Float32Array(256);
+  for (let b = 0; b < 256; b++) t[b] = Math.fround(b / 255);
+  return t;
+}
+
+/**
+ * RGBA8 pixels (int32 [height * width], little-endian R | G << 8 | B << 16 | A << 24) →
+ * NHWC float [1, padH, padW, 3], exactly the core's toPlanar (then NHWC): value lut[byte]
+ * (lut = byteToUnitTable(), so no GPU division), edge replication into the padding
+ * (columns >= width repeat the last column, rows >= height the last row).
+ */
+export function rgbaToNhwcGpu(px: tf.Tensor, lut: tf.Tensor, width: number, height: number, padW: number, padH: number): tf.Tensor4D {
+  const code = `
+      fn main(index : i32) {
+        if (index < uniforms.size) {
+          let o = getCoordsFromIndex(index);      // [0, y, x, c]
+          let w = uniforms.pShape.y;
+          let h = uniforms.pShape.x;
+          let sy = min(o.y, h - 1);
+          let sx = min(o.z, w - 1);
+          let word = bitcast<u32>(P[sy * w + sx]);
+          let b = (word >> (8u * u32(o.w))) & 255u;
+          setOutputAtIndex(index, L[b]);
+        }
+      }`;
+  const x = tf.reshape(px, [height, width]);
+  try {
+    return run(flatProgram('nimg_rgba_to_nhwc', ['P', 'L'], [1, padH, padW, 3], code), [x, lut]);
+  } finally {
+    x.dispose();
+  }
+}

@@ -12,7 +12,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { NimgError } from '../errors.js';
 import type { ModelWeights } from './types.js';
 import { floatTensor } from './weights.js';
-import { d2sToPlanarGpu, gdnEpilogueGpu, planarToRgbaGpu } from './gpu-kernels.js';
+import { d2sToPlanarGpu, gdnEpilogueGpu, planarToRgbaGpu, rgbaToNhwcGpu } from './gpu-kernels.js';
 
 export interface ConvLayer {
   /** [kh, kw, in, out] */
@@ -385,21 +385,18 @@ export async function runTile(net: TfNet, op: NetOp, input: Float32Array, h: num
 }
 
 /**
- * g_a → ys = y · gain → h_a on one whole planar image, ys kept on the backend between the
- * two; ys [M, h, w] and z [Nz, h/4, w/4] read back planar, ys's read-back started before
- * h_a is recorded so the copy overlaps it.
+ * g_a → ys = y · gain → h_a on one whole image, ys kept on the backend between the two;
+ * ys [M, h, w] and z [Nz, h/4, w/4] read back planar, ys's read-back started before h_a is
+ * recorded so the copy overlaps it. `input`: makes the NHWC image tensor [1, H, W, 3]
+ * (called inside a tidy).
  */
-export async function runAnalysisHyperPlanar(net: TfNet, input: Float32Array, H: number, W: number, gain: Float32Array): Promise<{ ys: Float32Array; z: Float32Array }> {
-  const x = tf.tensor4d(input, [1, 3, H, W]);
+async function analysisHyperOnDevice(net: TfNet, input: () => tf.Tensor4D, gain: Float32Array): Promise<{ ys: Float32Array; z: Float32Array }> {
   const g = tf.tensor1d(gain);
   let ys: tf.Tensor4D | undefined;
   let ysP: tf.Tensor4D | undefined;
   let zP: tf.Tensor4D | undefined;
   try {
-    ys = tf.tidy(() => {
-      const yN = net.run('analysis', tf.transpose(x, [0, 2, 3, 1]) as tf.Tensor4D);
-      return tf.mul(yN, g) as tf.Tensor4D;
-    });
+    ys = tf.tidy(() => tf.mul(net.run('analysis', input()), g) as tf.Tensor4D);
     ysP = tf.transpose(ys, [0, 3, 1, 2]) as tf.Tensor4D;
     const ysRead = ysP.data() as Promise<Float32Array>;
     const yv = ys;
@@ -407,11 +404,39 @@ export async function runAnalysisHyperPlanar(net: TfNet, input: Float32Array, H:
     const [ysData, zData] = await Promise.all([ysRead, zP.data() as Promise<Float32Array>]);
     return { ys: ysData, z: zData };
   } finally {
-    x.dispose();
     g.dispose();
     ys?.dispose();
     ysP?.dispose();
     zP?.dispose();
+  }
+}
+
+/** analysisHyperOnDevice from a planar float image [3, H, W]. */
+export async function runAnalysisHyperPlanar(net: TfNet, input: Float32Array, H: number, W: number, gain: Float32Array): Promise<{ ys: Float32Array; z: Float32Array }> {
+  const x = tf.tensor4d(input, [1, 3, H, W]);
+  try {
+    return await analysisHyperOnDevice(net, () => tf.transpose(x, [0, 2, 3, 1]) as tf.Tensor4D, gain);
+  } finally {
+    x.dispose();
+  }
+}
+
+/**
+ * analysisHyperOnDevice from RGBA8 bytes (WebGPU): the bytes are uploaded as they are (a
+ * quarter of the float image) and converted, padded by edge replication, on the device
+ * exactly as the core's toPlanar does (lut: byteToUnitTable() as a float32 tensor).
+ */
+export async function runAnalysisHyperRgba(
+  net: TfNet, lut: tf.Tensor, rgba: Uint8Array | Uint8ClampedArray, width: number, height: number, padW: number, padH: number, gain: Float32Array,
+): Promise<{ ys: Float32Array; z: Float32Array }> {
+  const words = rgba.byteOffset % 4 === 0
+    ? new Int32Array(rgba.buffer, rgba.byteOffset, width * height)
+    : new Int32Array(Uint8Array.from(rgba).buffer);
+  const px = tf.tensor2d(words, [height, width], 'int32');
+  try {
+    return await analysisHyperOnDevice(net, () => rgbaToNhwcGpu(px, lut, width, height, padW, padH), gain);
+  } finally {
+    px.dispose();
   }
 }
 

@@ -6,7 +6,8 @@
 import { NimgError } from '../errors.js';
 import { activateBackend, defaultTileSize, hardwareConcurrency, initBackend, isNode, type BackendOptions } from '../backend/index.js';
 import type { TilePool } from '../backend/pool.js';
-import { TfNet, opGeometry, prepareNet, runAnalysisHyperPlanar, runPlanar, runSynthesisRgba, runTile, type NetOp, type PreparedNet } from './net.js';
+import { TfNet, opGeometry, prepareNet, runAnalysisHyperPlanar, runAnalysisHyperRgba, runPlanar, runSynthesisRgba, runTile, type NetOp, type PreparedNet } from './net.js';
+import { byteToUnitTable } from './gpu-kernels.js';
 import { coarseScale, extractNHWC, haloSides, placeNHWC, planTiles } from './tiling.js';
 import type { BackendChoice, BackendName, ModelWeights, Transforms } from './types.js';
 
@@ -162,20 +163,44 @@ class TfTransforms implements TiledTransforms {
     return this.run('hyper', ys, h, w);
   }
 
-  /** WebGPU, g_a and h_a each one tile: see Transforms.analysisHyper. */
-  async analysisHyper(x: Float32Array, H: number, W: number, gain: Float32Array): Promise<{ ys: Float32Array; z: Float32Array } | undefined> {
-    checkDims('analysis', x, 3, H, W, 16);
-    if (H % 64 || W % 64) return undefined;
+  /** Can g_a + h_a run as one device pass on an H x W (padded) image? */
+  private fusedFront(H: number, W: number, gain: Float32Array): boolean {
     const M = this.prepared.arch.M;
     if (!(gain instanceof Float32Array) || gain.length !== M) throw new NimgError('BAD_INPUT', `analysisHyper: gain must be ${M} float32 values`);
-    if (this.backend !== 'webgpu' || !this.net) return undefined;
+    if (this.backend !== 'webgpu' || !this.net || H % 64 || W % 64) return false;
     const oneTile = (op: NetOp, Hc: number, Wc: number) => {
       const cells = op === 'hyper' ? this.tileSize / 64 : this.tileSize / 16;
       return planTiles(Hc, Wc, Number.isFinite(cells) ? Math.max(1, Math.floor(cells)) : Math.max(Hc, Wc), haloSides(op)).length === 1;
     };
-    if (!oneTile('analysis', H / 16, W / 16) || !oneTile('hyper', H / 64, W / 64)) return undefined;
+    return oneTile('analysis', H / 16, W / 16) && oneTile('hyper', H / 64, W / 64);
+  }
+
+  /** WebGPU, g_a and h_a each one tile: see Transforms.analysisHyper. */
+  async analysisHyper(x: Float32Array, H: number, W: number, gain: Float32Array): Promise<{ ys: Float32Array; z: Float32Array } | undefined> {
+    checkDims('analysis', x, 3, H, W, 16);
+    if (!this.fusedFront(H, W, gain)) return undefined;
     await activateBackend(this.backend);
-    return runAnalysisHyperPlanar(this.net, x, H, W, gain);
+    return runAnalysisHyperPlanar(this.net as TfNet, x, H, W, gain);
+  }
+
+  private lut: import('@tensorflow/tfjs-core').Tensor | null = null;
+
+  /** WebGPU, g_a and h_a each one tile: see Transforms.analysisHyperRgba. */
+  async analysisHyperRgba(
+    rgba: Uint8Array | Uint8ClampedArray, width: number, height: number, padW: number, padH: number, gain: Float32Array,
+  ): Promise<{ ys: Float32Array; z: Float32Array } | undefined> {
+    if (!(rgba instanceof Uint8Array || rgba instanceof Uint8ClampedArray) || rgba.length !== 4 * width * height) {
+      throw new NimgError('BAD_INPUT', `analysisHyperRgba: ${width}x${height} needs ${4 * width * height} RGBA bytes`);
+    }
+    if (!(width >= 1 && height >= 1 && width <= padW && height <= padH)) throw new NimgError('BAD_INPUT', `analysisHyperRgba: ${width}x${height} does not fit ${padW}x${padH}`);
+    if (padH % 16 || padW % 16) throw new NimgError('BAD_INPUT', `analysisHyperRgba: padded size ${padW}x${padH} must be multiples of 16`);
+    if (!this.fusedFront(padH, padW, gain)) return undefined;
+    await activateBackend(this.backend);
+    if (!this.lut) {
+      const tf = await import('@tensorflow/tfjs-core');
+      this.lut = tf.tensor1d(byteToUnitTable());
+    }
+    return runAnalysisHyperRgba(this.net as TfNet, this.lut, rgba, width, height, padW, padH, gain);
   }
 
   /** WebGPU, g_s in one tile: see Transforms.synthesisRgba. */
@@ -201,6 +226,8 @@ class TfTransforms implements TiledTransforms {
   }
 
   dispose(): void {
+    this.lut?.dispose();
+    this.lut = null;
     this.net?.dispose();
     this.net = null;
     this.disposed = true;

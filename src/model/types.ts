@@ -50,6 +50,13 @@ export interface Transforms {
    * it does not apply (the caller runs synthesis + toRgba).
    */
   synthesisRgba?(yhat: Float32Array, h: number, w: number, width: number, height: number): Promise<Uint8ClampedArray | undefined>;
+  /**
+   * As analysisHyper, from RGBA8 pixels width x height (4 bytes each) padded to padW x padH
+   * by edge replication on the device, exactly as the core's toPlanar.
+   */
+  analysisHyperRgba?(
+    rgba: Uint8Array | Uint8ClampedArray, width: number, height: number, padW: number, padH: number, gain: Float32Array,
+  ): Promise<{ ys: Float32Array; z: Float32Array } | undefined>;
   analysisHyper?(x: Float32Array, H: number, W: number, gain: Float32Array): Promise<{ ys: Float32Array; z: Float32Array } | undefined>;
   dispose(): void;
 }

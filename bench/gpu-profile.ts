@@ -10,7 +10,7 @@
  * the stages the codec runs on WebGPU, each followed by a GPU sync:
  *   decode: entropy (WASM core: rANS z, h_s, rANS y, dequantize) | g_s: upload, each layer,
  *           rgba8 (on the device), readback
- *   encode: pre (toPlanar) | g_a+h_a: upload, to-nhwc, each g_a layer, gain, ys-to-planar,
+ *   encode: pre (gain table) | g_a+h_a: upload (RGBA bytes), rgba-to-nhwc, each g_a layer, gain, ys-to-planar,
  *           ys-readback, each h_a layer, z-to-planar, z-readback | entropy
  *   ref.*:  the codec's own encodeWithStats / decodeWithStats (no syncs), for comparison
  *   sync_ms: the cost of one GPU sync on an idle queue (subtract it per synced stage)
@@ -201,7 +201,7 @@ async function profileMode(): Promise<void> {
     decodeLatent(bytes: Uint8Array, zhat: Int32Array, hz: number, wz: number, gainDec: Float32Array): Float32Array;
   };
   type Net = import('../src/model/net.js').TfNet;
-  const { planarToRgbaGpu } = await import('../src/model/gpu-kernels.js');
+  const { byteToUnitTable, planarToRgbaGpu, rgbaToNhwcGpu } = await import('../src/model/gpu-kernels.js');
 
   const dir = path.resolve(opt('images', process.env.NIMG_KODAK ?? path.join('..', 'shared', 'data', 'kodak')));
   const limit = Number(opt('limit', '0')) || Infinity;
@@ -259,11 +259,16 @@ async function profileMode(): Promise<void> {
   };
 
   /** the encoder front as the codec runs it on WebGPU (analysisHyper), synced after each stage */
-  const stagedEncode = async (xPlanar: Float32Array, H: number, W: number, gain: Float32Array) => {
+  const lut = tf.tensor1d(byteToUnitTable());
+  const stagedEncode = async (rgba: Uint8Array | Uint8ClampedArray, width: number, height: number, H: number, W: number, gain: Float32Array) => {
     const ms: Record<string, number> = {};
-    const x = await stage(ms, 'upload', () => upload(xPlanar, [1, 3, H, W]));
+    const x = await stage(ms, 'upload', () => {
+      const t = tf.tensor2d(new Int32Array(rgba.buffer, rgba.byteOffset, width * height), [height, width], 'int32');
+      be.uploadToGPU(t.dataId);
+      return t;
+    });
     const g = tf.tensor1d(gain);
-    const xn = await stage(ms, 'to-nhwc', () => tf.transpose(x, [0, 2, 3, 1]) as tf.Tensor4D);
+    const xn = await stage(ms, 'rgba-to-nhwc', () => rgbaToNhwcGpu(x, lut, width, height, W, H));
     x.dispose();
     const y = await runSteps(ms, net.steps('analysis'), xn);
     const ys = await stage(ms, 'gain', () => tf.mul(y, g) as tf.Tensor4D);
@@ -312,10 +317,9 @@ async function profileMode(): Promise<void> {
 
       // ---- encode, staged
       t0 = now();
-      const x = core.toPlanar(img.data, img.width, img.height, 4, g.padW, g.padH);
       const gEnc = interpolateGain(gainEnc, levels, M, quality);
       row['enc.pre'] = now() - t0;
-      const fe = await stagedEncode(x, g.padH, g.padW, gEnc);
+      const fe = await stagedEncode(img.data, img.width, img.height, g.padH, g.padW, gEnc);
       for (const [k, v] of Object.entries(fe.ms)) row[`enc.g_a+h_a.${k}`] = v;
       const ys = fe.ys;
       t0 = now();

@@ -29,6 +29,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 
 const argv = process.argv.slice(2);
@@ -135,7 +136,7 @@ function instrument(dry: boolean): void {
 async function countMode(): Promise<void> {
   const [W, H] = opt('size', '768x512').split('x').map(Number);
   const dry = flag('dry');
-  const src = path.resolve(opt('src', 'src'));
+  const src = path.resolve(opt('src', fileURLToPath(new URL('../src', import.meta.url))));
   const mod = (name: string) => path.join(src, existsSync(path.join(src, `${name}.ts`)) ? `${name}.ts` : `${name}.js`);
   const { createTransforms } = (await import(mod('model/transforms'))) as typeof import('../src/model/transforms.js');
   const { loadDefaultWeights } = (await import(mod('model/node-weights'))) as typeof import('../src/model/node-weights.js');

@@ -3,7 +3,7 @@
  * each one, so every figure is "this stage's GPU work done" rather than "recorded".
  *
  *   npx tsx bench/gpu-profile.ts [--images DIR] [--limit N] [--runs N] [--quality Q]
- *                                [--kernels] [--out FILE]
+ *                                [--kernels] [--tf-flags NAME=VALUE,...] [--out FILE]
  *   npx tsx bench/gpu-profile.ts --count [--size 768x512] [--dry] [--src DIR]
  *
  * Profile mode (default), per image (median of --runs, default 3, after one warm-up pass),
@@ -214,6 +214,13 @@ async function profileMode(): Promise<void> {
   if (!files.length) throw new Error(`no PNG in ${dir}`);
 
   const codec = await NimgCodec.create({ backend: 'webgpu' });
+  // --tf-flags NAME=VALUE,...: tfjs env flags to try, e.g. WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=4
+  // (submit earlier so the GPU starts while tfjs still records), WEBGPU_MATMUL_PROGRAM_TYPE=...
+  for (const kv of opt('tf-flags', '').split(',').filter(Boolean)) {
+    const [k, v] = kv.split('=');
+    tf.env().set(k, v === 'true' ? true : v === 'false' ? false : Number.isFinite(Number(v)) ? Number(v) : v);
+    console.error(`tf flag ${k} = ${String(tf.env().get(k))}`);
+  }
   const tfm = (await codec.transformsFor('webgpu')) as unknown as { net: Net; tileSize: number; backend: string };
   if (tfm.backend !== 'webgpu') throw new Error(`backend is ${tfm.backend}`);
   const core = (codec as unknown as { core: Core }).core;

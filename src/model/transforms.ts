@@ -45,6 +45,9 @@ export interface TiledTransforms extends Transforms {
  */
 const MAX_DEFAULT_THREADS = isNode ? 8 : 4;
 
+/** The fused WebGPU paths view RGBA bytes as little-endian 32-bit words. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
 function checkDims(name: string, data: Float32Array, C: number, h: number, w: number, mult: number): void {
   if (!(data instanceof Float32Array)) throw new NimgError('BAD_INPUT', `${name}: input must be a Float32Array`);
   if (!Number.isInteger(h) || !Number.isInteger(w) || h <= 0 || w <= 0 || h % mult || w % mult) {
@@ -167,7 +170,7 @@ class TfTransforms implements TiledTransforms {
   private fusedFront(H: number, W: number, gain: Float32Array): boolean {
     const M = this.prepared.arch.M;
     if (!(gain instanceof Float32Array) || gain.length !== M) throw new NimgError('BAD_INPUT', `analysisHyper: gain must be ${M} float32 values`);
-    if (this.backend !== 'webgpu' || !this.net || H % 64 || W % 64) return false;
+    if (this.backend !== 'webgpu' || !this.net || !LITTLE_ENDIAN || H % 64 || W % 64) return false;
     const oneTile = (op: NetOp, Hc: number, Wc: number) => {
       const cells = op === 'hyper' ? this.tileSize / 64 : this.tileSize / 16;
       return planTiles(Hc, Wc, Number.isFinite(cells) ? Math.max(1, Math.floor(cells)) : Math.max(Hc, Wc), haloSides(op)).length === 1;
@@ -209,7 +212,7 @@ class TfTransforms implements TiledTransforms {
     if (!(Number.isInteger(width) && Number.isInteger(height) && width >= 1 && height >= 1 && width <= 16 * w && height <= 16 * h)) {
       throw new NimgError('BAD_INPUT', `synthesisRgba: crop ${width}x${height} outside ${16 * w}x${16 * h}`);
     }
-    if (this.backend !== 'webgpu' || !this.net) return undefined;
+    if (this.backend !== 'webgpu' || !this.net || !LITTLE_ENDIAN) return undefined;
     const cells = this.tileSize / 16;
     if (planTiles(h, w, Number.isFinite(cells) ? Math.max(1, Math.floor(cells)) : Math.max(h, w), haloSides('synthesis')).length !== 1) return undefined;
     await activateBackend(this.backend);

@@ -9,6 +9,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { probeWebGpuAdapter } from '../src/backend/index.js';
 import { parseWeights, floatTensor } from '../src/model/weights.js';
 import { createTransforms } from '../src/model/transforms.js';
+import { createNodeCore } from '../src/core/node-loader.js';
+import { byteToUnitTable, rgbaToNhwcGpu } from '../src/model/gpu-kernels.js';
 import { makeTestWeights, maxAbs, maxAbsDiff, psnr, randomPlanar, refAnalysis, refSynthesis, testImage } from './model-reference.js';
 
 const adapter = await probeWebGpuAdapter();
@@ -45,6 +47,52 @@ describe.skipIf(!adapter.found)(`webgpu transforms (adapter: ${adapter.descripti
     } finally {
       whole.dispose();
       tiled.dispose();
+    }
+  }, 120_000);
+
+  it('fused paths (RGBA8/planar -> g_a+gain+h_a on the device, g_s -> RGBA8 on the device) equal the unfused ones', async () => {
+    const { manifestJson, bin } = makeTestWeights({ seed: 5, N: 8, M: 12, Nz: 8 });
+    const w = await parseWeights(manifestJson, bin);
+    const t = await createTransforms(w, { backend: 'webgpu' });
+    const core = await createNodeCore();
+    try {
+      const H = 64, W = 128, M = 12;
+      const x = testImage(H, W, 7);
+      const gain = Float32Array.from({ length: M }, (_, c) => 0.5 + c / 7);
+      const fused = await t.analysisHyper!(x, H, W, gain);
+      expect(fused).toBeDefined();
+      const ys = await t.analysis(x, H, W);
+      const hw = (H / 16) * (W / 16);
+      for (let c = 0; c < M; c++) for (let i = c * hw; i < (c + 1) * hw; i++) ys[i] *= gain[c];
+      const z = await t.hyperAnalysis(ys, H / 16, W / 16);
+      // SwiftShader's conv results may vary in the last bit between calls: compare closely
+      expect(maxAbsDiff(fused!.ys, ys) / maxAbs(ys)).toBeLessThan(1e-5);
+      expect(maxAbsDiff(fused!.z, z) / maxAbs(z)).toBeLessThan(1e-5);
+
+      // from RGBA bytes (90x61, padded to 128x64 on the device): the conversion equals the
+      // core's toPlanar exactly, the results the planar path's
+      const cw = 90, ch = 61;
+      const rgba = new Uint8ClampedArray(cw * ch * 4).map((_, i) => (i * 37 + (i >> 7)) & 255);
+      const planarX = core.toPlanar(rgba, cw, ch, 4, W, H);
+      const lut = tf.tensor1d(byteToUnitTable());
+      const px = tf.tensor2d(new Int32Array(rgba.buffer), [ch, cw], 'int32');
+      const conv = tf.transpose(rgbaToNhwcGpu(px, lut, cw, ch, W, H), [0, 3, 1, 2]);
+      expect(Buffer.from(((await conv.data()) as Float32Array).buffer).equals(Buffer.from(planarX.buffer))).toBe(true);
+      tf.dispose([lut, px, conv]);
+      const fr = await t.analysisHyperRgba!(rgba, cw, ch, W, H, gain);
+      const fp = await t.analysisHyper!(planarX, H, W, gain);
+      expect(maxAbsDiff(fr!.ys, fp!.ys) / maxAbs(fp!.ys)).toBeLessThan(1e-5);
+      expect(maxAbsDiff(fr!.z, fp!.z) / maxAbs(fp!.z)).toBeLessThan(1e-5);
+
+      const yh = randomPlanar(M, 4, 6, 9, -2, 2);
+      const planar = await t.synthesis(yh, 4, 6);
+      for (const [cw, ch] of [[96, 64], [90, 61]]) {
+        const rgba = await t.synthesisRgba!(yh, 4, 6, cw, ch);
+        expect(rgba).toBeDefined();
+        expect(Buffer.from(rgba!).equals(Buffer.from(core.toRgba(planar, 96, 64, cw, ch)))).toBe(true);
+      }
+    } finally {
+      t.dispose();
     }
   }, 120_000);
 });

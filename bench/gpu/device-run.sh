@@ -1,6 +1,7 @@
 #!/bin/bash
 # Runs on the device machine (from the repo root, with .gpu/ carried; see prepare.sh):
 #   bash bench/gpu/device-run.sh [bench options]
+#   BENCH=gpu-profile bash bench/gpu/device-run.sh [--runs 3] [--kernels]   (per-stage profile)
 # Unpacks the Vulkan/GL loaders, Node and the node_modules subset, probes the WebGPU
 # adapter (retrying with the NVIDIA ICD paths set), then runs the bench under a hard
 # timeout. Logs and gpu-speed.json go to $OUT.
@@ -34,6 +35,6 @@ fi
 echo "== bench ($(( $(date +%s) - T0 )) s)"
 export NIMG_CORE_WASM=$PWD/.gpu/nimg-core.wasm NIMG_WEIGHTS=$PWD/weights/nimg-v1.json NIMG_KODAK=$PWD/.gpu/kodak
 set -o pipefail
-timeout ${BENCH_TIMEOUT:-400} "$W/node" .gpu/app/bench/gpu-speed.js "$@" 2>&1 | tee "$OUT/bench.log"
+timeout ${BENCH_TIMEOUT:-400} "$W/node" .gpu/app/bench/${BENCH:-gpu-speed}.js "$@" 2>&1 | tee "$OUT/bench.log"
 echo "== done rc=$? ($(( $(date +%s) - T0 )) s)"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,temperature.gpu --format=csv,noheader 2>&1

@@ -65,7 +65,10 @@ function ensureNavigatorGpu(): Promise<boolean> {
       const spec = 'webgpu';
       const mod = (await import(/* @vite-ignore */ spec)) as { create: (flags: string[]) => unknown; globals: object };
       Object.assign(globalThis, mod.globals);
-      const gpu = mod.create([]);
+      // NIMG_DAWN_FLAGS: Dawn options for create(), space-separated (profiling: e.g.
+      // "enable-dawn-features=allow_unsafe_apis disable-dawn-features=timestamp_quantization")
+      const flags = (process.env.NIMG_DAWN_FLAGS ?? '').split(/\s+/).filter(Boolean);
+      const gpu = mod.create(flags);
       if (!g.navigator) {
         Object.defineProperty(globalThis, 'navigator', {
           value: { gpu, userAgent: `Node.js/${process.versions.node}`, hardwareConcurrency: undefined },

@@ -12,6 +12,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { NimgError } from '../errors.js';
 import type { ModelWeights } from './types.js';
 import { floatTensor } from './weights.js';
+import { d2sToPlanarGpu, gdnEpilogueGpu, planarToRgbaGpu, rgbaToNhwcGpu } from './gpu-kernels.js';
 
 export interface ConvLayer {
   /** [kh, kw, in, out] */
@@ -160,6 +161,23 @@ export function depthToSpace2(x: tf.Tensor4D): tf.Tensor4D {
 interface TfConv { w: tf.Tensor4D; b: tf.Tensor1D; stride: 1 | 2; pad: number }
 interface TfGdn { gamma: tf.Tensor4D; beta: tf.Tensor1D }
 
+/** One stage of a network: a layer (or fused group) that maps a tensor to the next. */
+export interface NetStep {
+  name: string;
+  /** `consume`: the input may be disposed by this step (it is not the caller's tensor) */
+  run(x: tf.Tensor4D, consume: boolean): tf.Tensor4D;
+}
+
+export interface TfNetOptions {
+  /**
+   * WebGPU only: GDN/IGDN epilogue (x * rsqrt|sqrt(norm)) and, in g_s, the depth-to-space
+   * rearrangement run as one custom kernel each (src/model/gpu-kernels.ts) instead of
+   * unary + mul + transpose. Same float operations in the same order: the outputs equal
+   * the unfused WebGPU path's. Never set on WASM/CPU (their kernels stay as they are).
+   */
+  gpuFused?: boolean;
+}
+
 /** Networks as tfjs tensors on the active backend. Call only with that backend active. */
 export class TfNet {
   private ga: { convs: TfConv[]; gdns: TfGdn[] };
@@ -167,9 +185,11 @@ export class TfNet {
   private gs: { convs: TfConv[]; igdns: TfGdn[] };
   private all: tf.Tensor[] = [];
   readonly arch: PreparedNet['arch'];
+  readonly gpuFused: boolean;
 
-  constructor(p: PreparedNet) {
+  constructor(p: PreparedNet, opts: TfNetOptions = {}) {
     this.arch = p.arch;
+    this.gpuFused = !!opts.gpuFused;
     const conv = (c: ConvLayer): TfConv => {
       const w = tf.tensor4d(c.w, c.shape);
       const b = tf.tensor1d(c.b);
@@ -197,60 +217,141 @@ export class TfNet {
     return y;
   }
 
-  /** GDN / IGDN, consuming x. */
-  private gdn(x: tf.Tensor4D, g: TfGdn, inverse: boolean): tf.Tensor4D {
+  /** norm = beta + conv1x1(x², gammaᵀ), x viewed as [1, rows, cols, C] */
+  private gdnNorm(x: tf.Tensor4D, g: TfGdn): tf.Tensor4D {
     const sq = tf.square(x);
     // 'valid' (not 0): tfjs-webgpu runs 1x1 'same'/'valid' convs as a plain matmul
     const norm = tf.fused.conv2d({ x: sq, filter: g.gamma, strides: 1, pad: 'valid', bias: g.beta });
     sq.dispose();
+    return norm;
+  }
+
+  /** GDN / IGDN, consuming x if `consume`. */
+  private gdn(x: tf.Tensor4D, g: TfGdn, inverse: boolean, consume: boolean): tf.Tensor4D {
+    const norm = this.gdnNorm(x, g);
+    if (this.gpuFused) {
+      const y = gdnEpilogueGpu(x, norm, inverse, false);
+      norm.dispose();
+      if (consume) x.dispose();
+      return y;
+    }
     const f = inverse ? tf.sqrt(norm) : tf.rsqrt(norm);
     norm.dispose();
     const y = tf.mul(x, f) as tf.Tensor4D;
     f.dispose();
-    x.dispose();
+    if (consume) x.dispose();
     return y;
+  }
+
+  /**
+   * WebGPU: IGDN of depthToSpace(x) computed on x itself (a pixel of the depth-to-space
+   * output is C consecutive channels of x, so x viewed as [1, h, 4w, C] holds the same
+   * per-pixel vectors), the rearrangement folded into the epilogue kernel's indexing.
+   */
+  private igdnD2sGpu(x: tf.Tensor4D, g: TfGdn, consume: boolean): tf.Tensor4D {
+    const [n, h, w, c4] = x.shape;
+    const view = tf.reshape(x, [n, h, 4 * w, c4 / 4]) as tf.Tensor4D;
+    const norm = this.gdnNorm(view, g);
+    view.dispose();
+    const y = gdnEpilogueGpu(x, norm, true, true);
+    norm.dispose();
+    if (consume) x.dispose();
+    return y;
+  }
+
+  /**
+   * The layer sequence of an op (run() applies them in order). `layout.planar`: input and
+   * output are planar [1, C, H, W] instead of NHWC (layout changes on the backend, the last
+   * one folded into g_s's depth-to-space when gpuFused).
+   */
+  steps(op: NetOp, layout: { planar?: boolean } = {}): NetStep[] {
+    const s: NetStep[] = [];
+    const planar = !!layout.planar;
+    if (planar) {
+      s.push({
+        name: 'to-nhwc',
+        run: (x, c) => {
+          const y = tf.transpose(x, [0, 2, 3, 1]) as tf.Tensor4D;
+          if (c) x.dispose();
+          return y;
+        },
+      });
+    }
+    if (op === 'analysis') {
+      for (let l = 0; l < 4; l++) {
+        s.push({ name: `ga.${l}.conv`, run: (x, c) => this.conv(x, this.ga.convs[l], c) });
+        if (l < 3) s.push({ name: `ga.${l}.gdn`, run: (x, c) => this.gdn(x, this.ga.gdns[l], false, c) });
+      }
+    } else if (op === 'hyper') {
+      s.push({ name: 'ha.0.conv+relu', run: (x, c) => this.conv(x, this.ha.convs[0], c, 'relu') });
+      s.push({ name: 'ha.1.conv+relu', run: (x, c) => this.conv(x, this.ha.convs[1], c, 'relu') });
+      s.push({ name: 'ha.2.conv', run: (x, c) => this.conv(x, this.ha.convs[2], c) });
+    } else if (op === 'synthesis') {
+      for (let l = 0; l < 4; l++) {
+        s.push({ name: `gs.${l}.conv`, run: (x, c) => this.conv(x, this.gs.convs[l], c) });
+        if (l < 3 && this.gpuFused) {
+          s.push({ name: `gs.${l}.igdn+d2s`, run: (x, c) => this.igdnD2sGpu(x, this.gs.igdns[l], c) });
+          continue;
+        }
+        if (l === 3 && planar && this.gpuFused) {
+          s.push({
+            name: 'gs.3.d2s+planar',
+            run: (x, c) => {
+              const y = d2sToPlanarGpu(x);
+              if (c) x.dispose();
+              return y;
+            },
+          });
+          return s;
+        }
+        s.push({
+          name: `gs.${l}.d2s`,
+          run: (x, c) => {
+            const y = depthToSpace2(x);
+            if (c) x.dispose();
+            return y;
+          },
+        });
+        if (l < 3) s.push({ name: `gs.${l}.igdn`, run: (x, c) => this.gdn(x, this.gs.igdns[l], true, c) });
+      }
+    } else {
+      throw new NimgError('INTERNAL', `unknown op ${String(op)}`);
+    }
+    if (planar) {
+      s.push({
+        name: 'to-planar',
+        run: (x, c) => {
+          const y = tf.transpose(x, [0, 3, 1, 2]) as tf.Tensor4D;
+          if (c) x.dispose();
+          return y;
+        },
+      });
+    }
+    return s;
   }
 
   /** [1, H, W, 3] → [1, H/16, W/16, M] */
   analysis(x: tf.Tensor4D): tf.Tensor4D {
-    return tf.tidy(() => {
-      let t = x;
-      for (let l = 0; l < 4; l++) {
-        t = this.conv(t, this.ga.convs[l], t !== x);
-        if (l < 3) t = this.gdn(t, this.ga.gdns[l], false);
-      }
-      return t;
-    });
+    return this.run('analysis', x);
   }
 
   /** [1, h, w, M] → [1, h/4, w/4, Nz] */
   hyperAnalysis(y: tf.Tensor4D): tf.Tensor4D {
-    return tf.tidy(() => {
-      let t = this.conv(y, this.ha.convs[0], false, 'relu');
-      t = this.conv(t, this.ha.convs[1], true, 'relu');
-      return this.conv(t, this.ha.convs[2], true);
-    });
+    return this.run('hyper', y);
   }
 
   /** [1, h, w, M] → [1, 16h, 16w, 3] */
   synthesis(y: tf.Tensor4D): tf.Tensor4D {
-    return tf.tidy(() => {
-      let t = y;
-      for (let l = 0; l < 4; l++) {
-        const c = this.conv(t, this.gs.convs[l], t !== y);
-        t = depthToSpace2(c);
-        c.dispose();
-        if (l < 3) t = this.gdn(t, this.gs.igdns[l], true);
-      }
-      return t;
-    });
+    return this.run('synthesis', y);
   }
 
-  run(op: NetOp, x: tf.Tensor4D): tf.Tensor4D {
-    if (op === 'analysis') return this.analysis(x);
-    if (op === 'hyper') return this.hyperAnalysis(x);
-    if (op === 'synthesis') return this.synthesis(x);
-    throw new NimgError('INTERNAL', `unknown op ${String(op)}`);
+  run(op: NetOp, x: tf.Tensor4D, layout: { planar?: boolean } = {}): tf.Tensor4D {
+    const steps = this.steps(op, layout);
+    return tf.tidy(() => {
+      let t = x;
+      for (const st of steps) t = st.run(t, t !== x);
+      return t;
+    });
   }
 
   dispose(): void {
@@ -277,6 +378,94 @@ export async function runTile(net: TfNet, op: NetOp, input: Float32Array, h: num
     y = net.run(op, x);
     const data = (await y.data()) as Float32Array;
     return { data, h: y.shape[1], w: y.shape[2] };
+  } finally {
+    x.dispose();
+    y?.dispose();
+  }
+}
+
+/**
+ * g_a → ys = y · gain → h_a on one whole image, ys kept on the backend between the two;
+ * ys [M, h, w] and z [Nz, h/4, w/4] read back planar, ys's read-back started before h_a is
+ * recorded so the copy overlaps it. `input`: makes the NHWC image tensor [1, H, W, 3]
+ * (called inside a tidy).
+ */
+async function analysisHyperOnDevice(net: TfNet, input: () => tf.Tensor4D, gain: Float32Array): Promise<{ ys: Float32Array; z: Float32Array }> {
+  const g = tf.tensor1d(gain);
+  let ys: tf.Tensor4D | undefined;
+  let ysP: tf.Tensor4D | undefined;
+  let zP: tf.Tensor4D | undefined;
+  try {
+    ys = tf.tidy(() => tf.mul(net.run('analysis', input()), g) as tf.Tensor4D);
+    ysP = tf.transpose(ys, [0, 3, 1, 2]) as tf.Tensor4D;
+    const ysRead = ysP.data() as Promise<Float32Array>;
+    const yv = ys;
+    zP = tf.tidy(() => tf.transpose(net.run('hyper', yv), [0, 3, 1, 2]) as tf.Tensor4D);
+    const [ysData, zData] = await Promise.all([ysRead, zP.data() as Promise<Float32Array>]);
+    return { ys: ysData, z: zData };
+  } finally {
+    g.dispose();
+    ys?.dispose();
+    ysP?.dispose();
+    zP?.dispose();
+  }
+}
+
+/** analysisHyperOnDevice from a planar float image [3, H, W]. */
+export async function runAnalysisHyperPlanar(net: TfNet, input: Float32Array, H: number, W: number, gain: Float32Array): Promise<{ ys: Float32Array; z: Float32Array }> {
+  const x = tf.tensor4d(input, [1, 3, H, W]);
+  try {
+    return await analysisHyperOnDevice(net, () => tf.transpose(x, [0, 2, 3, 1]) as tf.Tensor4D, gain);
+  } finally {
+    x.dispose();
+  }
+}
+
+/**
+ * analysisHyperOnDevice from RGBA8 bytes (WebGPU): the bytes are uploaded as they are (a
+ * quarter of the float image) and converted, padded by edge replication, on the device
+ * exactly as the core's toPlanar does (lut: byteToUnitTable() as a float32 tensor).
+ */
+export async function runAnalysisHyperRgba(
+  net: TfNet, lut: tf.Tensor, rgba: Uint8Array | Uint8ClampedArray, width: number, height: number, padW: number, padH: number, gain: Float32Array,
+): Promise<{ ys: Float32Array; z: Float32Array }> {
+  const words = rgba.byteOffset % 4 === 0
+    ? new Int32Array(rgba.buffer, rgba.byteOffset, width * height)
+    : new Int32Array(Uint8Array.from(rgba).buffer);
+  const px = tf.tensor2d(words, [height, width], 'int32');
+  try {
+    return await analysisHyperOnDevice(net, () => rgbaToNhwcGpu(px, lut, width, height, padW, padH), gain);
+  } finally {
+    px.dispose();
+  }
+}
+
+/** g_s on a whole planar latent, then RGBA8 of the top-left width x height on the device (WebGPU). */
+export async function runSynthesisRgba(net: TfNet, yhat: Float32Array, h: number, w: number, width: number, height: number): Promise<Uint8ClampedArray> {
+  const x = tf.tensor4d(yhat, [1, net.arch.M, h, w]);
+  let px: tf.Tensor | undefined;
+  try {
+    px = tf.tidy(() => planarToRgbaGpu(net.run('synthesis', x, { planar: true }), width, height));
+    const d = (await px.data()) as Int32Array;
+    return new Uint8ClampedArray(d.buffer, d.byteOffset, width * height * 4);
+  } finally {
+    x.dispose();
+    px?.dispose();
+  }
+}
+
+/**
+ * Run a whole (untiled) planar input [C, H, W] and read back the planar output
+ * [outC, Ho, Wo]: the NHWC layout changes run on the backend (used on WebGPU, where they
+ * are one cheap dispatch each, instead of two strided CPU loops over the data).
+ */
+export async function runPlanar(net: TfNet, op: NetOp, input: Float32Array, H: number, W: number): Promise<Float32Array> {
+  const g = opGeometry(net.arch, op);
+  const x = tf.tensor4d(input, [1, g.inC, H, W]);
+  let y: tf.Tensor4D | undefined;
+  try {
+    y = net.run(op, x, { planar: true });
+    return (await y.data()) as Float32Array;
   } finally {
     x.dispose();
     y?.dispose();

@@ -6,7 +6,8 @@
 import { NimgError } from '../errors.js';
 import { activateBackend, defaultTileSize, hardwareConcurrency, initBackend, isNode, type BackendOptions } from '../backend/index.js';
 import type { TilePool } from '../backend/pool.js';
-import { TfNet, opGeometry, prepareNet, runTile, type NetOp, type PreparedNet } from './net.js';
+import { TfNet, opGeometry, prepareNet, runAnalysisHyperPlanar, runAnalysisHyperRgba, runPlanar, runSynthesisRgba, runTile, type NetOp, type PreparedNet } from './net.js';
+import { byteToUnitTable } from './gpu-kernels.js';
 import { coarseScale, extractNHWC, haloSides, placeNHWC, planTiles } from './tiling.js';
 import type { BackendChoice, BackendName, ModelWeights, Transforms } from './types.js';
 
@@ -43,6 +44,9 @@ export interface TiledTransforms extends Transforms {
  * M=192) plus ~150-200 MB peak for a 512 px tile, so browsers get fewer.
  */
 const MAX_DEFAULT_THREADS = isNode ? 8 : 4;
+
+/** The fused WebGPU paths view RGBA bytes as little-endian 32-bit words. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 function checkDims(name: string, data: Float32Array, C: number, h: number, w: number, mult: number): void {
   if (!(data instanceof Float32Array)) throw new NimgError('BAD_INPUT', `${name}: input must be a Float32Array`);
@@ -104,7 +108,6 @@ class TfTransforms implements TiledTransforms {
     // tile core in coarse cells: tileSize image px = tileSize/16 latent = tileSize/64 hyper-latent
     const cells = op === 'hyper' ? this.tileSize / 64 : this.tileSize / 16;
     const tiles = planTiles(Hc, Wc, Number.isFinite(cells) ? Math.max(1, Math.floor(cells)) : Math.max(Hc, Wc), haloSides(op));
-    const out = new Float32Array(g.outC * Ho * Wo);
     const place = (t: (typeof tiles)[number], r: { data: Float32Array; h: number; w: number }) => {
       const eh = (t.ey1 - t.ey0) * sOut;
       const ew = (t.ex1 - t.ex0) * sOut;
@@ -115,6 +118,15 @@ class TfTransforms implements TiledTransforms {
       extractNHWC(input, g.inC, H, W, t.ey0 * sIn, t.ey1 * sIn, t.ex0 * sIn, t.ex1 * sIn);
     if (this.poolStart && tiles.length > 1) await this.ready();
     if (this.disposed) throw new NimgError('NOT_INITIALIZED', 'transforms were disposed');
+    if (this.backend === 'webgpu' && tiles.length === 1) {
+      // One tile = the whole image: layout changes on the GPU, the read-back array is the
+      // planar result (no CPU slice/place loops, no extra copy).
+      await activateBackend(this.backend);
+      const r = await runPlanar(net, op, input, H, W);
+      if (r.length !== g.outC * Ho * Wo) throw new NimgError('INTERNAL', `${op}: ${r.length} values, expected ${g.outC * Ho * Wo}`);
+      return r;
+    }
+    const out = new Float32Array(g.outC * Ho * Wo);
     if (this.pool && tiles.length > 1) {
       // Each worker pulls the next tile: at most pool.size tiles are sliced / in flight.
       const pool = this.pool;
@@ -154,6 +166,59 @@ class TfTransforms implements TiledTransforms {
     return this.run('hyper', ys, h, w);
   }
 
+  /** Can g_a + h_a run as one device pass on an H x W (padded) image? */
+  private fusedFront(H: number, W: number, gain: Float32Array): boolean {
+    const M = this.prepared.arch.M;
+    if (!(gain instanceof Float32Array) || gain.length !== M) throw new NimgError('BAD_INPUT', `analysisHyper: gain must be ${M} float32 values`);
+    if (this.backend !== 'webgpu' || !this.net || !LITTLE_ENDIAN || H % 64 || W % 64) return false;
+    const oneTile = (op: NetOp, Hc: number, Wc: number) => {
+      const cells = op === 'hyper' ? this.tileSize / 64 : this.tileSize / 16;
+      return planTiles(Hc, Wc, Number.isFinite(cells) ? Math.max(1, Math.floor(cells)) : Math.max(Hc, Wc), haloSides(op)).length === 1;
+    };
+    return oneTile('analysis', H / 16, W / 16) && oneTile('hyper', H / 64, W / 64);
+  }
+
+  /** WebGPU, g_a and h_a each one tile: see Transforms.analysisHyper. */
+  async analysisHyper(x: Float32Array, H: number, W: number, gain: Float32Array): Promise<{ ys: Float32Array; z: Float32Array } | undefined> {
+    checkDims('analysis', x, 3, H, W, 16);
+    if (!this.fusedFront(H, W, gain)) return undefined;
+    await activateBackend(this.backend);
+    return runAnalysisHyperPlanar(this.net as TfNet, x, H, W, gain);
+  }
+
+  private lut: import('@tensorflow/tfjs-core').Tensor | null = null;
+
+  /** WebGPU, g_a and h_a each one tile: see Transforms.analysisHyperRgba. */
+  async analysisHyperRgba(
+    rgba: Uint8Array | Uint8ClampedArray, width: number, height: number, padW: number, padH: number, gain: Float32Array,
+  ): Promise<{ ys: Float32Array; z: Float32Array } | undefined> {
+    if (!(rgba instanceof Uint8Array || rgba instanceof Uint8ClampedArray) || rgba.length !== 4 * width * height) {
+      throw new NimgError('BAD_INPUT', `analysisHyperRgba: ${width}x${height} needs ${4 * width * height} RGBA bytes`);
+    }
+    if (!(width >= 1 && height >= 1 && width <= padW && height <= padH)) throw new NimgError('BAD_INPUT', `analysisHyperRgba: ${width}x${height} does not fit ${padW}x${padH}`);
+    if (padH % 16 || padW % 16) throw new NimgError('BAD_INPUT', `analysisHyperRgba: padded size ${padW}x${padH} must be multiples of 16`);
+    if (!this.fusedFront(padH, padW, gain)) return undefined;
+    await activateBackend(this.backend);
+    if (!this.lut) {
+      const tf = await import('@tensorflow/tfjs-core');
+      this.lut = tf.tensor1d(byteToUnitTable());
+    }
+    return runAnalysisHyperRgba(this.net as TfNet, this.lut, rgba, width, height, padW, padH, gain);
+  }
+
+  /** WebGPU, g_s in one tile: see Transforms.synthesisRgba. */
+  async synthesisRgba(yhat: Float32Array, h: number, w: number, width: number, height: number): Promise<Uint8ClampedArray | undefined> {
+    checkDims('synthesis', yhat, this.prepared.arch.M, h, w, 1);
+    if (!(Number.isInteger(width) && Number.isInteger(height) && width >= 1 && height >= 1 && width <= 16 * w && height <= 16 * h)) {
+      throw new NimgError('BAD_INPUT', `synthesisRgba: crop ${width}x${height} outside ${16 * w}x${16 * h}`);
+    }
+    if (this.backend !== 'webgpu' || !this.net || !LITTLE_ENDIAN) return undefined;
+    const cells = this.tileSize / 16;
+    if (planTiles(h, w, Number.isFinite(cells) ? Math.max(1, Math.floor(cells)) : Math.max(h, w), haloSides('synthesis')).length !== 1) return undefined;
+    await activateBackend(this.backend);
+    return runSynthesisRgba(this.net, yhat, h, w, width, height);
+  }
+
   synthesis(yhat: Float32Array, h: number, w: number): Promise<Float32Array> {
     try {
       checkDims('synthesis', yhat, this.prepared.arch.M, h, w, 1);
@@ -164,6 +229,8 @@ class TfTransforms implements TiledTransforms {
   }
 
   dispose(): void {
+    this.lut?.dispose();
+    this.lut = null;
     this.net?.dispose();
     this.net = null;
     this.disposed = true;
@@ -188,7 +255,7 @@ export async function createTransforms(weights: ModelWeights, opts: TransformOpt
     throw new NimgError('BAD_INPUT', `threads ${opts.threads} must be a positive integer`);
   }
   const backend = await initBackend(opts.backend ?? 'auto', opts);
-  const net = new TfNet(prepared);
+  const net = new TfNet(prepared, { gpuFused: backend === 'webgpu' });
   let poolStart: Promise<TilePool | null> | null = null;
   if (backend === 'wasm') {
     const threads = opts.threads ?? Math.min(MAX_DEFAULT_THREADS, await hardwareConcurrency());

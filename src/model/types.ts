@@ -38,5 +38,25 @@ export interface Transforms {
   hyperAnalysis(ys: Float32Array, h: number, w: number): Promise<Float32Array>;
   /** yhat: [M, h, w] → x: [3, 16h, 16w] */
   synthesis(yhat: Float32Array, h: number, w: number): Promise<Float32Array>;
+  /**
+   * Optional fused encoder front (WebGPU, image in one tile): g_a, then ys = y · gain (per
+   * channel), then h_a on ys while it stays on the device. Same results as analysis →
+   * multiply on the CPU → hyperAnalysis (an f32 multiply either way); resolves to
+   * undefined when it does not apply (the caller then runs the three steps).
+   */
+  /**
+   * Optional fused decoder tail (WebGPU, one tile): g_s, then the top-left width x height
+   * crop to RGBA8 (alpha 255) on the device, exactly as the core's toRgba; undefined when
+   * it does not apply (the caller runs synthesis + toRgba).
+   */
+  synthesisRgba?(yhat: Float32Array, h: number, w: number, width: number, height: number): Promise<Uint8ClampedArray | undefined>;
+  /**
+   * As analysisHyper, from RGBA8 pixels width x height (4 bytes each) padded to padW x padH
+   * by edge replication on the device, exactly as the core's toPlanar.
+   */
+  analysisHyperRgba?(
+    rgba: Uint8Array | Uint8ClampedArray, width: number, height: number, padW: number, padH: number, gain: Float32Array,
+  ): Promise<{ ys: Float32Array; z: Float32Array } | undefined>;
+  analysisHyper?(x: Float32Array, H: number, W: number, gain: Float32Array): Promise<{ ys: Float32Array; z: Float32Array } | undefined>;
   dispose(): void;
 }

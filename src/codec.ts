@@ -100,7 +100,9 @@ export interface EncodeStats {
   preMs: number;
   /** g_a + h_a (float transforms) */
   transformMs: number;
+  /** g_a (on WebGPU with one tile: g_a, the gain and h_a, run as one device pass) */
   analysisMs: number;
+  /** h_a (0 on WebGPU with one tile: counted in analysisMs) */
   hyperAnalysisMs: number;
   /** quantization, h_s, range coding of z and y */
   entropyMs: number;

@@ -105,6 +105,7 @@ describe.skipIf(missing.length > 0)(`Kodak through the CLI (${IMAGES.length} ima
     const BPP_UNDER = 0.01; // relative
     const rows: string[] = [];
     let compared = 0;
+    let comparedImages = 0;
     // Per-image arrays follow eval.image_names when the export names the images it evaluated
     // (train/export.py --kodak-images), else kodim01..kodim24 in order.
     const evalNames = (manifest.eval as { image_names?: string[] } | undefined)?.image_names;
@@ -122,6 +123,7 @@ describe.skipIf(missing.length > 0)(`Kodak through the CLI (${IMAGES.length} ima
       const pn = inEval(e.per_image_psnr);
       if (pn.length) [wantPsnr, gotPsnr] = [mean(pn.map((n) => e.per_image_psnr![pos(n)])), mean(pn.map((n) => at(n).psnr))];
       else if (full && !evalNames) [wantPsnr, gotPsnr] = [e.psnr, mean(all.map((n) => at(n).psnr))];
+      comparedImages = Math.max(comparedImages, pn.length || (full && !evalNames ? all.length : 0));
       let wantBpp: number | undefined, gotBpp = 0;
       const bn = inEval(e.per_image_bpp);
       if (bn.length) [wantBpp, gotBpp] = [mean(bn.map((n) => e.per_image_bpp![pos(n)])), mean(bn.map((n) => at(n).bpp))];
@@ -140,7 +142,7 @@ describe.skipIf(missing.length > 0)(`Kodak through the CLI (${IMAGES.length} ima
         expect(gotBpp, `bpp at q${q}`).toBeGreaterThanOrEqual(wantBpp * (1 - BPP_UNDER));
       }
     }
-    console.log(`[kodak-cli] vs training (${results.size} images):\n  ${rows.join('\n  ')}`);
+    console.log(`[kodak-cli] vs training (compared on ${comparedImages} of ${results.size} images):\n  ${rows.join('\n  ')}`);
     if (!compared) {
       console.warn('[kodak-cli] SKIPPED training comparison: nothing comparable (run with NIMG_FULL=1 for the 24-image means)');
       ctx.skip();

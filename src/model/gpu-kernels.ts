@@ -64,6 +64,15 @@ function run(p: Program, inputs: tf.Tensor[], dtype: 'float32' | 'int32' = 'floa
 }
 
 /**
+ * WGSL expression: index into X = [n, h, w, 4C] (DCR channel (dy*2+dx)*C + c) of output
+ * pixel (Y, X), channel c of depthToSpace(X) = [n, 2h, 2w, C]; batch from o.x.
+ */
+function dcrSource(Y: string, X: string, c: string, C: string): string {
+  return `((${Y} / 2) * uniforms.xShape.z + (${X} / 2)) * (4 * ${C}) + ((${Y} % 2) * 2 + (${X} % 2)) * ${C} + ${c}
+                    + o.x * uniforms.xShapeStrides.x`;
+}
+
+/**
  * GDN tail: y = x * rsqrt(norm) (inverse: x * sqrt(norm)), x and norm of the same layout.
  * `d2s`: x and norm are [1, h, w, 4C] (DCR channel (dy*2+dx)*C + c) and y is
  * depthToSpace(x * f(norm)) = [1, 2h, 2w, C].
@@ -87,10 +96,7 @@ export function gdnEpilogueGpu(x: tf.Tensor4D, norm: tf.Tensor, inverse: boolean
       fn main(index : i32) {
         if (index < uniforms.size) {
           let o = getCoordsFromIndex(index);      // [0, Y, X, c]
-          let C = uniforms.outShape.w;
-          let wIn = uniforms.xShape.z;
-          let src = ((o.y / 2) * wIn + (o.z / 2)) * (4 * C) + ((o.y % 2) * 2 + (o.z % 2)) * C + o.w
-                    + o.x * uniforms.xShapeStrides.x;
+          let src = ${dcrSource('o.y', 'o.z', 'o.w', 'uniforms.outShape.w')};
           let n = N[src];
           let g = ${f};
           setOutputAtIndex(index, X[src] * g);
@@ -107,10 +113,7 @@ export function d2sToPlanarGpu(x: tf.Tensor4D): tf.Tensor4D {
       fn main(index : i32) {
         if (index < uniforms.size) {
           let o = getCoordsFromIndex(index);      // [0, c, Y, X]
-          let C = uniforms.outShape.y;
-          let wIn = uniforms.xShape.z;
-          let src = ((o.z / 2) * wIn + (o.w / 2)) * (4 * C) + ((o.z % 2) * 2 + (o.w % 2)) * C + o.y
-                    + o.x * uniforms.xShapeStrides.x;
+          let src = ${dcrSource('o.z', 'o.w', 'o.y', 'uniforms.outShape.y')};
           setOutputAtIndex(index, X[src]);
         }
       }`;

@@ -178,6 +178,18 @@ export interface TfNetOptions {
   gpuFused?: boolean;
 }
 
+/** A step from a function that never disposes its input: dispose it after, when consumed. */
+function consuming(name: string, f: (x: tf.Tensor4D) => tf.Tensor4D): NetStep {
+  return {
+    name,
+    run: (x, consume) => {
+      const y = f(x);
+      if (consume) x.dispose();
+      return y;
+    },
+  };
+}
+
 /** Networks as tfjs tensors on the active backend. Call only with that backend active. */
 export class TfNet {
   private ga: { convs: TfConv[]; gdns: TfGdn[] };
@@ -268,14 +280,7 @@ export class TfNet {
     const s: NetStep[] = [];
     const planar = !!layout.planar;
     if (planar) {
-      s.push({
-        name: 'to-nhwc',
-        run: (x, c) => {
-          const y = tf.transpose(x, [0, 2, 3, 1]) as tf.Tensor4D;
-          if (c) x.dispose();
-          return y;
-        },
-      });
+      s.push(consuming('to-nhwc', (x) => tf.transpose(x, [0, 2, 3, 1]) as tf.Tensor4D));
     }
     if (op === 'analysis') {
       for (let l = 0; l < 4; l++) {
@@ -294,38 +299,17 @@ export class TfNet {
           continue;
         }
         if (l === 3 && planar && this.gpuFused) {
-          s.push({
-            name: 'gs.3.d2s+planar',
-            run: (x, c) => {
-              const y = d2sToPlanarGpu(x);
-              if (c) x.dispose();
-              return y;
-            },
-          });
+          s.push(consuming('gs.3.d2s+planar', d2sToPlanarGpu));
           return s;
         }
-        s.push({
-          name: `gs.${l}.d2s`,
-          run: (x, c) => {
-            const y = depthToSpace2(x);
-            if (c) x.dispose();
-            return y;
-          },
-        });
+        s.push(consuming(`gs.${l}.d2s`, depthToSpace2));
         if (l < 3) s.push({ name: `gs.${l}.igdn`, run: (x, c) => this.gdn(x, this.gs.igdns[l], true, c) });
       }
     } else {
       throw new NimgError('INTERNAL', `unknown op ${String(op)}`);
     }
     if (planar) {
-      s.push({
-        name: 'to-planar',
-        run: (x, c) => {
-          const y = tf.transpose(x, [0, 3, 1, 2]) as tf.Tensor4D;
-          if (c) x.dispose();
-          return y;
-        },
-      });
+      s.push(consuming('to-planar', (x) => tf.transpose(x, [0, 3, 1, 2]) as tf.Tensor4D));
     }
     return s;
   }

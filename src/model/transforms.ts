@@ -96,6 +96,13 @@ class TfTransforms implements TiledTransforms {
     }
   }
 
+  /** The tiles of an op's input, Hc x Wc in coarse cells (see coarseScale). */
+  private planTiles(op: NetOp, Hc: number, Wc: number): ReturnType<typeof planTiles> {
+    // tile core in coarse cells: tileSize image px = tileSize/16 latent = tileSize/64 hyper-latent
+    const cells = op === 'hyper' ? this.tileSize / 64 : this.tileSize / 16;
+    return planTiles(Hc, Wc, Number.isFinite(cells) ? Math.max(1, Math.floor(cells)) : Math.max(Hc, Wc), haloSides(op));
+  }
+
   private async run(op: NetOp, input: Float32Array, H: number, W: number): Promise<Float32Array> {
     const net = this.net;
     if (!net) throw new NimgError('NOT_INITIALIZED', 'transforms were disposed');
@@ -105,9 +112,7 @@ class TfTransforms implements TiledTransforms {
     const Wc = W / sIn;
     const Ho = Hc * sOut;
     const Wo = Wc * sOut;
-    // tile core in coarse cells: tileSize image px = tileSize/16 latent = tileSize/64 hyper-latent
-    const cells = op === 'hyper' ? this.tileSize / 64 : this.tileSize / 16;
-    const tiles = planTiles(Hc, Wc, Number.isFinite(cells) ? Math.max(1, Math.floor(cells)) : Math.max(Hc, Wc), haloSides(op));
+    const tiles = this.planTiles(op, Hc, Wc);
     const place = (t: (typeof tiles)[number], r: { data: Float32Array; h: number; w: number }) => {
       const eh = (t.ey1 - t.ey0) * sOut;
       const ew = (t.ex1 - t.ex0) * sOut;
@@ -171,11 +176,7 @@ class TfTransforms implements TiledTransforms {
     const M = this.prepared.arch.M;
     if (!(gain instanceof Float32Array) || gain.length !== M) throw new NimgError('BAD_INPUT', `analysisHyper: gain must be ${M} float32 values`);
     if (this.backend !== 'webgpu' || !this.net || !LITTLE_ENDIAN || H % 64 || W % 64) return false;
-    const oneTile = (op: NetOp, Hc: number, Wc: number) => {
-      const cells = op === 'hyper' ? this.tileSize / 64 : this.tileSize / 16;
-      return planTiles(Hc, Wc, Number.isFinite(cells) ? Math.max(1, Math.floor(cells)) : Math.max(Hc, Wc), haloSides(op)).length === 1;
-    };
-    return oneTile('analysis', H / 16, W / 16) && oneTile('hyper', H / 64, W / 64);
+    return this.planTiles('analysis', H / 16, W / 16).length === 1 && this.planTiles('hyper', H / 64, W / 64).length === 1;
   }
 
   /** WebGPU, g_a and h_a each one tile: see Transforms.analysisHyper. */
@@ -213,8 +214,7 @@ class TfTransforms implements TiledTransforms {
       throw new NimgError('BAD_INPUT', `synthesisRgba: crop ${width}x${height} outside ${16 * w}x${16 * h}`);
     }
     if (this.backend !== 'webgpu' || !this.net || !LITTLE_ENDIAN) return undefined;
-    const cells = this.tileSize / 16;
-    if (planTiles(h, w, Number.isFinite(cells) ? Math.max(1, Math.floor(cells)) : Math.max(h, w), haloSides('synthesis')).length !== 1) return undefined;
+    if (this.planTiles('synthesis', h, w).length !== 1) return undefined;
     await activateBackend(this.backend);
     return runSynthesisRgba(this.net, yhat, h, w, width, height);
   }

@@ -39,12 +39,6 @@ export interface Transforms {
   /** yhat: [M, h, w] → x: [3, 16h, 16w] */
   synthesis(yhat: Float32Array, h: number, w: number): Promise<Float32Array>;
   /**
-   * Optional fused encoder front (WebGPU, image in one tile): g_a, then ys = y · gain (per
-   * channel), then h_a on ys while it stays on the device. Same results as analysis →
-   * multiply on the CPU → hyperAnalysis (an f32 multiply either way); resolves to
-   * undefined when it does not apply (the caller then runs the three steps).
-   */
-  /**
    * Optional fused decoder tail (WebGPU, one tile): g_s, then the top-left width x height
    * crop to RGBA8 (alpha 255) on the device, exactly as the core's toRgba; undefined when
    * it does not apply (the caller runs synthesis + toRgba).
@@ -57,6 +51,12 @@ export interface Transforms {
   analysisHyperRgba?(
     rgba: Uint8Array | Uint8ClampedArray, width: number, height: number, padW: number, padH: number, gain: Float32Array,
   ): Promise<{ ys: Float32Array; z: Float32Array } | undefined>;
+  /**
+   * Optional fused encoder front (WebGPU, image in one tile): g_a, then ys = y · gain (per
+   * channel), then h_a on ys while it stays on the device. Same results as analysis →
+   * multiply on the CPU → hyperAnalysis (an f32 multiply either way); resolves to
+   * undefined when it does not apply (the caller then runs the three steps).
+   */
   analysisHyper?(x: Float32Array, H: number, W: number, gain: Float32Array): Promise<{ ys: Float32Array; z: Float32Array } | undefined>;
   dispose(): void;
 }

@@ -11,9 +11,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-# Eight named quality levels: lambda for MSE on [0,1] images scaled by 255^2,
-# log-spaced from ~0.12 to ~1.5 bpp on Kodak (CompressAI's mbt2018-mean lambdas span it).
-LAMBDAS = [0.0018 * (0.13 / 0.0018) ** (i / 7) for i in range(8)]
+# Eight named quality levels: lambda for MSE on [0,1] images scaled by 255^2, log-spaced.
+# Sessions 1-2 used 0.0018..0.13 (CompressAI's mbt2018-mean range); it put q1 at 0.23 bpp on
+# Kodak instead of ~0.1, so from session 3 the low end is 0.0006 (Kodak rate at q1-q2 went
+# as lambda^0.6, which puts 0.0006 near 0.12 bpp); the top (q8 ~1.4 bpp) is unchanged.
+LAMBDA_MIN, LAMBDA_MAX = 0.0006, 0.13
+LAMBDAS = [LAMBDA_MIN * (LAMBDA_MAX / LAMBDA_MIN) ** (i / 7) for i in range(8)]
 NUM_SCALES = 64
 SCALE_MIN, SCALE_MAX = 0.11, 64.0
 MEAN_FRAC_BITS = 4

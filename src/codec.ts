@@ -9,6 +9,10 @@
  *   decode: container → core.decodeZ → core.hyperSynthesis → core.decodeY →
  *           core.dequantizeLatent(g_dec) → g_s → core.toRgba (crop) → [alpha]
  *
+ * On the WebGPU backend h_s runs on the device (src/model/gpu-hs.ts, bit-exact with the
+ * core's; checked against it once per codec before use) and the core takes its mu_q / idx
+ * (encodeLatentHs / decodeLatentHs); any GPU failure falls back to the core's h_s.
+ *
  * Platform-neutral: nothing here imports a Node module. In Node, the default assets (core
  * WASM, weights) are read by src/node/loader.ts, reached by a dynamic import guarded on
  * `process.versions.node`. Every failure is a NimgError.
@@ -93,6 +97,9 @@ export interface DecodeOptions {
   stats?: Partial<DecodeStats>;
 }
 
+/** Where h_s ran: on the WebGPU device or in the WASM core. */
+export type HsPlace = 'webgpu' | 'core';
+
 /** Stage timings of one encode, in milliseconds. */
 export interface EncodeStats {
   backend: BackendName;
@@ -106,6 +113,14 @@ export interface EncodeStats {
   hyperAnalysisMs: number;
   /** quantization, h_s, range coding of z and y */
   entropyMs: number;
+  /**
+   * h_s alone, part of entropyMs: on the device ('webgpu': upload, dispatch, read-back;
+   * overlaps the z stream's coding) or the core's unfused call; 0 when the core runs h_s
+   * inside its fused y coding (then it is in entropyMs only)
+   */
+  hsMs: number;
+  /** where h_s ran: 'webgpu' (src/model/gpu-hs.ts) or 'core' (WASM) */
+  hs: HsPlace;
   /** alpha stream (0 for opaque images) */
   alphaMs: number;
   /** container writing */
@@ -122,6 +137,10 @@ export interface DecodeStats {
   containerMs: number;
   /** range decoding of z and y, h_s, dequantization */
   entropyMs: number;
+  /** h_s alone, part of entropyMs (see EncodeStats.hsMs) */
+  hsMs: number;
+  /** where h_s ran */
+  hs: HsPlace;
   /** g_s (float transform) */
   transformMs: number;
   /** planar float → RGBA, crop, alpha stream */
@@ -272,13 +291,19 @@ class Queue {
   }
 }
 
+const sameInts = (a: Int32Array, b: Int32Array): boolean => a.length === b.length && a.every((v, i) => v === b[i]);
+
 // ----------------------------------------------------------------------------------- codec
 
 /** The core contract plus the optional fused paths of the WASM core (src/core/index.ts). */
 type FusedCore = Core & {
   encodeLatent?(ys: Float32Array, zhat: Int32Array, hz: number, wz: number): Uint8Array;
   decodeLatent?(bytes: Uint8Array, zhat: Int32Array, hz: number, wz: number, gainDec: Float32Array): Float32Array;
+  encodeLatentHs?(ys: Float32Array, hs: Uint32Array): Uint8Array;
+  decodeLatentHs?(bytes: Uint8Array, hs: Uint32Array, gainDec: Float32Array): Float32Array;
 };
+
+type GpuHs = import('./model/gpu-hs.js').GpuHyperSynthesis;
 
 type TransformFactoryOptions = Pick<InitOptions, 'wasmPaths' | 'threads' | 'tileSize'>;
 
@@ -288,6 +313,8 @@ type TransformFactoryOptions = Pick<InitOptions, 'wasmPaths' | 'threads' | 'tile
  */
 export class NimgCodec {
   private readonly transforms = new Map<BackendChoice, Promise<Transforms>>();
+  /** the WebGPU h_s, made on first use on that backend (null: unusable, the core runs h_s) */
+  private gpuHs: Promise<GpuHs | null> | null = null;
   private readonly queue = new Queue();
   private disposed = false;
   readonly modelId: string;
@@ -384,6 +411,42 @@ export class NimgCodec {
     return user === undefined ? this.limits : resolveLimits(user, this.limits);
   }
 
+  /**
+   * The WebGPU h_s for a call on `tf`, or null (other backend, model outside its exact range,
+   * device trouble, or it once disagreed with the core). Before first use it is run on a
+   * fixed zhat (every value from -255 to 255, 2x3 cells) and must equal the core's h_s
+   * exactly: a device that computes differently must never code symbols.
+   */
+  private gpuHsFor(tf: Transforms, hz: number, wz: number): Promise<GpuHs | null> {
+    if (tf.backend !== 'webgpu') return Promise.resolve(null);
+    this.gpuHs ??= (async () => {
+      const [{ GpuHyperSynthesis, webgpuDevice, unpackHs }, { coreModelFromWeights }] = await Promise.all([import('./model/gpu-hs.js'), import('./core/model.js')]);
+      const device = await webgpuDevice();
+      if (!device) return null;
+      const model = coreModelFromWeights(this.weights);
+      const hs = await GpuHyperSynthesis.create(device, model);
+      if (!hs) return null;
+      const n = this.Nz * 6;
+      const z = Int32Array.from({ length: n }, (_, i) => ((i * 211) % 511) - 255);
+      const got = unpackHs(await hs.run(z, 2, 3));
+      const ref = this.core.hyperSynthesis(z, 2, 3);
+      if (!(sameInts(got.muQ, ref.muQ) && sameInts(got.idx, ref.idx))) {
+        hs.dispose();
+        return null;
+      }
+      return hs;
+    })().catch(() => null);
+    return this.gpuHs.then((hs) => (hs && hs.fits(hz, wz) ? hs : null));
+  }
+
+  /** A GPU h_s call failed: stop using it (this codec falls back to the core for good). */
+  private dropGpuHs(): null {
+    const p = this.gpuHs;
+    this.gpuHs = Promise.resolve(null);
+    p?.then((hs) => hs?.dispose(), () => {});
+    return null;
+  }
+
   /** Encode an RGBA (or RGB) image. */
   encode(image: ImageLike, options: EncodeOptions = {}): Promise<Uint8Array> {
     return this.encodeWithStats(image, options).then((r) => r.bytes);
@@ -442,12 +505,26 @@ export class NimgCodec {
         }
         const t5 = now();
         const zhat = core.quantizeZ(z);
+        // WebGPU: h_s on the device, issued before the z stream is coded so the two overlap
+        const gpuHs = await this.gpuHsFor(tf, g.hz, g.wz);
+        const th0 = now();
+        const hsJob = gpuHs ? gpuHs.run(zhat, g.hz, g.wz).catch(() => this.dropGpuHs()) : null;
         const zBytes = core.encodeZ(zhat, g.hz * g.wz);
+        const packed = hsJob ? await hsJob : null;
+        let hsMs = packed ? now() - th0 : 0;
         let yBytes: Uint8Array;
-        if (core.encodeLatent) {
+        if (packed) {
+          if (core.encodeLatentHs) yBytes = core.encodeLatentHs(ys, packed);
+          else {
+            const { muQ, idx } = (await import('./model/gpu-hs.js')).unpackHs(packed);
+            yBytes = core.encodeY(core.quantizeLatent(ys, muQ), idx);
+          }
+        } else if (core.encodeLatent) {
           yBytes = core.encodeLatent(ys, zhat, g.hz, g.wz); // fused: intermediates stay in WASM
         } else {
+          const th = now();
           const { muQ, idx } = core.hyperSynthesis(zhat, g.hz, g.wz);
+          hsMs = now() - th;
           yBytes = core.encodeY(core.quantizeLatent(ys, muQ), idx);
         }
         const t6 = now();
@@ -471,6 +548,8 @@ export class NimgCodec {
           analysisMs: t3 - t2,
           hyperAnalysisMs: t5 - t4,
           entropyMs: t4 - t3 + (t6 - t5),
+          hsMs,
+          hs: packed ? 'webgpu' : 'core',
           alphaMs: t7 - t6,
           containerMs: t8 - t7,
           totalMs: t8 - t0,
@@ -520,11 +599,24 @@ export class NimgCodec {
         streamStage = true;
         const gDec = interpolateGain(this.gainDec, this.levels, this.M, header.quality);
         const zhat = core.decodeZ(z, g.hz * g.wz);
+        // WebGPU: h_s on the device (a failure there falls back to the core's h_s)
+        const gpuHs = await this.gpuHsFor(tf, g.hz, g.wz);
+        const th0 = now();
+        const packed = gpuHs ? await gpuHs.run(zhat, g.hz, g.wz).catch(() => this.dropGpuHs()) : null;
+        let hsMs = packed ? now() - th0 : 0;
         let yhat: Float32Array;
-        if (core.decodeLatent) {
+        if (packed) {
+          if (core.decodeLatentHs) yhat = core.decodeLatentHs(y, packed, gDec);
+          else {
+            const { muQ, idx } = (await import('./model/gpu-hs.js')).unpackHs(packed);
+            yhat = core.dequantizeLatent(core.decodeY(y, idx), muQ, gDec, this.M, g.h * g.w);
+          }
+        } else if (core.decodeLatent) {
           yhat = core.decodeLatent(y, zhat, g.hz, g.wz, gDec); // fused: intermediates stay in WASM
         } else {
+          const th = now();
           const { muQ, idx } = core.hyperSynthesis(zhat, g.hz, g.wz);
+          hsMs = now() - th;
           yhat = core.dequantizeLatent(core.decodeY(y, idx), muQ, gDec, this.M, g.h * g.w);
         }
         streamStage = false;
@@ -547,6 +639,8 @@ export class NimgCodec {
           backend: tf.backend,
           containerMs: t1 - t0,
           entropyMs: t2 - t1,
+          hsMs,
+          hs: packed ? 'webgpu' : 'core',
           transformMs: t3 - t2,
           postMs: t4 - t3,
           totalMs: t4 - t0,
@@ -568,6 +662,7 @@ export class NimgCodec {
   /** Release the transforms (GPU buffers, worker threads). */
   dispose(): void {
     this.disposed = true;
+    this.dropGpuHs();
     for (const p of this.transforms.values()) p.then((t) => t.dispose(), () => {});
     this.transforms.clear();
   }

@@ -108,6 +108,14 @@ export interface WasmCore extends Core {
    */
   decodeLatent(bytes: Uint8Array, zhat: Int32Array, hz: number, wz: number, gainDec: Float32Array): Float32Array;
   /**
+   * `encodeLatent` with an h_s computed elsewhere (the WebGPU h_s, src/model/gpu-hs.ts):
+   * `hs` packed u32 [M, HW] = (mu_q & 0xffff) | idx << 16, unpacked straight into WASM
+   * memory (no intermediate arrays). ys: gained latent [M, HW].
+   */
+  encodeLatentHs(ys: Float32Array, hs: Uint32Array): Uint8Array;
+  /** `decodeLatent` with an h_s computed elsewhere (`hs` packed as in encodeLatentHs); yhat [M, HW]. */
+  decodeLatentHs(bytes: Uint8Array, hs: Uint32Array, gainDec: Float32Array): Float32Array;
+  /**
    * Give the WASM memory back (it only grows: a large image leaves it large): replaces the
    * instance by a fresh one and re-applies the model.
    */
@@ -480,6 +488,59 @@ class WasmCoreImpl implements WasmCore {
       const inP = WasmCoreImpl.put(ex, bytes);
       const kP = WasmCoreImpl.alloc(ex, n * 4);
       WasmCoreImpl.check(ex, ex.decodeSyms(this.gaussMeta, m.numScales, inP, bytes.length, idxP, 0, kP, n), 'decodeLatent');
+      const gP = WasmCoreImpl.put(ex, gainDec);
+      const outP = WasmCoreImpl.alloc(ex, n * 4);
+      ex.dequantizeLatent(kP, muP, gP, outP, m.M, HW, m.meanFracBits);
+      return new Float32Array(ex.memory.buffer, outP, n).slice();
+    });
+  }
+
+  /** packed h_s (mu_q & 0xffff | idx << 16) → arena buffers mu_q, idx (i32); returns [muP, idxP] */
+  private static putPackedHs(ex: CoreExports, hs: Uint32Array): [number, number] {
+    const n = hs.length;
+    const muP = WasmCoreImpl.alloc(ex, n * 4);
+    const idxP = WasmCoreImpl.alloc(ex, n * 4);
+    const mu = new Int32Array(ex.memory.buffer, muP, n);
+    const idx = new Int32Array(ex.memory.buffer, idxP, n);
+    for (let i = 0; i < n; i++) {
+      const v = hs[i];
+      mu[i] = (v << 16) >> 16;
+      idx[i] = v >>> 16;
+    }
+    return [muP, idxP];
+  }
+
+  encodeLatentHs(ys: Float32Array, hs: Uint32Array): Uint8Array {
+    const m = this.needModel();
+    checkArray('hs', hs, Uint32Array);
+    const n = hs.length;
+    if (n % m.M) badInput(`encodeLatentHs: ${n} h_s values are not a multiple of M = ${m.M}`);
+    checkArray('ys', ys, Float32Array, n);
+    checkBytes(n * 16);
+    return this.run('encodeLatentHs', (ex) => {
+      const [muP, idxP] = WasmCoreImpl.putPackedHs(ex, hs);
+      const yP = WasmCoreImpl.put(ex, ys);
+      const kP = WasmCoreImpl.alloc(ex, n * 4);
+      ex.quantizeLatent(yP, muP, kP, n, m.meanFracBits);
+      WasmCoreImpl.check(ex, ex.encodeSyms(this.gaussMeta, m.numScales, kP, idxP, 0, n), 'encodeLatentHs');
+      return new Uint8Array(ex.memory.buffer, ex.getOutPtr() >>> 0, ex.getOutLen() >>> 0).slice();
+    });
+  }
+
+  decodeLatentHs(bytes: Uint8Array, hs: Uint32Array, gainDec: Float32Array): Float32Array {
+    const m = this.needModel();
+    checkArray('bytes', bytes, Uint8Array);
+    checkArray('hs', hs, Uint32Array);
+    checkArray('gainDec', gainDec, Float32Array, m.M);
+    const n = hs.length;
+    if (n % m.M) badInput(`decodeLatentHs: ${n} h_s values are not a multiple of M = ${m.M}`);
+    const HW = n / m.M;
+    checkBytes(n * 16 + bytes.length);
+    return this.run('decodeLatentHs', (ex) => {
+      const [muP, idxP] = WasmCoreImpl.putPackedHs(ex, hs);
+      const inP = WasmCoreImpl.put(ex, bytes);
+      const kP = WasmCoreImpl.alloc(ex, n * 4);
+      WasmCoreImpl.check(ex, ex.decodeSyms(this.gaussMeta, m.numScales, inP, bytes.length, idxP, 0, kP, n), 'decodeLatentHs');
       const gP = WasmCoreImpl.put(ex, gainDec);
       const outP = WasmCoreImpl.alloc(ex, n * 4);
       ex.dequantizeLatent(kP, muP, gP, outP, m.M, HW, m.meanFracBits);

@@ -42,7 +42,7 @@ interface GpuEncoder {
 }
 export interface GpuDeviceLike {
   readonly limits: { maxStorageBufferBindingSize: number; maxBufferSize: number; maxComputeWorkgroupsPerDimension: number };
-  readonly queue: { writeBuffer(b: GpuBuffer, off: number, data: ArrayBufferView | ArrayBuffer, dataOff?: number, size?: number): void; submit(c: unknown[]): void };
+  readonly queue: { writeBuffer(b: GpuBuffer, off: number, data: ArrayBufferView): void; submit(c: unknown[]): void };
   createBuffer(d: { size: number; usage: number; label?: string }): GpuBuffer;
   createShaderModule(d: { code: string; label?: string }): unknown;
   createComputePipeline(d: { layout: 'auto'; compute: { module: unknown; entryPoint: string }; label?: string }): GpuPipeline;
@@ -279,7 +279,7 @@ export class GpuHyperSynthesis {
     let s: SizeSet;
     try {
       s = this.sizeSet(hz, wz);
-      d.queue.writeBuffer(s.z, 0, zhat.buffer, zhat.byteOffset, zhat.byteLength);
+      d.queue.writeBuffer(s.z, 0, zhat);
       const enc = d.createCommandEncoder();
       const pass = enc.beginComputePass();
       for (let l = 0; l < 3; l++) {

@@ -305,3 +305,24 @@ export function hyperSynthesis(zPtr: usize, hz: u32, wz: u32, muPtr: usize, idxP
 export function hsNz(): u32 {
   return layers == 0 ? 0 : load<u32>(layers, 0);
 }
+
+/**
+ * Split an h_s result computed elsewhere (the WebGPU h_s, src/model/gpu-hs.ts), packed as
+ * u32 (mu_q & 0xffff) | idx << 16, into mu_q (sign-extended) and idx, i32 each.
+ * REQUIRES: srcPtr, muPtr, idxPtr: n u32/i32 each.
+ */
+export function unpackHs(srcPtr: usize, muPtr: usize, idxPtr: usize, n: u32): void {
+  const n4 = n & ~3;
+  for (let i: u32 = 0; i < n4; i += 4) {
+    const o = <usize>i << 2;
+    const v = v128.load(srcPtr + o);
+    v128.store(muPtr + o, i32x4.shr_s(i32x4.shl(v, 16), 16));
+    v128.store(idxPtr + o, i32x4.shr_u(v, 16));
+  }
+  for (let i = n4; i < n; i++) {
+    const o = <usize>i << 2;
+    const v = load<u32>(srcPtr + o);
+    store<i32>(muPtr + o, (<i32>(v << 16)) >> 16);
+    store<i32>(idxPtr + o, <i32>(v >>> 16));
+  }
+}

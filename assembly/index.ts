@@ -8,7 +8,7 @@ export { getErrIndex } from './status';
 export { buildTables, getBuildStatus, encodeSyms, decodeSyms, getOutPtr, getOutLen } from './rans';
 export { quantizeZ, quantizeLatent, dequantizeLatent } from './quant';
 export { toPlanar, toRgba } from './pixels';
-export { hsReset, hsSetLayer, hsFinish, hyperSynthesis, hsNz } from './hs';
+export { hsReset, hsSetLayer, hsFinish, hyperSynthesis, hsNz, unpackHs } from './hs';
 
 /** Test hook: traps (unreachable), so the wrapper's trap recovery can be tested. */
 export function debugTrap(): void {

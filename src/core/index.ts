@@ -46,6 +46,7 @@ interface CoreExports {
   hsSetLayer(l: number, cin: number, cout: number, k: number, w8: number, b: number, m: number, sh: number): number;
   hsFinish(M: number, numScales: number): number;
   hyperSynthesis(zPtr: number, hz: number, wz: number, muPtr: number, idxPtr: number): number;
+  unpackHs(srcPtr: number, muPtr: number, idxPtr: number, n: number): void;
   debugTrap(): void;
   coreVersion(): number;
 }
@@ -109,8 +110,9 @@ export interface WasmCore extends Core {
   decodeLatent(bytes: Uint8Array, zhat: Int32Array, hz: number, wz: number, gainDec: Float32Array): Float32Array;
   /**
    * `encodeLatent` with an h_s computed elsewhere (the WebGPU h_s, src/model/gpu-hs.ts):
-   * `hs` packed u32 [M, HW] = (mu_q & 0xffff) | idx << 16, unpacked straight into WASM
-   * memory (no intermediate arrays). ys: gained latent [M, HW].
+   * `hs` packed u32 [M, HW] = (mu_q & 0xffff) | idx << 16, copied in once and split in WASM
+   * (assembly/hs.ts unpackHs); no mu_q / idx / k arrays cross the boundary. ys: gained
+   * latent [M, HW].
    */
   encodeLatentHs(ys: Float32Array, hs: Uint32Array): Uint8Array;
   /** `decodeLatent` with an h_s computed elsewhere (`hs` packed as in encodeLatentHs); yhat [M, HW]. */
@@ -211,7 +213,7 @@ class WasmCoreImpl implements WasmCore {
   }
 
   /** copy a typed array into a fresh arena block; returns its pointer */
-  private static put(ex: CoreExports, a: Int8Array | Uint8Array | Uint8ClampedArray | Int32Array | Float32Array): number {
+  private static put(ex: CoreExports, a: Int8Array | Uint8Array | Uint8ClampedArray | Int32Array | Uint32Array | Float32Array): number {
     const p = WasmCoreImpl.alloc(ex, a.byteLength);
     new Uint8Array(ex.memory.buffer, p, a.byteLength).set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
     return p;
@@ -495,18 +497,13 @@ class WasmCoreImpl implements WasmCore {
     });
   }
 
-  /** packed h_s (mu_q & 0xffff | idx << 16) → arena buffers mu_q, idx (i32); returns [muP, idxP] */
+  /** packed h_s (mu_q & 0xffff | idx << 16) → arena buffers mu_q, idx (i32, split by SIMD in WASM); returns [muP, idxP] */
   private static putPackedHs(ex: CoreExports, hs: Uint32Array): [number, number] {
     const n = hs.length;
+    const srcP = WasmCoreImpl.put(ex, hs);
     const muP = WasmCoreImpl.alloc(ex, n * 4);
     const idxP = WasmCoreImpl.alloc(ex, n * 4);
-    const mu = new Int32Array(ex.memory.buffer, muP, n);
-    const idx = new Int32Array(ex.memory.buffer, idxP, n);
-    for (let i = 0; i < n; i++) {
-      const v = hs[i];
-      mu[i] = (v << 16) >> 16;
-      idx[i] = v >>> 16;
-    }
+    ex.unpackHs(srcP, muP, idxP, n);
     return [muP, idxP];
   }
 

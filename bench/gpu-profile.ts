@@ -8,10 +8,15 @@
  *
  * Profile mode (default), per image (median of --runs, default 3, after one warm-up pass),
  * the stages the codec runs on WebGPU, each followed by a GPU sync:
- *   decode: entropy (WASM core: rANS z, h_s, rANS y, dequantize) | g_s: upload, each layer,
- *           rgba8 (on the device), readback
+ *   decode: entropy.z (WASM core: rANS z) | h_s (on the device: zhat upload, 3 dispatches,
+ *           read-back of the packed mu_q/idx) | entropy.y (WASM core: rANS y, dequantize) |
+ *           entropy = the three together | g_s: upload, each layer, rgba8 (on the device), readback
  *   encode: pre (gain table) | g_a+h_a: upload (RGBA bytes), rgba-to-nhwc, each g_a layer, gain, ys-to-planar,
- *           ys-readback, each h_a layer, z-to-planar, z-readback | entropy
+ *           ys-readback, each h_a layer, z-to-planar, z-readback | entropy.z (quantize + rANS z) |
+ *           h_s (device) | entropy.y (quantize + rANS y) | entropy = the three (the codec
+ *           overlaps h_s with entropy.z)
+ *   h_s_core: the WASM core's h_s on the same zhat (what the device replaced), for comparison
+ *           (if the device h_s is unusable, h_s is NaN and entropy.y holds the core's fused h_s)
  *   ref.*:  the codec's own encodeWithStats / decodeWithStats (no syncs), for comparison
  *   sync_ms: the cost of one GPU sync on an idle queue (subtract it per synced stage)
  *   --kernels: also tf.time() around g_s and g_a (timestamp queries; per-kernel GPU ms when
@@ -161,6 +166,22 @@ async function countMode(): Promise<void> {
   }
   // whole codec calls (the fused encoder front / RGBA tail, where the source has them)
   const { NimgCodec } = (await import(mod('codec'))) as typeof import('../src/codec.js');
+  // the device h_s (where the source has it) runs on the raw GPUDevice, not through tfjs
+  // programs: count each call as its 3 dispatches and 1 read-back
+  if (existsSync(mod('model/gpu-hs'))) {
+    const { GpuHyperSynthesis } = (await import(mod('model/gpu-hs'))) as typeof import('../src/model/gpu-hs.js');
+    const proto = GpuHyperSynthesis.prototype as unknown as { run: (...a: unknown[]) => Promise<Uint32Array> };
+    const run = proto.run;
+    proto.run = function (this: unknown, ...a: unknown[]) {
+      counts.dispatch += 3;
+      counts.programs['nimg_hs (device h_s, 3 dispatches)'] = (counts.programs['nimg_hs (device h_s, 3 dispatches)'] ?? 0) + 1;
+      return run.apply(this, a).then((r) => {
+        counts.readbacks++;
+        counts.readbackBytes += r.byteLength;
+        return r;
+      });
+    };
+  }
   const codec = await NimgCodec.create({ backend: 'webgpu' });
   const img = { width: W, height: H, data: new Uint8ClampedArray(W * H * 4).map((_, i) => (i * 7) & 255) };
   for (const [name, f] of [
@@ -200,8 +221,11 @@ async function profileMode(): Promise<void> {
   type Core = import('../src/core/types.js').Core & {
     encodeLatent(ys: Float32Array, zhat: Int32Array, hz: number, wz: number): Uint8Array;
     decodeLatent(bytes: Uint8Array, zhat: Int32Array, hz: number, wz: number, gainDec: Float32Array): Float32Array;
+    encodeLatentHs(ys: Float32Array, hs: Uint32Array): Uint8Array;
+    decodeLatentHs(bytes: Uint8Array, hs: Uint32Array, gainDec: Float32Array): Float32Array;
   };
   type Net = import('../src/model/net.js').TfNet;
+  type GpuHs = import('../src/model/gpu-hs.js').GpuHyperSynthesis;
   const { byteToUnitTable, planarToRgbaGpu, rgbaToNhwcGpu } = await import('../src/model/gpu-kernels.js');
 
   const dir = path.resolve(opt('images', process.env.NIMG_KODAK ?? path.join('..', 'shared', 'data', 'kodak')));
@@ -230,6 +254,8 @@ async function profileMode(): Promise<void> {
   const gainDec = (codec as unknown as { gainDec: Float32Array }).gainDec;
   const levels = codec.levels;
   const be = tf.backend() as unknown as WebGpuBackendInternals;
+  const gpuHsFor = (hz: number, wz: number) =>
+    (codec as unknown as { gpuHsFor(t: unknown, hz: number, wz: number): Promise<GpuHs | null> }).gpuHsFor(tfm, hz, wz);
   console.error(`webgpu tile ${tfm.tileSize}, timestamp-query ${be.supportTimestampQuery ? 'yes' : 'no'}; ${files.length} images, ${runs} runs`);
 
   /** time one stage: run f, then wait for the GPU */
@@ -314,12 +340,22 @@ async function profileMode(): Promise<void> {
       row.sync_ms = now() - t0;
 
       // ---- decode, staged
+      const hs = await gpuHsFor(g.hz, g.wz);
       t0 = now();
       const file = parseContainer(bytes);
       const gDec = interpolateGain(gainDec, levels, M, file.header.quality);
       const zhat = core.decodeZ(file.z, g.hz * g.wz);
-      const yhat = core.decodeLatent(file.y, zhat, g.hz, g.wz, gDec);
-      row['dec.entropy'] = now() - t0;
+      row['dec.entropy.z'] = now() - t0;
+      t0 = now();
+      const packed = hs ? await hs.run(zhat, g.hz, g.wz) : null;
+      row['dec.h_s'] = packed ? now() - t0 : NaN;
+      t0 = now();
+      const yhat = packed ? core.decodeLatentHs(file.y, packed, gDec) : core.decodeLatent(file.y, zhat, g.hz, g.wz, gDec);
+      row['dec.entropy.y'] = now() - t0;
+      row['dec.entropy'] = row['dec.entropy.z'] + (row['dec.h_s'] || 0) + row['dec.entropy.y'];
+      t0 = now();
+      core.hyperSynthesis(zhat, g.hz, g.wz);
+      row.h_s_core = now() - t0;
       const gs = await stagedDecode(yhat, g.h, g.w, img.width, img.height);
       for (const [k, v] of Object.entries(gs)) row[`dec.g_s.${k}`] = v;
 
@@ -333,8 +369,15 @@ async function profileMode(): Promise<void> {
       t0 = now();
       const zq = core.quantizeZ(fe.z);
       core.encodeZ(zq, g.hz * g.wz);
-      core.encodeLatent(ys, zq, g.hz, g.wz);
-      row['enc.entropy'] = now() - t0;
+      row['enc.entropy.z'] = now() - t0;
+      t0 = now();
+      const packedE = hs ? await hs.run(zq, g.hz, g.wz) : null;
+      row['enc.h_s'] = packedE ? now() - t0 : NaN;
+      t0 = now();
+      if (packedE) core.encodeLatentHs(ys, packedE);
+      else core.encodeLatent(ys, zq, g.hz, g.wz);
+      row['enc.entropy.y'] = now() - t0;
+      row['enc.entropy'] = row['enc.entropy.z'] + (row['enc.h_s'] || 0) + row['enc.entropy.y'];
 
       // ---- the codec itself (no syncs), for reference
       t0 = now();
@@ -342,6 +385,7 @@ async function profileMode(): Promise<void> {
       row['ref.decode_total'] = now() - t0;
       row['ref.decode_transform'] = d.stats.transformMs;
       row['ref.decode_entropy'] = d.stats.entropyMs;
+      row['ref.decode_hs'] = d.stats.hs === 'webgpu' ? d.stats.hsMs : NaN;
       row['ref.decode_post'] = d.stats.postMs;
       t0 = now();
       const e = await codec.encodeWithStats(img, { quality, backend: 'webgpu' });
@@ -349,6 +393,7 @@ async function profileMode(): Promise<void> {
       row['ref.encode_pre'] = e.stats.preMs;
       row['ref.encode_transform'] = e.stats.transformMs;
       row['ref.encode_entropy'] = e.stats.entropyMs;
+      row['ref.encode_hs'] = e.stats.hs === 'webgpu' ? e.stats.hsMs : NaN;
 
       if (kernels) {
         const xs = tf.tensor4d(yhat, [1, M, g.h, g.w]);
@@ -367,8 +412,8 @@ async function profileMode(): Promise<void> {
     for (const [k, v] of Object.entries(med)) add(k, v);
     perImage.push({ image: f, size: `${img.width}x${img.height}`, ...med });
     console.error(
-      `${f}: sync ${med.sync_ms} | dec: entropy ${med['dec.entropy']} g_s+rgba ${med['dec.g_s.total']} (up ${med['dec.g_s.upload']}, rb ${med['dec.g_s.readback']}) ` +
-        `| enc: pre ${med['enc.pre']} g_a+h_a ${med['enc.g_a+h_a.total']} entropy ${med['enc.entropy']} | codec (unsynced): dec ${med['ref.decode_total']} enc ${med['ref.encode_total']}`,
+      `${f}: sync ${med.sync_ms} | dec: entropy ${med['dec.entropy']} (h_s ${med['dec.h_s']}, core h_s ${med.h_s_core}) g_s+rgba ${med['dec.g_s.total']} (up ${med['dec.g_s.upload']}, rb ${med['dec.g_s.readback']}) ` +
+        `| enc: pre ${med['enc.pre']} g_a+h_a ${med['enc.g_a+h_a.total']} entropy ${med['enc.entropy']} (h_s ${med['enc.h_s']}) | codec (unsynced): dec ${med['ref.decode_total']} enc ${med['ref.encode_total']}`,
     );
   }
   const summary: Record<string, number> = {};

@@ -139,12 +139,13 @@ function tiledImage(all: ImageLike[], W: number, H: number): ImageLike {
   return { width: W, height: H, data };
 }
 
-const ENC_KEYS = ['preMs', 'analysisMs', 'hyperAnalysisMs', 'transformMs', 'entropyMs', 'alphaMs', 'containerMs', 'totalMs'] as const;
-const DEC_KEYS = ['containerMs', 'entropyMs', 'transformMs', 'postMs', 'totalMs'] as const;
+// hsMs: h_s alone (part of entropyMs; on WebGPU it runs on the device, stats.hs says where)
+const ENC_KEYS = ['preMs', 'analysisMs', 'hyperAnalysisMs', 'transformMs', 'entropyMs', 'hsMs', 'alphaMs', 'containerMs', 'totalMs'] as const;
+const DEC_KEYS = ['containerMs', 'entropyMs', 'hsMs', 'transformMs', 'postMs', 'totalMs'] as const;
 
 function stageMedians<K extends string>(rows: Record<K, number>[], keys: readonly K[]): Record<string, number | null> {
   const o: Record<string, number | null> = {};
-  for (const k of keys) o[k.replace(/Ms$/, '_ms')] = r2(median(rows.map((r) => r[k])));
+  for (const k of keys) o[k.replace(/Ms$/, '_ms')] = r2(median(rows.map((r) => r[k] ?? NaN)));
   return o;
 }
 
@@ -281,7 +282,7 @@ async function measureBackend(backend: BackendName, images: { name: string; img:
     decWall.push(d.wallMs);
     bpps.push(bpp);
     psnrs.push(psnr);
-    per.push({ image: name, size: `${img.width}x${img.height}`, encode_ms: r2(e.wallMs), decode_ms: r2(d.wallMs), bpp: Math.round(bpp * 10000) / 10000, psnr: r2(psnr) });
+    per.push({ image: name, size: `${img.width}x${img.height}`, encode_ms: r2(e.wallMs), decode_ms: r2(d.wallMs), bpp: Math.round(bpp * 10000) / 10000, psnr: r2(psnr), hs: `${(e.stats as EncodeStats).hs}/${(d.stats as DecodeStats).hs}` });
   }
   const mpx = median(images.slice(0, per.length).map(({ img }) => (img.width * img.height) / 1e6));
   res.kodak = {
@@ -364,7 +365,7 @@ function summary(): void {
   lines.push(`=== nimg gpu-speed  (quality ${QUALITY}, ${new Date().toISOString()}) ===`);
   lines.push(`GPU: ${m.gpu_name ?? '-'}  driver ${m.gpu_driver ?? '-'}  CUDA ${m.cuda_version_driver ?? '-'}`);
   lines.push(`CPU: ${m.cpu_model ?? '-'} x${m.cpu_logical_cores}  Node ${m.node}`);
-  const head = ['backend', 'imgs', 'enc ms', 'dec ms', 'enc pre', 'enc xform', 'enc entropy', 'dec entropy', 'dec xform', 'dec post', 'bpp', 'PSNR', '12MP enc MP/s', '12MP dec MP/s'];
+  const head = ['backend', 'imgs', 'enc ms', 'dec ms', 'enc pre', 'enc xform', 'enc entropy', 'enc h_s', 'dec entropy', 'dec h_s', 'dec xform', 'dec post', 'bpp', 'PSNR', '12MP enc MP/s', '12MP dec MP/s'];
   const rows: string[][] = [head];
   for (const [b, v] of Object.entries(result.backends as Record<string, Json>)) {
     const k = (v.kodak ?? {}) as Json;
@@ -379,7 +380,9 @@ function summary(): void {
       fmt(es.pre_ms),
       fmt(es.transform_ms),
       fmt(es.entropy_ms),
+      fmt(es.hs_ms),
       fmt(ds.entropy_ms),
+      fmt(ds.hs_ms),
       fmt(ds.transform_ms),
       fmt(ds.post_ms),
       fmt(k.bpp_mean, 3),

@@ -397,6 +397,9 @@ export class NimgCodec {
         const { createTransforms } = await import('./model/transforms.js');
         const t = await createTransforms(this.weights, { ...this.tfOpts, backend: choice });
         if (choice === 'auto' && !this.transforms.has(t.backend)) this.transforms.set(t.backend, Promise.resolve(t));
+        // WebGPU: compile the device h_s and run its check against the core now rather than
+        // in the first call's entropy stage (never fails: a problem leaves h_s in the core)
+        if (t.backend === 'webgpu') void this.gpuHsFor(t, 1, 1);
         return t;
       })();
       this.transforms.set(choice, p);

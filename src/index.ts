@@ -32,6 +32,7 @@ export type {
   ProbeInfo,
   EncodeStats,
   DecodeStats,
+  HsPlace,
   ImageLike,
   DecodedImage,
   WeightsSource,

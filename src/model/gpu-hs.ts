@@ -143,6 +143,7 @@ export class GpuHyperSynthesis {
   private readonly weightBufs: GpuBuffer[];
   private set: SizeSet | null = null;
   private tail: Promise<unknown> = Promise.resolve();
+  private inFlight = 0;
   private disposed = false;
 
   private constructor(
@@ -262,8 +263,15 @@ export class GpuHyperSynthesis {
    * on the CPU meanwhile). Calls are serialised.
    */
   run(zhat: Int32Array, hz: number, wz: number): Promise<Uint32Array> {
-    const p = this.tail.then(() => this.runNow(zhat, hz, wz));
-    this.tail = p.catch(() => {});
+    // idle: issue the work now, synchronously (a .then would defer it past the caller's
+    // next synchronous step, e.g. the z stream coding it is meant to overlap)
+    const go = () => this.runNow(zhat, hz, wz);
+    const p = this.inFlight === 0 ? go() : this.tail.then(go);
+    this.inFlight++;
+    this.tail = p.then(
+      () => void this.inFlight--,
+      () => void this.inFlight--,
+    );
     return p;
   }
 

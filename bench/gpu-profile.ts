@@ -15,7 +15,8 @@
  *           ys-readback, each h_a layer, z-to-planar, z-readback | entropy.z (quantize + rANS z) |
  *           h_s (device) | entropy.y (quantize + rANS y) | entropy = the three (the codec
  *           overlaps h_s with entropy.z)
- *   h_s_core: the WASM core's h_s on the same zhat (what the device replaced), for comparison
+ *   h_s_core: the WASM core's h_s on the same zhat (what the device replaced), for comparison;
+ *           h_s_mismatch: values where the device's mu_q/idx differ from the core's (must be 0)
  *           (if the device h_s is unusable, h_s is NaN and entropy.y holds the core's fused h_s)
  *   ref.*:  the codec's own encodeWithStats / decodeWithStats (no syncs), for comparison
  *   sync_ms: the cost of one GPU sync on an idle queue (subtract it per synced stage)
@@ -354,8 +355,10 @@ async function profileMode(): Promise<void> {
       row['dec.entropy.y'] = now() - t0;
       row['dec.entropy'] = row['dec.entropy.z'] + (row['dec.h_s'] || 0) + row['dec.entropy.y'];
       t0 = now();
-      core.hyperSynthesis(zhat, g.hz, g.wz);
+      const hsCore = core.hyperSynthesis(zhat, g.hz, g.wz);
       row.h_s_core = now() - t0;
+      // the device h_s must equal the core's bit for bit (values that differ; NaN: not run)
+      row.h_s_mismatch = packed ? packed.reduce((n, v, i) => n + (((v << 16) >> 16) !== hsCore.muQ[i] || v >>> 16 !== hsCore.idx[i] ? 1 : 0), 0) : NaN;
       const gs = await stagedDecode(yhat, g.h, g.w, img.width, img.height);
       for (const [k, v] of Object.entries(gs)) row[`dec.g_s.${k}`] = v;
 

@@ -457,6 +457,29 @@ class WasmCoreImpl implements WasmCore {
     return [muP, idxP];
   }
 
+  /** the y stream of the fused paths: quantize ys around mu_q, range-code with the tables idx (mu_q, idx in the arena) */
+  private codeLatentIn(ex: CoreExports, muP: number, idxP: number, ys: Float32Array, label: string): Uint8Array {
+    const m = this.needModel();
+    const n = ys.length;
+    const yP = WasmCoreImpl.put(ex, ys);
+    const kP = WasmCoreImpl.alloc(ex, n * 4);
+    ex.quantizeLatent(yP, muP, kP, n, m.meanFracBits);
+    WasmCoreImpl.check(ex, ex.encodeSyms(this.gaussMeta, m.numScales, kP, idxP, 0, n), label);
+    return new Uint8Array(ex.memory.buffer, ex.getOutPtr() >>> 0, ex.getOutLen() >>> 0).slice();
+  }
+
+  /** the inverse: range-decode n = M·HW symbols with the tables idx, dequantize around mu_q with gainDec */
+  private decodeLatentIn(ex: CoreExports, muP: number, idxP: number, bytes: Uint8Array, gainDec: Float32Array, n: number, label: string): Float32Array {
+    const m = this.needModel();
+    const inP = WasmCoreImpl.put(ex, bytes);
+    const kP = WasmCoreImpl.alloc(ex, n * 4);
+    WasmCoreImpl.check(ex, ex.decodeSyms(this.gaussMeta, m.numScales, inP, bytes.length, idxP, 0, kP, n), label);
+    const gP = WasmCoreImpl.put(ex, gainDec);
+    const outP = WasmCoreImpl.alloc(ex, n * 4);
+    ex.dequantizeLatent(kP, muP, gP, outP, m.M, n / m.M, m.meanFracBits);
+    return new Float32Array(ex.memory.buffer, outP, n).slice();
+  }
+
   encodeLatent(ys: Float32Array, zhat: Int32Array, hz: number, wz: number): Uint8Array {
     const m = this.needModel();
     checkUint('hz', hz, 1);
@@ -467,11 +490,7 @@ class WasmCoreImpl implements WasmCore {
     checkBytes(n * 16);
     return this.run('encodeLatent', (ex) => {
       const [muP, idxP] = WasmCoreImpl.hsInto(ex, zhat, hz, wz, n);
-      const yP = WasmCoreImpl.put(ex, ys);
-      const kP = WasmCoreImpl.alloc(ex, n * 4);
-      ex.quantizeLatent(yP, muP, kP, n, m.meanFracBits);
-      WasmCoreImpl.check(ex, ex.encodeSyms(this.gaussMeta, m.numScales, kP, idxP, 0, n), 'encodeLatent');
-      return new Uint8Array(ex.memory.buffer, ex.getOutPtr() >>> 0, ex.getOutLen() >>> 0).slice();
+      return this.codeLatentIn(ex, muP, idxP, ys, 'encodeLatent');
     });
   }
 
@@ -482,18 +501,11 @@ class WasmCoreImpl implements WasmCore {
     checkUint('wz', wz, 1);
     checkArray('zhat', zhat, Int32Array, m.Nz * hz * wz);
     checkArray('gainDec', gainDec, Float32Array, m.M);
-    const HW = 16 * hz * wz;
-    const n = m.M * HW;
+    const n = m.M * 16 * hz * wz;
     checkBytes(n * 16 + bytes.length);
     return this.run('decodeLatent', (ex) => {
       const [muP, idxP] = WasmCoreImpl.hsInto(ex, zhat, hz, wz, n);
-      const inP = WasmCoreImpl.put(ex, bytes);
-      const kP = WasmCoreImpl.alloc(ex, n * 4);
-      WasmCoreImpl.check(ex, ex.decodeSyms(this.gaussMeta, m.numScales, inP, bytes.length, idxP, 0, kP, n), 'decodeLatent');
-      const gP = WasmCoreImpl.put(ex, gainDec);
-      const outP = WasmCoreImpl.alloc(ex, n * 4);
-      ex.dequantizeLatent(kP, muP, gP, outP, m.M, HW, m.meanFracBits);
-      return new Float32Array(ex.memory.buffer, outP, n).slice();
+      return this.decodeLatentIn(ex, muP, idxP, bytes, gainDec, n, 'decodeLatent');
     });
   }
 
@@ -516,11 +528,7 @@ class WasmCoreImpl implements WasmCore {
     checkBytes(n * 16);
     return this.run('encodeLatentHs', (ex) => {
       const [muP, idxP] = WasmCoreImpl.putPackedHs(ex, hs);
-      const yP = WasmCoreImpl.put(ex, ys);
-      const kP = WasmCoreImpl.alloc(ex, n * 4);
-      ex.quantizeLatent(yP, muP, kP, n, m.meanFracBits);
-      WasmCoreImpl.check(ex, ex.encodeSyms(this.gaussMeta, m.numScales, kP, idxP, 0, n), 'encodeLatentHs');
-      return new Uint8Array(ex.memory.buffer, ex.getOutPtr() >>> 0, ex.getOutLen() >>> 0).slice();
+      return this.codeLatentIn(ex, muP, idxP, ys, 'encodeLatentHs');
     });
   }
 
@@ -531,17 +539,10 @@ class WasmCoreImpl implements WasmCore {
     checkArray('gainDec', gainDec, Float32Array, m.M);
     const n = hs.length;
     if (n % m.M) badInput(`decodeLatentHs: ${n} h_s values are not a multiple of M = ${m.M}`);
-    const HW = n / m.M;
     checkBytes(n * 16 + bytes.length);
     return this.run('decodeLatentHs', (ex) => {
       const [muP, idxP] = WasmCoreImpl.putPackedHs(ex, hs);
-      const inP = WasmCoreImpl.put(ex, bytes);
-      const kP = WasmCoreImpl.alloc(ex, n * 4);
-      WasmCoreImpl.check(ex, ex.decodeSyms(this.gaussMeta, m.numScales, inP, bytes.length, idxP, 0, kP, n), 'decodeLatentHs');
-      const gP = WasmCoreImpl.put(ex, gainDec);
-      const outP = WasmCoreImpl.alloc(ex, n * 4);
-      ex.dequantizeLatent(kP, muP, gP, outP, m.M, HW, m.meanFracBits);
-      return new Float32Array(ex.memory.buffer, outP, n).slice();
+      return this.decodeLatentIn(ex, muP, idxP, bytes, gainDec, n, 'decodeLatentHs');
     });
   }
 

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 sys.path.insert(0, os.path.dirname(__file__))
-from model import (LAMBDAS, MEAN_FRAC_BITS, NUM_SCALES, Z_CLAMP, NimgModel,  # noqa: E402
+from model import (LAMBDAS, hs_hidden_of, MEAN_FRAC_BITS, NUM_SCALES, Z_CLAMP, NimgModel,  # noqa: E402
                    scale_table)
 
 PREC = 16
@@ -309,9 +309,9 @@ def main():
     meta = {}
     for part in args.ckpt.split(','):
         c = torch.load(part, map_location='cpu')
-        sd.update(c['model'])
+        sd.update({k: v.float() for k, v in c['model'].items()})
         meta = {'step': c.get('step'), 'elapsed_s': c.get('elapsed_s')}
-    model = NimgModel()
+    model = NimgModel(hs_hidden=hs_hidden_of(sd))
     model.load_state_dict(sd)
     model.eval()
     for p_ in model.parameters():

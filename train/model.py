@@ -241,6 +241,42 @@ class NimgModel(nn.Module):
         return xhat.float(), y_lik, z_lik
 
 
+def hs_hidden_of(sd):
+    """The h_s widths (H0, H1) of a state dict, read from its tensor shapes."""
+    return (sd['hs.l0.conv.weight'].shape[0] // 4, sd['hs.l1.conv.weight'].shape[0] // 4)
+
+
+def widen_hs(sd, hidden, seed=0):
+    """Return a copy of state dict `sd` whose integer h_s has the wider hidden sizes `hidden`,
+    computing exactly the same function: the old channels keep their weights, the new hidden
+    channels of hs.0/hs.1 get a fresh default init, and every weight that reads a new channel
+    (hs.1's and hs.2's new input columns) starts at zero, so nothing changes until training
+    moves them. PixelShuffle takes conv channel c*4+k to hidden channel c, so the old hidden
+    channels are a prefix of the conv outputs and new ones are appended after them.
+    Used to grow a trained h_s (the sessions-1..3 model had (96, 64)) without retraining."""
+    old = hs_hidden_of(sd)
+    if tuple(hidden) == tuple(old):
+        return dict(sd)
+    if hidden[0] < old[0] or hidden[1] < old[1]:
+        raise ValueError(f'h_s can only grow: {old} -> {tuple(hidden)}')
+    torch.manual_seed(seed)
+    M = sd['hs.l2.conv.weight'].shape[0] // 2
+    Nz = sd['hs.l0.conv.weight'].shape[1]
+    fresh = IntHyperSynthesis(Nz, M, hidden).state_dict()
+    out = dict(sd)
+    (h0o, h1o), (h0, h1) = old, hidden
+    w0 = fresh['l0.conv.weight'].clone(); b0 = fresh['l0.conv.bias'].clone()
+    w0[:4 * h0o] = sd['hs.l0.conv.weight']; b0[:4 * h0o] = sd['hs.l0.conv.bias']
+    w1 = fresh['l1.conv.weight'].clone(); b1 = fresh['l1.conv.bias'].clone()
+    w1[:, h0o:] = 0
+    w1[:4 * h1o, :h0o] = sd['hs.l1.conv.weight']; b1[:4 * h1o] = sd['hs.l1.conv.bias']
+    w2 = torch.zeros(2 * M, h1, 1, 1)
+    w2[:, :h1o] = sd['hs.l2.conv.weight']
+    out.update({'hs.l0.conv.weight': w0, 'hs.l0.conv.bias': b0, 'hs.l1.conv.weight': w1,
+                'hs.l1.conv.bias': b1, 'hs.l2.conv.weight': w2, 'hs.l2.conv.bias': sd['hs.l2.conv.bias'].clone()})
+    return out
+
+
 def rd_loss(model, x, q):
     """Per-sample lambda * 255^2 * MSE + bpp, averaged over the batch."""
     xhat, y_lik, z_lik = model(x, q)

@@ -23,7 +23,7 @@ import torch
 from PIL import Image
 
 sys.path.insert(0, os.path.dirname(__file__))
-from model import NimgModel, rd_loss  # noqa: E402
+from model import NimgModel, hs_hidden_of, rd_loss, widen_hs  # noqa: E402
 
 
 def photo_id(path):
@@ -135,9 +135,10 @@ def main():
     ap.add_argument('--ckpt', required=True)
     ap.add_argument('--resume', default=None)
     ap.add_argument('--minutes', type=float, default=25)
-    # 32: on the H100 a step of 32 crops took as long as one of 16 (~55 steps/s either way:
-    # the step is bound by kernel launches, not arithmetic), so 32 doubles the crops per second
-    ap.add_argument('--batch', type=int, default=32)
+    # 64: on the H100, batch 16 and 32 both ran at ~55-58 steps/s (bound by kernel launches,
+    # not arithmetic) and batch 64 at ~49 steps/s: 3,150 crops/s against 1,860 at 32, which is
+    # about what three batch-32 processes sharing the GPU reached together (~2,900)
+    ap.add_argument('--batch', type=int, default=64)
     ap.add_argument('--crop', type=int, default=256)
     ap.add_argument('--lr', type=float, default=2e-4)
     ap.add_argument('--final-lr', type=float, default=1e-5)
@@ -153,6 +154,9 @@ def main():
     ap.add_argument('--sched-done', type=float, default=0)
     # a resumed run starts with a fresh Adam state: ramp the LR up instead of jumping to it
     ap.add_argument('--warmup-steps', type=int, default=500)
+    # integer h_s widths "H0,H1"; empty = those of the resumed checkpoint (or the model's
+    # default for a fresh start). Wider than the checkpoint's: grown by widen_hs (same function)
+    ap.add_argument('--hs-hidden', default='')
     args = ap.parse_args()
 
     dev = 'cuda' if torch.cuda.is_available() else 'cpu'
@@ -166,15 +170,21 @@ def main():
     n = pool.refresh()
     print(f'pool: {n} files, {len(pool.train)} train, {len(pool.val)} val', flush=True)
 
-    model = NimgModel().to(dev)
+    hidden = tuple(int(v) for v in args.hs_hidden.split(',')) if args.hs_hidden else None
     step0, elapsed0 = 0, 0.0
+    ck = None
     if args.resume:
         # one file, or several comma-separated parts whose 'model' dicts are merged
         ck = {'model': {}}
         for part in args.resume.split(','):
-            c = torch.load(part, map_location=dev)
-            ck['model'].update(c['model'])
+            c = torch.load(part, map_location='cpu')
+            ck['model'].update({k: v.float() for k, v in c['model'].items()})
             ck['step'], ck['elapsed_s'] = c.get('step', 0), c.get('elapsed_s', 0.0)
+        hidden = hidden or hs_hidden_of(ck['model'])
+        ck['model'] = widen_hs(ck['model'], hidden)
+    model = NimgModel(hs_hidden=hidden or (96, 64)).to(dev)
+    print('h_s hidden', model.hs_hidden, flush=True)
+    if ck:
         model.load_state_dict(ck['model'])
         step0, elapsed0 = ck.get('step', 0), ck.get('elapsed_s', 0.0)
         print(f'resumed from {args.resume} at step {step0}', flush=True)

@@ -3,6 +3,7 @@
  *
  *   npx tsx src/model/probe-speed.ts [--size 768x512] [--threads 1,2] [--reps 3]
  *                                    [--backend wasm] [--tile 512] [--weights path.json]
+ *                                    [--arch 192,320,128]   (random N,M,Nz: what a bigger model would cost)
  *
  * 1. Peak: the backend's own conv2d GFLOP/s on a large, GEMM-friendly conv (3x3, 256→256
  *    on 64x96, NHWC), best of a few runs, one thread.
@@ -95,7 +96,10 @@ async function main(): Promise<void> {
   const backend = arg('backend', 'wasm') as BackendChoice;
   const tile = arg('tile', '');
   const wpath = arg('weights', '');
-  const weights = wpath ? await (await import('./node-weights.js')).loadWeightsFromFile(wpath) : randomModelWeights();
+  const [aN, aM, aNz] = arg('arch', '128,192,128').split(',').map(Number);
+  const weights = wpath
+    ? await (await import('./node-weights.js')).loadWeightsFromFile(wpath)
+    : randomModelWeights({ N: aN, M: aM, Nz: aNz });
   const arch = weights.manifest.arch;
 
   const name = await initBackend(backend);

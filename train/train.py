@@ -182,7 +182,7 @@ def main():
             ck['step'], ck['elapsed_s'] = c.get('step', 0), c.get('elapsed_s', 0.0)
         hidden = hidden or hs_hidden_of(ck['model'])
         ck['model'] = widen_hs(ck['model'], hidden)
-    model = NimgModel(hs_hidden=hidden or (96, 64)).to(dev)
+    model = (NimgModel(hs_hidden=hidden) if hidden else NimgModel()).to(dev)
     print('h_s hidden', model.hs_hidden, flush=True)
     if ck:
         model.load_state_dict(ck['model'])

@@ -15,6 +15,7 @@
  */
 import { NimgError } from '../errors.js';
 import type { CoreModel, HsLayer } from '../core/types.js';
+import { validateHsLayer } from '../core/model.js';
 import { conv1x1PackWgsl, conv3x3ShuffleWgsl } from './gpu-hs-wgsl.js';
 
 // --------------------------------------------------------------------- minimal WebGPU types
@@ -67,23 +68,6 @@ export async function webgpuDevice(): Promise<GpuDeviceLike | null> {
 }
 
 // ------------------------------------------------------------------------------ model checks
-
-/**
- * Can the shaders compute layer L exactly? The same conditions as the core's hsSetLayer:
- * 0 < m < 2^16 (the 16-bit split of the product), 1 <= sh <= 40 (shift words), and
- * 255·Σ|w| < 2^31 per output channel (i32 accumulation in any order; |input| <= 255).
- */
-export function hsLayerExact(L: HsLayer): boolean {
-  const fan = L.cin * L.k * L.k;
-  if (L.w.length !== L.cout * fan || L.b.length !== L.cout || L.m.length !== L.cout || L.sh.length !== L.cout) return false;
-  for (let o = 0; o < L.cout; o++) {
-    if (!(L.m[o] > 0 && L.m[o] < 65536 && L.sh[o] >= 1 && L.sh[o] <= 40)) return false;
-    let s = 0;
-    for (let j = o * fan, e = j + fan; j < e; j++) s += Math.abs(L.w[j]);
-    if (255 * s >= 2 ** 31) return false;
-  }
-  return true;
-}
 
 /** (b, m, sh, 0) per channel o in [from, from + n), zero past the layer's channels */
 function qParams(L: HsLayer, from: number, n: number): Int32Array {
@@ -161,14 +145,16 @@ export class GpuHyperSynthesis {
 
   /**
    * Upload the h_s weights and compile the three pipelines. Returns null when the model is
-   * outside the exact range (hsLayerExact) or its shapes do not chain; rejects with
+   * outside the exact range or its shapes do not chain; rejects with
    * NimgError('INTERNAL') when the device refuses a pipeline or a buffer.
    */
   static async create(device: GpuDeviceLike, model: CoreModel): Promise<GpuHyperSynthesis | null> {
     const [l0, l1, l2] = model.hs;
     if (model.hs.length !== 3 || l0.k !== 3 || l1.k !== 3 || l2.k !== 1) return null;
     if (l0.cin !== model.Nz || l0.cout % 4 || l1.cin * 4 !== l0.cout || l1.cout % 4 || l2.cin * 4 !== l1.cout || l2.cout !== 2 * model.M) return null;
-    if (!(model.numScales >= 1 && model.numScales <= 65536) || !model.hs.every(hsLayerExact)) return null;
+    // the shaders are exact in the core's range (0 < m < 2^16, 1 <= sh <= 40, 255·Σ|w| < 2^31
+    // per channel: i32 accumulation in any order, |input| <= 255), so the core's check serves
+    if (!(model.numScales >= 1 && model.numScales <= 65536) || !model.hs.every((L) => validateHsLayer(L) === null)) return null;
     device.pushErrorScope('out-of-memory');
     device.pushErrorScope('validation');
     const made: GpuBuffer[] = [];

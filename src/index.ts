@@ -22,6 +22,7 @@ export {
   NimgCodec,
   DEFAULT_QUALITY,
   DEFAULT_ENCODE_OPTIONS,
+  MAX_REFINE,
   interpolateGain,
 } from './codec.js';
 export type {

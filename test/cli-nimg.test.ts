@@ -44,6 +44,11 @@ describe.concurrent('nimg CLI: usage (exit 2)', () => {
     ['unknown option', ['info', 'x.nimg', '--fast']],
     ['quality on decode', ['decode', 'in.nimg', 'out.png', '-q', '3']],
     ['bad threads', ['decode', 'in.nimg', 'out.png', '--threads', '0']],
+    ['negative refine', ['encode', 'in.png', 'out.nimg', '--refine', '-1']],
+    ['fractional refine', ['encode', 'in.png', 'out.nimg', '-r', '1.5']],
+    ['refine too high', ['encode', 'in.png', 'out.nimg', '--refine=2001']],
+    ['refine on decode', ['decode', 'in.nimg', 'out.png', '--refine', '3']],
+    ['refine on info', ['info', 'in.nimg', '--refine', '3']],
   ];
   for (const [name, args] of cases) {
     it(name, async () => {
@@ -134,6 +139,15 @@ describe.skipIf(!HAVE_CORE)('nimg CLI with a model (random weights)', () => {
       // and the encoder is deterministic across processes
       const again = await codec.encode(await decodePng(new Uint8Array(readFileSync(src))), { quality: 6.5 });
       expect(Buffer.compare(Buffer.from(again), Buffer.from(bytes))).toBe(0);
+      // --refine reaches the encoder: same bytes as an in-process refine, not the plain ones
+      const refined = path.join(dir, 'r3.nimg');
+      const er = await runCli(['encode', src, refined, '-q', '6.5', '--refine', '3', '-b', 'wasm', '-v'], env);
+      expect(er.code, er.stderr).toBe(0);
+      expect(er.stderr).toMatch(/refine \d/);
+      const rb = new Uint8Array(readFileSync(refined));
+      const mineR = await codec.encode(await decodePng(new Uint8Array(readFileSync(src))), { quality: 6.5, refine: 3 });
+      expect(Buffer.compare(Buffer.from(mineR), Buffer.from(rb))).toBe(0);
+      expect(Buffer.compare(Buffer.from(rb), Buffer.from(bytes))).not.toBe(0);
     } finally {
       codec.dispose();
     }

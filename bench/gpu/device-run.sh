@@ -2,6 +2,7 @@
 # Runs on the device machine (from the repo root, with .gpu/ carried; see prepare.sh):
 #   bash bench/gpu/device-run.sh [bench options]
 #   BENCH=gpu-profile bash bench/gpu/device-run.sh [--runs 3] [--kernels]   (per-stage profile)
+#   BENCH=refine-rd SHARDS=3 bash bench/gpu/device-run.sh run --refine 0,100   (refine RD, 3 processes)
 # Unpacks the Vulkan/GL loaders, Node and the node_modules subset, probes the WebGPU
 # adapter (retrying with the NVIDIA ICD paths set), then runs the bench under a hard
 # timeout. Logs and gpu-speed.json go to $OUT.
@@ -35,6 +36,23 @@ fi
 echo "== bench ($(( $(date +%s) - T0 )) s)"
 export NIMG_CORE_WASM=$PWD/.gpu/nimg-core.wasm NIMG_WEIGHTS=$PWD/weights/nimg-v1.json NIMG_KODAK=$PWD/.gpu/kodak
 set -o pipefail
-timeout ${BENCH_TIMEOUT:-400} "$W/node" .gpu/app/bench/${BENCH:-gpu-speed}.js "$@" 2>&1 | tee "$OUT/bench.log"
+if [ -n "${SHARDS:-}" ] && [ -n "${DETACH:-}" ]; then
+  # DETACH=1: start the shards in their own sessions (they outlive this call) writing to
+  # /tmp/nimg-runs/shardK.jsonl; later calls collect with: cat /tmp/nimg-runs/shard*.jsonl
+  mkdir -p /tmp/nimg-runs
+  for k in $(seq 0 $((SHARDS - 1))); do
+    setsid nohup timeout ${BENCH_TIMEOUT:-3000} "$W/node" .gpu/app/bench/${BENCH:-gpu-speed}.js "$@" --shard $k/$SHARDS --out /tmp/nimg-runs/shard$k.jsonl > /tmp/nimg-runs/bench$k.log 2>&1 < /dev/null &
+  done
+  sleep 60; tail -n 1 /tmp/nimg-runs/bench*.log
+elif [ -n "${SHARDS:-}" ]; then
+  # SHARDS=N: N processes share the GPU, each with --shard K/N and its own $OUT/shardK.jsonl (refine-rd)
+  for k in $(seq 0 $((SHARDS - 1))); do
+    timeout ${BENCH_TIMEOUT:-400} "$W/node" .gpu/app/bench/${BENCH:-gpu-speed}.js "$@" --shard $k/$SHARDS --out "$OUT/shard$k.jsonl" > "$OUT/bench$k.log" 2>&1 &
+  done
+  wait
+  tail -n 2 "$OUT"/bench*.log
+else
+  timeout ${BENCH_TIMEOUT:-400} "$W/node" .gpu/app/bench/${BENCH:-gpu-speed}.js "$@" 2>&1 | tee "$OUT/bench.log"
+fi
 echo "== done rc=$? ($(( $(date +%s) - T0 )) s)"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,temperature.gpu --format=csv,noheader 2>&1

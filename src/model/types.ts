@@ -58,5 +58,10 @@ export interface Transforms {
    * undefined when it does not apply (the caller then runs the three steps).
    */
   analysisHyper?(x: Float32Array, H: number, W: number, gain: Float32Array): Promise<{ ys: Float32Array; z: Float32Array } | undefined>;
+  /**
+   * Optional: encoder-side latent refinement (src/model/refine.ts) on this backend's main
+   * thread; absent where the backend cannot take gradients.
+   */
+  refine?(input: import('./refine.js').RefineInput, settings?: Partial<import('./refine.js').RefineSettings>): Promise<import('./refine.js').RefineResult>;
   dispose(): void;
 }

@@ -10,19 +10,22 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { NimgError, isNimgError } from '../errors.js';
-import { DEFAULT_QUALITY, decodeWithStats, dispose, encodeWithStats, init, probe, type BackendChoice, type InitOptions } from '../codec.js';
+import { DEFAULT_QUALITY, MAX_REFINE, decodeWithStats, dispose, encodeWithStats, init, probe, type BackendChoice, type InitOptions } from '../codec.js';
 import { decodeImageFile, encodePng } from '../image/index.js';
 import { QUALITY_MAX, QUALITY_MIN } from '../format/container.js';
 import { weightsPaths } from './loader.js';
 
 export const USAGE = `Usage:
-  nimg encode IN.png|IN.jpg OUT.nimg [--quality Q] [--backend B] [--threads N] [--verbose]
+  nimg encode IN.png|IN.jpg OUT.nimg [--quality Q] [--refine N] [--backend B] [--threads N] [--verbose]
   nimg decode IN.nimg OUT.png [--backend B] [--threads N] [--verbose]
   nimg info IN.nimg
   nimg --help | --version
 
 Options:
   -q, --quality Q   ${QUALITY_MIN} (smallest) .. ${QUALITY_MAX} (best), continuous, default ${DEFAULT_QUALITY}
+  -r, --refine N    encoder effort: N steps of latent refinement, 0 (default) .. ${MAX_REFINE};
+                    150 steps: 8.4% smaller at equal PSNR on Kodak; each step runs the decoder's
+                    network forward and backward, so use a GPU (--backend webgpu)
   -b, --backend B   auto (default) | webgpu | wasm | cpu
   -t, --threads N   worker threads of the WASM backend (default: cores, at most 8; 1 = none)
   -v, --verbose     print size and stage timings to stderr
@@ -36,6 +39,7 @@ interface Parsed {
   command: string;
   files: string[];
   quality?: number;
+  refine?: number;
   backend?: BackendChoice;
   threads?: number;
   verbose: boolean;
@@ -47,6 +51,7 @@ export function parseArgs(argv: string[]): Parsed | 'help' | 'version' {
   const files: string[] = [];
   let command = '';
   let quality: number | undefined;
+  let refine: number | undefined;
   let backend: BackendChoice | undefined;
   let verbose = false;
   let threads: number | undefined;
@@ -72,6 +77,11 @@ export function parseArgs(argv: string[]): Parsed | 'help' | 'version' {
         throw new UsageError(`--quality must be a number in [${QUALITY_MIN}, ${QUALITY_MAX}], got ${JSON.stringify(s)}`);
       }
       quality = q;
+    } else if (a === '-r' || a === '--refine') {
+      const s = next();
+      const n = Number(s);
+      if (!/^\d+$/.test(s) || n > MAX_REFINE) throw new UsageError(`--refine must be an integer in [0, ${MAX_REFINE}], got ${JSON.stringify(s)}`);
+      refine = n;
     } else if (a === '-b' || a === '--backend') {
       const b = next();
       if (!BACKENDS.includes(b)) throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')}, got ${JSON.stringify(b)}`);
@@ -98,8 +108,10 @@ export function parseArgs(argv: string[]): Parsed | 'help' | 'version' {
   if (command === 'info' && (quality !== undefined || backend !== undefined || threads !== undefined)) {
     throw new UsageError('info takes no --quality, --backend or --threads');
   }
+  if (command === 'info' && refine !== undefined) throw new UsageError('info takes no --refine');
   if (command === 'decode' && quality !== undefined) throw new UsageError('decode takes no --quality (it is stored in the file)');
-  return { command, files, quality, backend, threads, verbose };
+  if (command === 'decode' && refine !== undefined) throw new UsageError('decode takes no --refine (an encoder option)');
+  return { command, files, quality, refine, backend, threads, verbose };
 }
 
 async function readInput(path: string): Promise<Uint8Array> {
@@ -186,12 +198,13 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
       const input = await readInput(inPath);
       const image = await decodeImageFile(input);
       await init(initOptions(args));
-      const { bytes, stats } = await encodeWithStats(image, { quality: args.quality ?? DEFAULT_QUALITY, backend: args.backend });
+      const { bytes, stats } = await encodeWithStats(image, { quality: args.quality ?? DEFAULT_QUALITY, refine: args.refine, backend: args.backend });
       await writeOutput(outPath, bytes);
       if (args.verbose) {
         io.stderr(
           `${inPath} (${image.width}x${image.height}) → ${outPath}: ${bytes.length} bytes, ${stats.bpp.toFixed(4)} bpp, ` +
-            `backend ${stats.backend}, total ${fmt(stats.totalMs)} (transforms ${fmt(stats.transformMs)}, entropy ${fmt(stats.entropyMs)}, pre ${fmt(stats.preMs)})\n`,
+            `backend ${stats.backend}, total ${fmt(stats.totalMs)} (transforms ${fmt(stats.transformMs)}, entropy ${fmt(stats.entropyMs)}, pre ${fmt(stats.preMs)}` +
+            `${stats.refineMs ? `, refine ${fmt(stats.refineMs)}` : ''})\n`,
         );
       }
       return 0;

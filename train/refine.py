@@ -1,0 +1,156 @@
+"""Encoder-side latent refinement, measured in PyTorch on the exported weights.
+
+    python3 train/refine.py --ckpt A.pt[,B.pt] --kodak ../shared/data/kodak
+                            [--images kodim04.png,...] [--levels 1,4,8] [--iters 300]
+                            [--method sga|ste|noise] [--lr 0.02] [--sched cos] [--anneal 3]
+                            [--crop N] [--device cuda] [--out r.jsonl]
+
+The decoder is fixed, but the encoder is free to send any integer latent. g_a's output is one
+good choice, not the best one for this image: a few hundred gradient steps on
+    bpp(y) + lambda * 255^2 * MSE(g_s(yhat), x)
+with z (so mean and scale, from the integer h_s) held fixed find a latent that costs less at
+the same distortion (Campos et al. 2019; Yang, Bamler, Mandt 2020 for the annealed
+stochastic rounding, 'sga', used here). The result is rounded and scored exactly as
+export.py's codec_run scores the plain encoder: integer tables' code lengths, 8-bit PSNR.
+This file measures how much that is worth before the TypeScript encoder does it.
+"""
+import argparse
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(__file__))
+from model import MEAN_FRAC_BITS, NimgModel, gaussian_likelihood, hs_hidden_of, scale_table  # noqa: E402
+from export import (code_bits, codec_run, export_hs, gaussian_tables, load_img, pad_to, psnr8,  # noqa: E402
+                    quantize_model_inplace, z_tables)
+
+
+def soft_round(r, t, iters, method, tau_max=0.5, anneal=6.0):
+    """Relaxed rounding of residual r at step t of iters."""
+    if method == 'ste':
+        return r + (torch.round(r) - r).detach()
+    if method == 'noise':
+        return r + torch.empty_like(r).uniform_(-0.5, 0.5)
+    # sga: Gumbel-softmax between floor and ceil; logits from the distance (atanh), with a
+    # temperature annealed from tau_max toward 0 so the end point is a hard rounding
+    tau = max(tau_max * math.exp(-anneal * t / iters), 1e-3)
+    fl = torch.floor(r).detach()
+    d = (r - fl).clamp(1e-6, 1 - 1e-6)
+    logits = torch.stack([-torch.atanh(d) / tau, -torch.atanh(1 - d) / tau], 0)
+    g = -torch.log(-torch.log(torch.rand_like(logits).clamp(1e-10, 1)))
+    w = torch.softmax((logits + g) / 1.0, 0)
+    return fl + w[1]
+
+
+def refine(model, x, q, base, mu, sigma, iters, lr, method, sched='const', anneal=6.0):
+    """x: [1,3,H,W]; base: codec_run result; returns refined scaled latent ys."""
+    H, W = x.shape[-2:]
+    dev = mu.device
+    _, gd = model.gains(torch.tensor([float(q)], device=dev))
+    lam = NimgModel.lambda_of(torch.tensor(float(q))).item()
+    v = base['ys'].to(dev).clone().requires_grad_(True)
+    opt = torch.optim.Adam([v], lr=lr)
+    xd = x.to(dev)
+    npix = H * W
+    for t in range(iters):
+        if sched == 'cos':
+            for g in opt.param_groups:
+                g['lr'] = lr * 0.5 * (1 + math.cos(math.pi * t / iters))
+        r = v - mu
+        rh = soft_round(r, t, iters, method, anneal=anneal)
+        bits = -torch.log2(gaussian_likelihood(rh, sigma).clamp(min=1e-9)).sum()
+        xh = model.run(model.gs, (rh + mu) * gd)[..., :H, :W]
+        loss = bits / npix + lam * 255 ** 2 * F.mse_loss(xh, xd)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return v.detach()
+
+
+@torch.no_grad()
+def score(model, x, q, ys, mu, idx, zbits, gtab):
+    H, W = x.shape[-2:]
+    dev = mu.device
+    _, gd = model.gains(torch.tensor([float(q)], device=dev))
+    k = torch.round(ys - mu)
+    xh = model.run(model.gs, (k + mu) * gd)[..., :H, :W]
+    x8 = torch.round(torch.clamp(xh, 0, 1) * 255).cpu()
+    ybits = code_bits(k[0].cpu().numpy().astype(np.int64), gtab[0], gtab[1], idx)
+    return (zbits + ybits) / (H * W), psnr8(x8, torch.round(x * 255))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--ckpt', required=True)
+    ap.add_argument('--kodak', required=True)
+    ap.add_argument('--images', default=None)
+    ap.add_argument('--levels', default='1,4,8')
+    ap.add_argument('--iters', default='300')
+    ap.add_argument('--lr', type=float, default=0.02)
+    ap.add_argument('--method', default='sga')
+    # defaults = the TypeScript encoder's (src/model/refine.ts DEFAULT_REFINE)
+    ap.add_argument('--sched', default='cos', help='learning rate: const | cos (cosine to 0)')
+    ap.add_argument('--anneal', type=float, default=3.0, help='SGA temperature 0.5*exp(-anneal*t/iters)')
+    ap.add_argument('--crop', type=int, default=0, help='top-left crop size (quick local checks)')
+    ap.add_argument('--fp16-layers', default='gs.0,gs.3')
+    ap.add_argument('--device', default='cpu')
+    ap.add_argument('--out', default=None)
+    args = ap.parse_args()
+    torch.set_num_threads(os.cpu_count() or 2)
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+
+    sd = {}
+    for part in args.ckpt.split(','):
+        sd.update({k: v.float() for k, v in torch.load(part, map_location='cpu')['model'].items()})
+    model = NimgModel(hs_hidden=hs_hidden_of(sd))
+    model.load_state_dict(sd)
+    model.eval()
+    for p_ in model.parameters():
+        p_.requires_grad_(False)
+    fp16 = [p for p in args.fp16_layers.split(',') if p]
+    quantize_model_inplace(model, lambda n: 'float16' if any(n == p or n.startswith(p + '.') for p in fp16) else 'int8')
+    hs_layers = export_hs(model)
+    gtab, ztab = gaussian_tables(), z_tables(model)
+    model.to(args.device)
+    table = torch.tensor(scale_table(), device=args.device)
+
+    files = sorted(args.images.split(',')) if args.images else sorted(f for f in os.listdir(args.kodak) if f.endswith('.png'))
+    levels = [float(s) for s in args.levels.split(',')]
+    iters_list = [int(s) for s in args.iters.split(',')]
+    methods = args.method.split(',')
+    rows = []
+    for f in files:
+        x = load_img(os.path.join(args.kodak, f))
+        if args.crop:
+            x = x[..., :args.crop, :args.crop]
+        for q in levels:
+            base = codec_run(model, hs_layers, ztab, gtab, x, q)
+            H, W = x.shape[-2:]
+            b_bpp, b_psnr = base['bits'] / (H * W), psnr8(base['x8'], torch.round(x * 255))
+            mu = torch.from_numpy(base['mu_q'].astype(np.float32) / (1 << MEAN_FRAC_BITS))[None].to(args.device)
+            sigma = table[torch.from_numpy(base['idx']).to(args.device)][None]
+            Nz = base['zhat'].shape[0]
+            zbits = code_bits(base['zhat'], ztab[0], ztab[1], np.repeat(np.arange(Nz), base['zhat'][0].size))
+            row = {'image': f, 'q': q, 'base': [b_bpp, b_psnr]}
+            for m in methods:
+                for it in iters_list:
+                    t0 = time.time()
+                    ys = refine(model, x, q, base, mu, sigma, it, args.lr, m, args.sched, args.anneal)
+                    bpp, ps = score(model, x, q, ys, mu, base['idx'], zbits, gtab)
+                    row[f'{m}{it}'] = [bpp, ps, round(time.time() - t0, 2)]
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    if args.out:
+        with open(args.out, 'w') as fh:
+            json.dump(rows, fh)
+
+
+if __name__ == '__main__':
+    main()

@@ -11,10 +11,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/backend/index.js';
 import { NimgCodec, MAX_REFINE, type ImageLike } from '../src/codec.js';
+import type { ModelWeights } from '../src/model/types.js';
 import { decodeImageFile } from '../src/image/index.js';
 import { prepareNet } from '../src/model/net.js';
 import { loadDefaultWeights } from '../src/model/node-weights.js';
-import { DiffSynthesis, bitsOf, sgaRound } from '../src/model/refine.js';
+import { DiffSynthesis, bitsOf, refineLatent, sgaRound, type RefineInput } from '../src/model/refine.js';
+import { createCore } from '../src/core/index.js';
+import { coreModelFromWeights } from '../src/core/model.js';
+import { createTransforms } from '../src/model/transforms.js';
+import { interpolateGain } from '../src/codec.js';
+import { latentGeometry } from '../src/format/container.js';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 
@@ -174,4 +180,58 @@ describe('refine: the encode option', () => {
       await expect(codec.encode(img, { refine: bad as unknown as number })).rejects.toMatchObject({ name: 'NimgError', code: 'BAD_INPUT' });
     }
   });
+});
+
+describe('refine: tiles', () => {
+  it('small tiles (9, each with its halo) lower J like one tile; only whole integers move; the input stays', async () => {
+    const weights: ModelWeights = await loadDefaultWeights();
+    const core = await createCore(new Uint8Array(readFileSync(path.join(ROOT, 'build/nimg-core.wasm'))));
+    core.setModel(coreModelFromWeights(weights));
+    const t = await createTransforms(weights, { backend: 'wasm', threads: 1 });
+    try {
+      const full = await decodeImageFile(new Uint8Array(readFileSync(path.join(ROOT, 'src/node/sample.png'))));
+      const [W, H] = [100, 90]; // latent 8 x 8 (padded to 128 x 128); visible 7 x 6 latents' worth
+      const data = new Uint8ClampedArray(W * H * 4);
+      for (let y = 0; y < H; y++) data.set(full.data.subarray(((y + 50) * full.width + 70) * 4, ((y + 50) * full.width + 70 + W) * 4), y * W * 4);
+      const g = latentGeometry(W, H);
+      const M = weights.manifest.arch.M;
+      const q = 3;
+      const x = core.toPlanar(data, W, H, 4, g.padW, g.padH);
+      const ys = await t.analysis(x, g.padH, g.padW);
+      const gEnc = interpolateGain(weights.tensors.get('gain.enc')!.data as Float32Array, 8, M, q);
+      for (let c = 0; c < M; c++) for (let i = c * g.h * g.w; i < (c + 1) * g.h * g.w; i++) ys[i] *= gEnc[c];
+      const zhat = core.quantizeZ(await t.hyperAnalysis(ys, g.h, g.w));
+      const { muQ, idx } = core.hyperSynthesis(zhat, g.hz, g.wz);
+      const scales = weights.manifest.entropy.scales;
+      const input: RefineInput = {
+        x, width: W, height: H, h: g.h, w: g.w, ys,
+        mu: Float32Array.from(muQ, (v) => v / 16),
+        sigma: Float32Array.from(idx, (i) => scales[i]),
+        gainDec: interpolateGain(weights.tensors.get('gain.dec')!.data as Float32Array, 8, M, q),
+        lambda: weights.manifest.quality.lambdas[q - 1],
+        iterations: 12,
+      };
+      const before = Float32Array.from(ys);
+      const one = await refineLatent(t.prepared, input, { tile: 32 });
+      const six = await refineLatent(t.prepared, input, { tile: 3 });
+      expect(one.tiles).toBe(1);
+      expect(six.tiles).toBe(9); // 8x8 latents in tiles of 3: 3 x 3, all reaching visible pixels
+      for (const r of [one, six]) {
+        expect(r.improved).toBeGreaterThan(0);
+        expect(r.jAfter).toBeLessThan(0.99 * r.jBefore);
+        let moved = 0;
+        for (let i = 0; i < r.ys.length; i++) {
+          if (r.ys[i] !== ys[i]) {
+            moved++;
+            const k = r.ys[i] - input.mu[i];
+            expect(k).toBe(Math.round(k)); // mu + k with an integer k: the core codes exactly k
+          }
+        }
+        expect(moved).toBeGreaterThan(0);
+      }
+      expect(input.ys).toEqual(before); // refineLatent returns a new array
+    } finally {
+      t.dispose();
+    }
+  }, 180_000);
 });

@@ -174,7 +174,7 @@ export class DiffSynthesis {
 }
 
 /** NHWC window [y0, y1) x [x0, x1) of a planar [C, h, w] array. */
-function window(src: Float32Array, C: number, h: number, w: number, y0: number, y1: number, x0: number, x1: number): Float32Array {
+function cropWindow(src: Float32Array, C: number, h: number, w: number, y0: number, y1: number, x0: number, x1: number): Float32Array {
   const hh = y1 - y0;
   const ww = x1 - x0;
   const out = new Float32Array(hh * ww * C);
@@ -276,11 +276,11 @@ export async function refineLatent(p: PreparedNet, inp: RefineInput, settings: P
         for (let y = py0; y < py1; y++) pmask.fill(1, (y - 16 * wy0) * 16 * ww + (px0 - 16 * wx0), (y - 16 * wy0) * 16 * ww + (px1 - 16 * wx0));
         const r = await refineTile(
           gs, gd, st, lam, npix, inp.iterations,
-          window(inp.ys, M, h, w, wy0, wy1, wx0, wx1), // start from g_a's latent...
-          window(out, M, h, w, wy0, wy1, wx0, wx1), // ...in the context of the tiles refined so far
-          window(inp.mu, M, h, w, wy0, wy1, wx0, wx1),
-          window(inp.sigma, M, h, w, wy0, wy1, wx0, wx1),
-          window(inp.x, 3, H, W, 16 * wy0, 16 * wy1, 16 * wx0, 16 * wx1),
+          cropWindow(inp.ys, M, h, w, wy0, wy1, wx0, wx1), // start from g_a's latent...
+          cropWindow(out, M, h, w, wy0, wy1, wx0, wx1), // ...in the context of the tiles refined so far
+          cropWindow(inp.mu, M, h, w, wy0, wy1, wx0, wx1),
+          cropWindow(inp.sigma, M, h, w, wy0, wy1, wx0, wx1),
+          cropWindow(inp.x, 3, H, W, 16 * wy0, 16 * wy1, 16 * wx0, 16 * wx1),
           [hh, ww, M], mask, pmask,
         );
         jBefore += r.jBefore;

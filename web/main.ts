@@ -8,6 +8,7 @@ const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as 
 const status = $<HTMLPreElement>('status');
 const runBtn = $<HTMLButtonElement>('run');
 const quality = $<HTMLInputElement>('quality');
+const refine = $<HTMLSelectElement>('refine');
 const backendSel = $<HTMLSelectElement>('backend');
 const download = $<HTMLAnchorElement>('download');
 let source: ImageData | null = null;
@@ -88,7 +89,9 @@ async function run() {
   try {
     const q = Number(quality.value);
     const img = { width: source.width, height: source.height, data: source.data };
-    const enc = await encodeWithStats(img, { quality: q });
+    const r = Number(refine.value);
+    if (r > 0) say(`refining the latent (${r} steps)…`);
+    const enc = await encodeWithStats(img, { quality: q, refine: r });
     const dec = await decodeWithStats(enc.bytes);
     const out: DecodedImage = dec.image;
     show($('dec'), out);
@@ -96,7 +99,8 @@ async function run() {
     if (download.href) URL.revokeObjectURL(download.href);
     download.href = URL.createObjectURL(new Blob([enc.bytes], { type: 'image/x-nimg' }));
     download.hidden = false;
-    say(`encode ${enc.stats.totalMs.toFixed(0)} ms (transforms ${enc.stats.transformMs.toFixed(0)}, entropy ${enc.stats.entropyMs.toFixed(0)}), ` +
+    say(`encode ${enc.stats.totalMs.toFixed(0)} ms (transforms ${enc.stats.transformMs.toFixed(0)}, entropy ${enc.stats.entropyMs.toFixed(0)}` +
+      `${enc.stats.refineMs ? `, refine ${enc.stats.refineMs.toFixed(0)}` : ''}), ` +
       `decode ${dec.stats.totalMs.toFixed(0)} ms (transform ${dec.stats.transformMs.toFixed(0)}, entropy ${dec.stats.entropyMs.toFixed(0)}), backend ${dec.stats.backend}`);
   } catch (e) {
     report(e);
@@ -107,6 +111,7 @@ async function run() {
 
 quality.addEventListener('input', () => ($('qout').textContent = quality.value));
 quality.addEventListener('change', () => void run());
+refine.addEventListener('change', () => void run());
 runBtn.addEventListener('click', () => void run());
 backendSel.addEventListener('change', () => {
   ready = init({ backend: backendSel.value as BackendChoice }).then((b) => say(`backend ${b}`), report);

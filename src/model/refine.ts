@@ -21,7 +21,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { NimgError } from '../errors.js';
-import type { ConvLayer, GdnLayer, PreparedNet } from './net.js';
+import { depthToSpace2, type ConvLayer, type GdnLayer, type PreparedNet } from './net.js';
 
 export interface RefineInput {
   /** padded image [3, H, W] in [0, 1] (the core's toPlanar), H = 16h, W = 16w */
@@ -124,13 +124,7 @@ export class DiffSynthesis {
     }));
   }
 
-  private static d2s(x: tf.Tensor4D): tf.Tensor4D {
-    const [n, h, w, c4] = x.shape;
-    const C = c4 / 4;
-    return tf.reshape(tf.transpose(tf.reshape(x, [n * h, w, 2, 2 * C]), [0, 2, 1, 3]), [n, 2 * h, 2 * w, C]);
-  }
-
-  /** the inverse rearrangement (and so d2s's gradient) */
+  /** the inverse of net.ts's depthToSpace2 (and so its gradient) */
   private static s2d(x: tf.Tensor4D): tf.Tensor4D {
     const [n, h2, w2, C] = x.shape;
     const h = h2 / 2;
@@ -143,7 +137,7 @@ export class DiffSynthesis {
     let x = y;
     for (let l = 0; l < 4; l++) {
       const c = this.convs[l];
-      const d = DiffSynthesis.d2s(tf.fused.conv2d({ x, filter: c.w, strides: 1, pad: 'same', bias: c.b }));
+      const d = depthToSpace2(tf.fused.conv2d({ x, filter: c.w, strides: 1, pad: 'same', bias: c.b }));
       if (l === 3) return d;
       const g = this.gdns[l];
       const r = tf.sqrt(tf.fused.conv2d({ x: tf.square(d), filter: g.g, strides: 1, pad: 'valid', bias: g.beta }));

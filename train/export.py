@@ -289,6 +289,36 @@ def load_img(path):
     return torch.from_numpy(a.copy()).permute(2, 0, 1)[None].float() / 255
 
 
+# ---------------------------------------------------------------- loading
+def load_model(ckpt):
+    """A frozen float32 NimgModel from checkpoint file(s) 'A.pt[,B.pt]' (parts of one state
+    dict, fp16 or fp32), and the last part's {step, elapsed_s}."""
+    sd = {}
+    meta = {}
+    for part in ckpt.split(','):
+        c = torch.load(part, map_location='cpu')
+        sd.update({k: v.float() for k, v in c['model'].items()})
+        meta = {'step': c.get('step'), 'elapsed_s': c.get('elapsed_s')}
+    model = NimgModel(hs_hidden=hs_hidden_of(sd))
+    model.load_state_dict(sd)
+    model.eval()
+    for p_ in model.parameters():
+        p_.requires_grad_(False)
+    return model, meta
+
+
+def storage_rule(fp16_layers, gs_dtype='int8'):
+    """name -> 'int8' | 'float16' for the float layers: the comma-separated fp16_layers
+    (and their sub-layers) in float16, g_s in gs_dtype, the rest int8."""
+    fp16 = [p for p in fp16_layers.split(',') if p]
+
+    def store(name):
+        if any(name == p or name.startswith(p + '.') for p in fp16):
+            return 'float16'
+        return gs_dtype if name.startswith('gs') else 'int8'
+    return store
+
+
 # ---------------------------------------------------------------- main
 def main():
     ap = argparse.ArgumentParser()
@@ -308,24 +338,8 @@ def main():
     args = ap.parse_args()
     torch.set_num_threads(os.cpu_count() or 2)
 
-    sd = {}
-    meta = {}
-    for part in args.ckpt.split(','):
-        c = torch.load(part, map_location='cpu')
-        sd.update({k: v.float() for k, v in c['model'].items()})
-        meta = {'step': c.get('step'), 'elapsed_s': c.get('elapsed_s')}
-    model = NimgModel(hs_hidden=hs_hidden_of(sd))
-    model.load_state_dict(sd)
-    model.eval()
-    for p_ in model.parameters():
-        p_.requires_grad_(False)
-
-    fp16 = [p for p in args.fp16_layers.split(',') if p]
-
-    def store(name):
-        if any(name == p or name.startswith(p + '.') for p in fp16):
-            return 'float16'
-        return args.gs_dtype if name.startswith('gs') else 'int8'
+    model, meta = load_model(args.ckpt)
+    store = storage_rule(args.fp16_layers, args.gs_dtype)
     quantize_model_inplace(model, store)
     hs_layers = export_hs(model)
     # float32 evaluation exactly as exported: no TF32 shortcuts on a GPU

@@ -26,9 +26,9 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(__file__))
-from model import MEAN_FRAC_BITS, NimgModel, gaussian_likelihood, hs_hidden_of, scale_table  # noqa: E402
-from export import (code_bits, codec_run, export_hs, gaussian_tables, load_img, pad_to, psnr8,  # noqa: E402
-                    quantize_model_inplace, z_tables)
+from model import MEAN_FRAC_BITS, NimgModel, gaussian_likelihood, scale_table  # noqa: E402
+from export import (code_bits, codec_run, export_hs, gaussian_tables, load_img, load_model, psnr8,  # noqa: E402
+                    quantize_model_inplace, storage_rule, z_tables)
 
 
 def soft_round(r, t, iters, method, tau_max=0.5, anneal=6.0):
@@ -106,16 +106,8 @@ def main():
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
 
-    sd = {}
-    for part in args.ckpt.split(','):
-        sd.update({k: v.float() for k, v in torch.load(part, map_location='cpu')['model'].items()})
-    model = NimgModel(hs_hidden=hs_hidden_of(sd))
-    model.load_state_dict(sd)
-    model.eval()
-    for p_ in model.parameters():
-        p_.requires_grad_(False)
-    fp16 = [p for p in args.fp16_layers.split(',') if p]
-    quantize_model_inplace(model, lambda n: 'float16' if any(n == p or n.startswith(p + '.') for p in fp16) else 'int8')
+    model, _ = load_model(args.ckpt)
+    quantize_model_inplace(model, storage_rule(args.fp16_layers))
     hs_layers = export_hs(model)
     gtab, ztab = gaussian_tables(), z_tables(model)
     model.to(args.device)

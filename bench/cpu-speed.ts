@@ -28,6 +28,7 @@ import { initBackend } from '../src/backend/index.js';
 import { decodePng } from '../src/image/png.js';
 import { netMacs } from '../src/model/net.js';
 import { measurePeakConvGflops } from '../src/model/probe-speed.js';
+import { median } from './stats.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const RESULTS = path.join(ROOT, 'bench', 'results', 'cpu-speed.json');
@@ -42,11 +43,6 @@ const RUNS = Number(arg('runs', '3'));
 const THREADS = arg('threads', '2,1').split(',').map(Number);
 const QUALITY = Number(arg('quality', '5'));
 
-const median = (a: number[]) => {
-  const s = [...a].sort((x, y) => x - y);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 const load = () => os.loadavg().map((x) => round(x, 2));
 

@@ -37,6 +37,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
+import { median } from './stats.js';
 
 const argv = process.argv.slice(2);
 const opt = (name: string, def: string): string => {
@@ -48,11 +49,6 @@ const flag = (name: string): boolean => argv.includes(`--${name}`);
 if (!process.env.NIMG_CORE_WASM && existsSync('build/nimg-core.wasm')) process.env.NIMG_CORE_WASM = path.resolve('build/nimg-core.wasm');
 if (!process.env.NIMG_WEIGHTS && existsSync('weights/nimg-v1.json')) process.env.NIMG_WEIGHTS = path.resolve('weights/nimg-v1.json');
 
-const median = (a: number[]): number => {
-  const s = [...a].sort((x, y) => x - y);
-  const m = s.length >> 1;
-  return s.length ? (s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2) : NaN;
-};
 const r2 = (x: number): number => Math.round(x * 100) / 100;
 const now = (): number => performance.now();
 

@@ -30,6 +30,7 @@ import { probeWebGpuAdapter } from '../src/backend/index.js';
 import { decodeImageFile } from '../src/image/index.js';
 import type { BackendName } from '../src/model/types.js';
 import { psnrRgba } from '../src/image/psnr.js';
+import { median } from './stats.js';
 
 // ------------------------------------------------------------------------------- options
 
@@ -61,12 +62,6 @@ const log = (s: string): void => console.error(`[${elapsedS().toFixed(1).padStar
 
 // ------------------------------------------------------------------------------- helpers
 
-const median = (a: number[]): number => {
-  if (!a.length) return NaN;
-  const s = [...a].sort((x, y) => x - y);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 const r2 = (x: number): number | null => (Number.isFinite(x) ? Math.round(x * 100) / 100 : null);
 const errMsg = (e: unknown): string => (e instanceof Error ? `${e.message}${e.cause ? ` (cause: ${String((e.cause as Error).message ?? e.cause)})` : ''}` : String(e));
 

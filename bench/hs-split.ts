@@ -13,6 +13,7 @@ import { createNodeCore } from '../src/core/node-loader.js';
 import type { Core } from '../src/core/types.js';
 import { latentGeometry, parseContainer } from '../src/format/container.js';
 import { decodeImageFile } from '../src/image/index.js';
+import { median } from './stats.js';
 
 const argv = process.argv.slice(2);
 const opt = (name: string, def: string): string => {
@@ -23,10 +24,6 @@ const dir = path.resolve(opt('images', process.env.NIMG_KODAK ?? path.join('..',
 const limit = Number(opt('limit', '3'));
 const runs = Number(opt('runs', '5'));
 const quality = Number(opt('quality', '5'));
-const median = (a: number[]) => {
-  const s = [...a].sort((x, y) => x - y);
-  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 const core = await createNodeCore();
 // capture the gained latent the encoder codes (ys) through a wrapper core

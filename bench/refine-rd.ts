@@ -25,6 +25,7 @@ import type { BackendChoice } from '../src/model/types.js';
 import { msssimPrepare, msssimWith, psnrRgb } from './metrics.js';
 import { bdRate, type RdPoint } from './bdrate.js';
 import { rdSvg, type Series } from './plot.js';
+import { mean, median } from './stats.js';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const argv = process.argv.slice(2);
@@ -81,10 +82,6 @@ async function run(): Promise<void> {
   }
 }
 
-const median = (a: number[]): number => {
-  const s = [...a].sort((x, y) => x - y);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const round = (v: number, d = 4): number => Math.round(v * 10 ** d) / 10 ** d;
 
 function report(files: string[]): void {
@@ -104,7 +101,6 @@ function report(files: string[]): void {
   const images = [...new Set(rows.map((r) => r.image))].sort().filter((im) =>
     refines.every((rf) => levels.every((q) => rows.some((r) => r.image === im && r.refine === rf && r.q === q))));
   const pick = (rf: number, q: number) => rows.filter((r) => r.refine === rf && r.q === q && images.includes(r.image));
-  const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
   const curves: Record<string, (RdPoint & { quality_setting: number; n_images: number; median_encode_ms: number; median_refine_ms: number })[]> = {};
   for (const rf of refines) {
     curves[`refine${rf}`] = levels.map((q) => {

@@ -14,6 +14,7 @@ import { FACTORIES, FACTORY_OF, PEERS, REPO_ROOT, nimgNotes, type CodecAdapter }
 import { loadImages, type RgbaImage } from './images.ts';
 import { bitsPerPixel, msssimDb, msssimPrepare, msssimWith, psnrRgb } from './metrics.ts';
 import { Progress } from './progress.ts';
+import { mean, median } from './stats.ts';
 import { colorFor, rdSvg, type Series } from './plot.ts';
 import {
   ANCHOR_SET, loadAnchors, machineInfo, rdTable, speedRatios, speedTable, summarizeRd,
@@ -110,12 +111,6 @@ function centerCrop(img: RgbaImage, size: number): RgbaImage {
   return { name: `${img.name}@${w}x${h}`, width: w, height: h, data };
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const n = s.length;
-  return n ? (n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2) : NaN;
-};
-const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const r4 = (v: number) => Math.round(v * 1e4) / 1e4;
 const r6 = (v: number) => Math.round(v * 1e6) / 1e6;
 const mb = (kb: number) => Math.round((kb / 1024) * 10) / 10;

@@ -270,8 +270,9 @@ export async function refineLatent(p: PreparedNet, inp: RefineInput, settings: P
         for (let y = py0; y < py1; y++) pmask.fill(1, (y - 16 * wy0) * 16 * ww + (px0 - 16 * wx0), (y - 16 * wy0) * 16 * ww + (px1 - 16 * wx0));
         const r = await refineTile(
           gs, gd, st, lam, npix, inp.iterations,
-          cropWindow(inp.ys, M, h, w, wy0, wy1, wx0, wx1), // start from g_a's latent...
-          cropWindow(out, M, h, w, wy0, wy1, wx0, wx1), // ...in the context of the tiles refined so far
+          // tiles are disjoint, so `out` still holds g_a's latent in this core, and the tiles
+          // refined so far around it
+          cropWindow(out, M, h, w, wy0, wy1, wx0, wx1),
           cropWindow(inp.mu, M, h, w, wy0, wy1, wx0, wx1),
           cropWindow(inp.sigma, M, h, w, wy0, wy1, wx0, wx1),
           cropWindow(inp.x, 3, H, W, 16 * wy0, 16 * wy1, 16 * wx0, 16 * wx1),
@@ -302,7 +303,7 @@ export async function refineLatent(p: PreparedNet, inp: RefineInput, settings: P
 /** One tile: Adam on the window latent (steps masked to the core), SGA rounding. */
 async function refineTile(
   gs: DiffSynthesis, gd: tf.Tensor1D, st: RefineSettings, lam: number, npix: number, iters: number,
-  ys0: Float32Array, ctx: Float32Array, mu0: Float32Array, sig0: Float32Array, x0: Float32Array,
+  start: Float32Array, mu0: Float32Array, sig0: Float32Array, x0: Float32Array,
   [hh, ww, M]: [number, number, number], mask0: Float32Array, pmask0: Float32Array,
 ): Promise<{ k: Float32Array; jBefore: number; jAfter: number }> {
   const held: tf.Tensor[] = [];
@@ -315,9 +316,6 @@ async function refineTile(
   let m: tf.Tensor | null = null;
   let s: tf.Tensor | null = null;
   try {
-    // start: g_a's values in the core, the current (refined) values in the halo
-    const start = Float32Array.from(ctx);
-    for (let i = 0; i < hh * ww; i++) if (mask0[i]) for (let c = 0; c < M; c++) start[i * M + c] = ys0[i * M + c];
     const mu = keep(tf.tensor4d(mu0, [1, hh, ww, M]));
     const sigma = keep(tf.tensor4d(sig0, [1, hh, ww, M]));
     const target = keep(tf.tensor4d(x0, [1, 16 * hh, 16 * ww, 3]));

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 sys.path.insert(0, os.path.dirname(__file__))
-from model import (LAMBDAS, hs_hidden_of, MEAN_FRAC_BITS, NUM_SCALES, Z_CLAMP, NimgModel,  # noqa: E402
+from model import (LAMBDAS, hs_hidden_of, load_parts, MEAN_FRAC_BITS, NUM_SCALES, Z_CLAMP, NimgModel,  # noqa: E402
                    scale_table)
 
 PREC = 16
@@ -293,12 +293,7 @@ def load_img(path):
 def load_model(ckpt):
     """A frozen float32 NimgModel from checkpoint file(s) 'A.pt[,B.pt]' (parts of one state
     dict, fp16 or fp32), and the last part's {step, elapsed_s}."""
-    sd = {}
-    meta = {}
-    for part in ckpt.split(','):
-        c = torch.load(part, map_location='cpu')
-        sd.update({k: v.float() for k, v in c['model'].items()})
-        meta = {'step': c.get('step'), 'elapsed_s': c.get('elapsed_s')}
+    sd, meta = load_parts(ckpt)
     model = NimgModel(hs_hidden=hs_hidden_of(sd))
     model.load_state_dict(sd)
     model.eval()

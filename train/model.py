@@ -241,6 +241,17 @@ class NimgModel(nn.Module):
         return xhat.float(), y_lik, z_lik
 
 
+def load_parts(spec):
+    """Checkpoint file(s) 'A.pt[,B.pt]' whose 'model' dicts are parts of one state dict (fp16
+    or fp32 tensors) -> (float32 state dict, {'step', 'elapsed_s'} of the last part)."""
+    sd, meta = {}, {}
+    for part in spec.split(','):
+        c = torch.load(part, map_location='cpu')
+        sd.update({k: v.float() for k, v in c['model'].items()})
+        meta = {'step': c.get('step'), 'elapsed_s': c.get('elapsed_s')}
+    return sd, meta
+
+
 def hs_hidden_of(sd):
     """The h_s widths (H0, H1) of a state dict, read from its tensor shapes."""
     return (sd['hs.l0.conv.weight'].shape[0] // 4, sd['hs.l1.conv.weight'].shape[0] // 4)

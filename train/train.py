@@ -23,7 +23,7 @@ import torch
 from PIL import Image
 
 sys.path.insert(0, os.path.dirname(__file__))
-from model import NimgModel, hs_hidden_of, rd_loss, widen_hs  # noqa: E402
+from model import NimgModel, hs_hidden_of, load_parts, rd_loss, widen_hs  # noqa: E402
 
 
 def photo_id(path):
@@ -175,11 +175,8 @@ def main():
     ck = None
     if args.resume:
         # one file, or several comma-separated parts whose 'model' dicts are merged
-        ck = {'model': {}}
-        for part in args.resume.split(','):
-            c = torch.load(part, map_location='cpu')
-            ck['model'].update({k: v.float() for k, v in c['model'].items()})
-            ck['step'], ck['elapsed_s'] = c.get('step', 0), c.get('elapsed_s', 0.0)
+        sd, meta = load_parts(args.resume)
+        ck = {'model': sd, 'step': meta['step'] or 0, 'elapsed_s': meta['elapsed_s'] or 0.0}
         hidden = hidden or hs_hidden_of(ck['model'])
         ck['model'] = widen_hs(ck['model'], hidden)
     model = (NimgModel(hs_hidden=hidden) if hidden else NimgModel()).to(dev)

@@ -7,11 +7,13 @@
  *           one JSON line per (image, level, refine) appended to FILE (default
  *           bench/results/refine-raw.jsonl); --shard K/N takes images K, K+N, ... so several
  *           processes can share a GPU.
- *   report: npx tsx bench/refine-rd.ts report FILE.jsonl [...]
+ *   report: npx tsx bench/refine-rd.ts report FILE.jsonl[:TAG] [...]
  *           → bench/results/kodak-rd-refine.json + kodak-rd-refine.svg: curves per refine
- *           value, BD-rates against refine 0 of the same run and against the peers'
- *           curves of bench/results/kodak-rd.json (deterministic codecs, measured on the
- *           same 24 images by `npm run bench`).
+ *           value, BD-rates against refine 0 and against the peers' curves of
+ *           bench/results/kodak-rd.json (deterministic codecs, measured on the same 24
+ *           images by `npm run bench`). A TAG names the encoder version of a file's refined
+ *           rows (curve `refine150-TAG`), so runs of different refinement methods can sit in
+ *           one report; refine 0 rows are the plain encoder whatever the tag.
  *
  * Refinement costs about three decodes of g_s work per step, so a full run is for a GPU
  * (bench/gpu/device-run.sh with BENCH=refine-rd); on a CPU, try --images with a few files.
@@ -87,23 +89,30 @@ const round = (v: number, d = 4): number => Math.round(v * 10 ** d) / 10 ** d;
 function report(files: string[]): void {
   // lines that are not rows (log noise) are skipped; a repeated (image, level, refine) keeps its first row
   const seen = new Set<string>();
-  const rows: Row[] = files
-    .flatMap((f) => readFileSync(f, 'utf8').split('\n').filter((l) => l.startsWith('{"image"')).map((l) => JSON.parse(l) as Row))
+  const rows: (Row & { key: string })[] = files
+    .flatMap((spec) => {
+      const [f, tag] = spec.split(':');
+      return readFileSync(f, 'utf8').split('\n').filter((l) => l.startsWith('{"image"')).map((l) => {
+        const r = JSON.parse(l) as Row;
+        return { ...r, key: r.refine > 0 && tag ? `refine${r.refine}-${tag}` : `refine${r.refine}` };
+      });
+    })
     .filter((r) => {
-      const key = `${r.image}|${r.q}|${r.refine}`;
+      const key = `${r.image}|${r.q}|${r.key}`;
       if (seen.has(key)) return false;
       seen.add(key);
       return true;
     });
-  const refines = [...new Set(rows.map((r) => r.refine))].sort((a, b) => a - b);
+  const refineOf = new Map(rows.map((r) => [r.key, r.refine]));
+  const refines = [...refineOf.keys()].sort((a, b) => refineOf.get(a)! - refineOf.get(b)! || a.localeCompare(b));
   const levels = [...new Set(rows.map((r) => r.q))].sort((a, b) => a - b);
   // only images present at every (refine, level): means over the same set
   const images = [...new Set(rows.map((r) => r.image))].sort().filter((im) =>
-    refines.every((rf) => levels.every((q) => rows.some((r) => r.image === im && r.refine === rf && r.q === q))));
-  const pick = (rf: number, q: number) => rows.filter((r) => r.refine === rf && r.q === q && images.includes(r.image));
+    refines.every((rf) => levels.every((q) => rows.some((r) => r.image === im && r.key === rf && r.q === q))));
+  const pick = (rf: string, q: number) => rows.filter((r) => r.key === rf && r.q === q && images.includes(r.image));
   const curves: Record<string, (RdPoint & { quality_setting: number; n_images: number; median_encode_ms: number; median_refine_ms: number })[]> = {};
   for (const rf of refines) {
-    curves[`refine${rf}`] = levels.map((q) => {
+    curves[rf] = levels.map((q) => {
       const s = pick(rf, q);
       return {
         quality_setting: q, n_images: s.length,
@@ -112,7 +121,7 @@ function report(files: string[]): void {
       };
     });
   }
-  const base = curves[`refine${refines[0]}`];
+  const base = curves[refines[0]];
   const rdPath = path.join(ROOT, 'bench', 'results', 'kodak-rd.json');
   const peers = existsSync(rdPath) ? (JSON.parse(readFileSync(rdPath, 'utf8')).curves as Record<string, RdPoint[]>) : {};
   const bd: Record<string, Record<string, Record<string, number | null>>> = {};
@@ -120,7 +129,7 @@ function report(files: string[]): void {
   for (const [name, c] of Object.entries(curves)) {
     bd[name] = {};
     for (const metric of ['psnr', 'msssim'] as const) {
-      const vs: Record<string, number | null> = { [`refine${refines[0]} (same run)`]: fin(bdRate(base, c, { metric, method: 'poly' })) };
+      const vs: Record<string, number | null> = { [refines[0]]: fin(bdRate(base, c, { metric, method: 'poly' })) };
       for (const [p, pc] of Object.entries(peers)) if (p !== 'nimg') vs[p] = fin(bdRate(pc, c, { metric, method: 'poly' }));
       bd[name][metric] = vs;
     }

@@ -84,10 +84,11 @@ export interface EncodeOptions {
   /** 1 (smallest) .. 8 (best), continuous; stored to 1/256. Default 5. */
   quality?: number;
   /**
-   * Encoder effort: gradient steps of latent refinement (src/model/refine.ts), an integer
-   * from 0 (default: g_a's latent as it is) to MAX_REFINE. Each step runs g_s forward and
-   * backward (about 50 ms for a 768x512 image on an H100, seconds on a CPU); 150 steps saved
-   * 8.4% of the rate at equal PSNR on Kodak (bench/results/kodak-rd-refine.json). Files stay
+   * Encoder effort: gradient steps of latent refinement, an integer from 0 (default: g_a's
+   * latent as it is) to MAX_REFINE: 2/3 of them on y and z together (src/model/refine-z.ts),
+   * the rest on y alone (src/model/refine.ts). Each step runs g_s forward and backward (50 to
+   * 100 ms for a 768x512 image on an H100, seconds on a CPU); 75 steps saved 9.0% of the rate
+   * at equal PSNR on Kodak (bench/results/kodak-rd-refine.json). Files stay
    * standard: any decoder reads them. Results may differ by backend (float arithmetic picks
    * the integers), never their decodability.
    */
@@ -100,8 +101,17 @@ export interface EncodeOptions {
   stats?: Partial<EncodeStats>;
 }
 
-/** Largest `refine` accepted: a bound on encode time (on Kodak, 300 steps bought only 0.1% over 150). */
+/** Largest `refine` accepted: a bound on encode time (on Kodak, 300 steps of y alone bought only 0.1% over 150). */
 export const MAX_REFINE = 2000;
+
+/**
+ * Steps of refinement's second phase (y alone) out of `refine`: a third; the joint y and z
+ * phase takes the rest (train/refine.py: 2/3 joint then 1/3 y gave 10.8% over the plain
+ * encoder at 150 steps, against 10.3% all joint and 8.6% y alone).
+ */
+export function refineYSteps(refine: number): number {
+  return Math.round(refine / 3);
+}
 
 export interface DecodeOptions {
   backend?: BackendChoice;
@@ -337,6 +347,7 @@ export class NimgCodec {
   private readonly transforms = new Map<BackendChoice, Promise<Transforms>>();
   /** the WebGPU h_s, made on first use on that backend (null: unusable, the core runs h_s) */
   private gpuHs: Promise<GpuHs | null> | null = null;
+  private joint: Promise<import('./model/refine-z.js').JointModel> | null = null;
   private readonly queue = new Queue();
   private disposed = false;
   readonly modelId: string;
@@ -464,6 +475,16 @@ export class NimgCodec {
     return this.gpuHs.then((hs) => (hs && hs.fits(hz, wz) ? hs : null));
   }
 
+  /** The integer h_s, z tables and scales that refinement's joint phase differentiates (built once). */
+  private jointModel(): Promise<import('./model/refine-z.js').JointModel> {
+    this.joint ??= import('./core/model.js').then(({ coreModelFromWeights }) => {
+      const scales = this.weights.manifest.entropy.scales;
+      this.scalesOf(new Int32Array(0)); // validates the scale table (MODEL_MISMATCH)
+      return { ...coreModelFromWeights(this.weights), scales };
+    });
+    return this.joint;
+  }
+
   /** Gaussian means of the latent: muQ / 2^mean_frac_bits (exact in float32). */
   private meansOf(muQ: Int32Array): Float32Array {
     const sc = Math.pow(2, -this.weights.manifest.entropy.mean_frac_bits);
@@ -566,7 +587,31 @@ export class NimgCodec {
           z = await tf.hyperAnalysis(ys, g.h, g.w);
         }
         const t5 = now();
-        const zhat = core.quantizeZ(z);
+        let zhat = core.quantizeZ(z);
+        // refinement, phase 1 (src/model/refine-z.ts): y and z together, 2/3 of the steps;
+        // z is final after it, so h_s and the z stream follow it
+        let refineMs = 0;
+        let xFull = x;
+        if (refine > 0) {
+          if (!tf.refine || !tf.refineJoint) throw new NimgError('BACKEND_UNAVAILABLE', `the ${tf.backend} transforms cannot refine latents`);
+          xFull ??= core.toPlanar(data, width, height, channels, g.padW, g.padH);
+          const tr = now();
+          const j = await tf.refineJoint(await this.jointModel(), {
+            x: xFull,
+            width,
+            height,
+            h: g.h,
+            w: g.w,
+            ys,
+            z,
+            gainDec: interpolateGain(this.gainDec, this.levels, this.M, quality),
+            lambda: this.lambdaAt(quality),
+            iterations: refine - refineYSteps(refine),
+          });
+          zhat = j.z;
+          ys = j.ys;
+          refineMs = now() - tr;
+        }
         // WebGPU: h_s on the device, issued before the z stream is coded so the two overlap
         const gpuHs = await this.gpuHsFor(tf, g.hz, g.wz);
         const th0 = now();
@@ -575,15 +620,16 @@ export class NimgCodec {
         const packed = hsJob ? await hsJob : null;
         let hsMs = packed ? now() - th0 : 0;
         let yBytes: Uint8Array;
-        let refineMs = 0;
-        if (refine > 0) {
-          if (!tf.refine) throw new NimgError('BACKEND_UNAVAILABLE', `the ${tf.backend} transforms cannot refine latents`);
+        if (refine > 0 && tf.refine) {
+          // refinement, phase 2 (src/model/refine.ts): y alone under the exact means and
+          // scales of the final z, from phase 1's latent
           const th = now();
           const { muQ, idx } = packed ? (await import('./model/gpu-hs.js')).unpackHs(packed) : core.hyperSynthesis(zhat, g.hz, g.wz);
           if (!packed) hsMs = now() - th;
           const tr = now();
-          const r = await tf.refine({
-            x: x ?? core.toPlanar(data, width, height, channels, g.padW, g.padH),
+          const ny = refineYSteps(refine);
+          const r = ny === 0 ? ys : (await tf.refine({
+            x: xFull as Float32Array,
             width,
             height,
             h: g.h,
@@ -593,10 +639,10 @@ export class NimgCodec {
             sigma: this.scalesOf(idx),
             gainDec: interpolateGain(this.gainDec, this.levels, this.M, quality),
             lambda: this.lambdaAt(quality),
-            iterations: refine,
-          });
-          refineMs = now() - tr;
-          yBytes = core.encodeY(core.quantizeLatent(r.ys, muQ), idx);
+            iterations: ny,
+          })).ys;
+          refineMs += now() - tr;
+          yBytes = core.encodeY(core.quantizeLatent(r, muQ), idx);
         } else if (packed) {
           if (core.encodeLatentHs) yBytes = core.encodeLatentHs(ys, packed);
           else {

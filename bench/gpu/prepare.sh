@@ -25,6 +25,9 @@ node_modules/.bin/esbuild $(find src bench/gpu-speed.ts bench/gpu-profile.ts ben
   --format=esm --platform=node --target=node20 --log-level=warning
 echo '{"type":"module"}' > .gpu/app/package.json
 cp bench/gpu/probe.mjs .gpu/app/probe.mjs
+# device-side profiles of refinement (BENCH=prof-joint | prof-joint2)
+cp bench/gpu/prof-joint.mjs .gpu/app/bench/prof-joint.js
+cp bench/gpu/prof-joint2.mjs .gpu/app/bench/prof-joint2.js
 npm run asbuild >/dev/null
 cp build/nimg-core.wasm .gpu/nimg-core.wasm
 mkdir -p .gpu/kodak && cp ../shared/data/kodak/*.png .gpu/kodak/

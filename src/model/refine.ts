@@ -8,7 +8,8 @@
  * costs less at the same distortion (Campos et al. 2019, "Content adaptive optimization";
  * the rounding is relaxed with Yang, Bamler and Mandt's 2020 annealed stochastic rounding,
  * SGA). Measured in PyTorch on Kodak (train/refine.py): 8-10% less rate at equal PSNR for
- * 100-1000 steps. The bitstream and the decoder do not change.
+ * 100-1000 steps. The bitstream and the decoder do not change. This is the second phase of
+ * the `refine` option; the first moves z as well (src/model/refine-z.ts).
  *
  * Only the choice of integers depends on float arithmetic here, so results may differ by
  * backend, but every file stays exactly decodable. Each tile keeps its refined integers only
@@ -78,7 +79,7 @@ interface DiffConv { w: tf.Tensor4D; wT: tf.Tensor4D; b: tf.Tensor1D }
 interface DiffGdn { g: tf.Tensor4D; gT: tf.Tensor4D; beta: tf.Tensor1D }
 
 /** [kh, kw, in, out] → the filter of the input gradient of a stride-1 'same' conv: [kh, kw, out, in], rotated 180°. */
-function backpropFilter(w: Float32Array, shape: readonly number[]): Float32Array {
+export function backpropFilter(w: Float32Array, shape: readonly number[]): Float32Array {
   const [kh, kw, inC, out] = shape;
   const r = new Float32Array(w.length);
   for (let ky = 0; ky < kh; ky++) {
@@ -124,14 +125,6 @@ export class DiffSynthesis {
     }));
   }
 
-  /** the inverse of net.ts's depthToSpace2 (and so its gradient) */
-  private static s2d(x: tf.Tensor4D): tf.Tensor4D {
-    const [n, h2, w2, C] = x.shape;
-    const h = h2 / 2;
-    const w = w2 / 2;
-    return tf.reshape(tf.transpose(tf.reshape(x, [n * h, 2, w, 2 * C]), [0, 2, 1, 3]), [n, h, w, 4 * C]);
-  }
-
   /** [1, h, w, M] → [1, 16h, 16w, 3]; `saved` gets what backward needs (call inside a tidy). */
   forward(y: tf.Tensor4D, saved?: tf.Tensor4D[]): tf.Tensor4D {
     let x = y;
@@ -157,7 +150,7 @@ export class DiffSynthesis {
         const inner = tf.conv2d(tf.div(tf.mul(g, d), r) as tf.Tensor4D, this.gdns[l].gT, 1, 'valid');
         g = tf.add(tf.mul(g, r), tf.mul(d, inner)) as tf.Tensor4D;
       }
-      g = tf.conv2d(DiffSynthesis.s2d(g), this.convs[l].wT, 1, 'same');
+      g = tf.conv2d(spaceToDepth2(g), this.convs[l].wT, 1, 'same');
     }
     return g;
   }
@@ -167,8 +160,37 @@ export class DiffSynthesis {
   }
 }
 
+/** the inverse of net.ts's depthToSpace2 (and so its gradient); call inside a tidy */
+export function spaceToDepth2(x: tf.Tensor4D): tf.Tensor4D {
+  const [n, h2, w2, C] = x.shape;
+  const h = h2 / 2;
+  const w = w2 / 2;
+  return tf.reshape(tf.transpose(tf.reshape(x, [n * h, 2, w, 2 * C]), [0, 2, 1, 3]), [n, h, w, 4 * C]);
+}
+
+/**
+ * One Adam step (beta 0.9 / 0.999, eps 1e-8) at step tt >= 1: returns [v', m', s'].
+ * Call inside a tidy.
+ */
+export function adamStep(v: tf.Tensor, m: tf.Tensor, s: tf.Tensor, g: tf.Tensor, lr: number, tt: number): [tf.Tensor, tf.Tensor, tf.Tensor] {
+  const b1 = 0.9;
+  const b2 = 0.999;
+  const m1 = tf.add(tf.mul(m, b1), tf.mul(g, 1 - b1));
+  const s1 = tf.add(tf.mul(s, b2), tf.mul(tf.square(g), 1 - b2));
+  const step = tf.div(tf.mul(m1, lr / (1 - b1 ** tt)), tf.add(tf.sqrt(tf.mul(s1, 1 / (1 - b2 ** tt))), 1e-8));
+  return [tf.sub(v, step), m1, s1];
+}
+
+/** The cosine learning rate and the SGA temperature at step t of iters (both phases share them). */
+export function schedule(st: RefineSettings, t: number, iters: number): { lr: number; tau: number } {
+  return {
+    lr: st.lr * 0.5 * (1 + Math.cos((Math.PI * t) / iters)),
+    tau: Math.max(0.5 * Math.exp((-st.anneal * t) / iters), 1e-3),
+  };
+}
+
 /** NHWC window [y0, y1) x [x0, x1) of a planar [C, h, w] array. */
-function cropWindow(src: Float32Array, C: number, h: number, w: number, y0: number, y1: number, x0: number, x1: number): Float32Array {
+export function cropWindow(src: Float32Array, C: number, h: number, w: number, y0: number, y1: number, x0: number, x1: number): Float32Array {
   const hh = y1 - y0;
   const ww = x1 - x0;
   const out = new Float32Array(hh * ww * C);
@@ -202,6 +224,27 @@ export function bitsOf(r: tf.Tensor, sigma: tf.Tensor, withGrad: boolean): { bit
   const live = tf.cast(tf.greater(p, 1e-9), 'float32');
   const grad = tf.mul(tf.mul(tf.div(dp, tf.mul(pc, -Math.LN2)), tf.sign(r)), live);
   return { bits, grad };
+}
+
+/**
+ * d bits / d r and d bits / d sigma of bitsOf (the joint y+z phase moves sigma through h_s).
+ * With s = sigma sqrt 2, dt/dsigma = -t/sigma, so
+ * dP/dsigma = -(t1 exp(-t1^2) - t0 exp(-t0^2)) / (sigma sqrt(pi)); d bits = -dP / (P ln 2).
+ */
+export function rateGrads(r: tf.Tensor, sigma: tf.Tensor): { dr: tf.Tensor; dsigma: tf.Tensor } {
+  const a = tf.abs(r);
+  const s = tf.mul(sigma, Math.SQRT2);
+  const t1 = tf.div(tf.sub(0.5, a), s);
+  const t0 = tf.div(tf.sub(-0.5, a), s);
+  const p = tf.mul(tf.sub(tf.erf(t1), tf.erf(t0)), 0.5);
+  const pc = tf.maximum(p, 1e-9);
+  const e1 = tf.exp(tf.neg(tf.square(t1)));
+  const e0 = tf.exp(tf.neg(tf.square(t0)));
+  // d bits / dP, zero where the cost is flat
+  const dbdp = tf.mul(tf.div(tf.cast(tf.greater(p, 1e-9), 'float32'), pc), -1 / Math.LN2);
+  const dpda = tf.div(tf.sub(e1, e0), tf.mul(s, -Math.sqrt(Math.PI)));
+  const dpds = tf.div(tf.sub(tf.mul(t1, e1), tf.mul(t0, e0)), tf.mul(sigma, -Math.sqrt(Math.PI)));
+  return { dr: tf.mul(tf.mul(dbdp, dpda), tf.sign(r)), dsigma: tf.mul(dbdp, dpds) };
 }
 
 /**
@@ -344,12 +387,8 @@ async function refineTile(
     const before = await hardJ(v);
     m = tf.zerosLike(v);
     s = tf.zerosLike(v);
-    const b1 = 0.9;
-    const b2 = 0.999;
     for (let t = 0; t < iters; t++) {
-      const tau = Math.max(0.5 * Math.exp((-st.anneal * t) / iters), 1e-3);
-      const lr = st.lr * 0.5 * (1 + Math.cos((Math.PI * t) / iters));
-      const tt = t + 1;
+      const { lr, tau } = schedule(st, t, iters);
       const v0: tf.Tensor4D = v;
       const m0: tf.Tensor = m;
       const s0: tf.Tensor = s;
@@ -362,10 +401,7 @@ async function refineTile(
         const gOut = tf.mul(tf.mul(tf.sub(xh, target), pmask), 2 * lam) as tf.Tensor4D;
         const dist = tf.mul(gs.backward(gOut, saved), gd);
         const g = tf.mul(tf.mul(tf.add(tf.mul(rate, mask), dist), dr), tf.div(mask, npix));
-        const m1 = tf.add(tf.mul(m0, b1), tf.mul(g, 1 - b1));
-        const s1 = tf.add(tf.mul(s0, b2), tf.mul(tf.square(g), 1 - b2));
-        const step = tf.div(tf.mul(m1, lr / (1 - b1 ** tt)), tf.add(tf.sqrt(tf.mul(s1, 1 / (1 - b2 ** tt))), 1e-8));
-        return [tf.sub(v0, step), m1, s1];
+        return adamStep(v0, m0, s0, g, lr, t + 1);
       });
       v0.dispose();
       m0.dispose();

@@ -11,6 +11,7 @@ import { byteToUnitTable } from './gpu-kernels.js';
 import { coarseScale, extractNHWC, haloSides, placeNHWC, planTiles } from './tiling.js';
 import type { BackendChoice, BackendName, ModelWeights, Transforms } from './types.js';
 import type { RefineInput, RefineResult, RefineSettings } from './refine.js';
+import type { JointInput, JointModel, JointResult } from './refine-z.js';
 
 export interface TransformOptions extends BackendOptions {
   backend?: BackendChoice;
@@ -225,8 +226,20 @@ class TfTransforms implements TiledTransforms {
     if (!this.net) throw new NimgError('NOT_INITIALIZED', 'transforms were disposed');
     await activateBackend(this.backend);
     const { refineLatent } = await import('./refine.js');
-    // a GPU takes a 1024 px core (one tile for most photos); CPUs keep tiles small
-    return refineLatent(this.prepared, input, { tile: this.backend === 'webgpu' ? 64 : 32, ...settings });
+    return refineLatent(this.prepared, input, { tile: this.refineTile(), ...settings });
+  }
+
+  /** The joint y and z phase of refinement on this backend (see src/model/refine-z.ts). */
+  async refineJoint(model: JointModel, input: JointInput, settings?: Partial<RefineSettings>): Promise<JointResult> {
+    if (!this.net) throw new NimgError('NOT_INITIALIZED', 'transforms were disposed');
+    await activateBackend(this.backend);
+    const { refineJoint } = await import('./refine-z.js');
+    return refineJoint(this.prepared, model, input, { tile: this.refineTile(), ...settings });
+  }
+
+  /** refinement tile in latents: a GPU takes a 1024 px core (one tile for most photos); CPUs keep tiles small */
+  private refineTile(): number {
+    return this.backend === 'webgpu' ? 64 : 32;
   }
 
   synthesis(yhat: Float32Array, h: number, w: number): Promise<Float32Array> {

@@ -63,5 +63,9 @@ export interface Transforms {
    * thread; absent where the backend cannot take gradients.
    */
   refine?(input: import('./refine.js').RefineInput, settings?: Partial<import('./refine.js').RefineSettings>): Promise<import('./refine.js').RefineResult>;
+  /** Optional, with refine: the joint y and z phase (src/model/refine-z.ts). */
+  refineJoint?(
+    model: import('./refine-z.js').JointModel, input: import('./refine-z.js').JointInput, settings?: Partial<import('./refine.js').RefineSettings>,
+  ): Promise<import('./refine-z.js').JointResult>;
   dispose(): void;
 }

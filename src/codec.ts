@@ -478,11 +478,19 @@ export class NimgCodec {
   /** The integer h_s, z tables and scales that refinement's joint phase differentiates (built once). */
   private jointModel(): Promise<import('./model/refine-z.js').JointModel> {
     this.joint ??= import('./core/model.js').then(({ coreModelFromWeights }) => {
-      const scales = this.weights.manifest.entropy.scales;
-      this.scalesOf(new Int32Array(0)); // validates the scale table (MODEL_MISMATCH)
-      return { ...coreModelFromWeights(this.weights), scales };
+      return { ...coreModelFromWeights(this.weights), scales: this.scaleTable() };
     });
     return this.joint;
+  }
+
+  /** The manifest's scale table, checked (MODEL_MISMATCH unless num_scales positive numbers). */
+  private scaleTable(): number[] {
+    const scales = this.weights.manifest.entropy.scales;
+    const n = this.weights.manifest.entropy.num_scales;
+    if (!Array.isArray(scales) || scales.length !== n || !scales.every((v) => typeof v === 'number' && v > 0)) {
+      throw new NimgError('MODEL_MISMATCH', `entropy.scales must be ${n} positive numbers`);
+    }
+    return scales;
   }
 
   /** Gaussian means of the latent: muQ / 2^mean_frac_bits (exact in float32). */
@@ -495,11 +503,7 @@ export class NimgCodec {
 
   /** Gaussian scales of the latent: the scale of each element's table. */
   private scalesOf(idx: Int32Array): Float32Array {
-    const scales = this.weights.manifest.entropy.scales;
-    const n = this.weights.manifest.entropy.num_scales;
-    if (!Array.isArray(scales) || scales.length !== n || !scales.every((v) => typeof v === 'number' && v > 0)) {
-      throw new NimgError('MODEL_MISMATCH', `entropy.scales must be ${n} positive numbers`);
-    }
+    const scales = this.scaleTable();
     const out = new Float32Array(idx.length);
     for (let i = 0; i < idx.length; i++) out[i] = scales[idx[i]];
     return out;

@@ -32,7 +32,7 @@ import type { CoreModel } from '../core/types.js';
 import { depthToSpace2, type PreparedNet } from './net.js';
 import {
   DEFAULT_REFINE, DiffSynthesis, adamStep, backpropFilter, bitsOf, cropWindow, rateGrads, schedule, sgaRound, spaceToDepth2,
-  type RefineSettings,
+  type RefineImage, type RefineSettings,
 } from './refine.js';
 
 /** |z| bound of the codec (the core's quantizeZ clamps to it). */
@@ -44,26 +44,13 @@ const ZVALUES = 2 * Z_CLAMP + 1;
 /** What the joint phase needs of the model: the integer h_s, the z tables, the scale table. */
 export type JointModel = Pick<CoreModel, 'M' | 'Nz' | 'numScales' | 'meanFracBits' | 'hs' | 'z'> & { scales: readonly number[] };
 
-export interface JointInput {
-  /** padded image [3, H, W] in [0, 1], H = 16h, W = 16w */
-  x: Float32Array;
-  /** visible size in pixels */
-  width: number;
-  height: number;
-  /** latent size (h = 4hz, w = 4wz) */
-  h: number;
-  w: number;
-  /** g_a's gained latent [M, h, w] */
-  ys: Float32Array;
+/** The image as for the y phase (h = 4hz, w = 4wz), with z instead of its means and scales. */
+export interface JointInput extends RefineImage {
   /**
    * h_a's hyper-latent [Nz, h/4, w/4], before rounding (the plain encoder codes its rounding):
    * where a value sits between two integers decides how easily it moves to the other one.
    */
   z: Float32Array;
-  gainDec: Float32Array;
-  lambda: number;
-  /** gradient steps per tile (>= 1) */
-  iterations: number;
 }
 
 export interface JointResult {

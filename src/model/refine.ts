@@ -24,7 +24,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { NimgError } from '../errors.js';
 import { depthToSpace2, type ConvLayer, type GdnLayer, type PreparedNet } from './net.js';
 
-export interface RefineInput {
+/** What both phases of refinement take (this file's y phase, refine-z.ts's joint phase). */
+export interface RefineImage {
   /** padded image [3, H, W] in [0, 1] (the core's toPlanar), H = 16h, W = 16w */
   x: Float32Array;
   /** visible size in pixels: only these pixels count in the distortion */
@@ -33,17 +34,20 @@ export interface RefineInput {
   /** latent size */
   h: number;
   w: number;
-  /** g_a's gained latent [M, h, w] */
+  /** starting gained latent [M, h, w] (g_a's, or the joint phase's for the y phase) */
   ys: Float32Array;
-  /** means [M, h, w] (muQ / 2^frac) and scales [M, h, w] of the Gaussian of each element */
-  mu: Float32Array;
-  sigma: Float32Array;
   /** decoder gain [M] */
   gainDec: Float32Array;
   /** lambda of the quality (MSE on [0,1] scaled by 255^2) */
   lambda: number;
   /** gradient steps per tile (>= 1) */
   iterations: number;
+}
+
+export interface RefineInput extends RefineImage {
+  /** means [M, h, w] (muQ / 2^frac) and scales [M, h, w] of the Gaussian of each element */
+  mu: Float32Array;
+  sigma: Float32Array;
 }
 
 export interface RefineSettings {
@@ -203,6 +207,16 @@ export function cropWindow(src: Float32Array, C: number, h: number, w: number, y
   return out;
 }
 
+/** The bin mass P of residual r under N(0, sigma) and its parts, shared by bitsOf and rateGrads (in a tidy). */
+function binMass(r: tf.Tensor, sigma: tf.Tensor): { s: tf.Tensor; t1: tf.Tensor; t0: tf.Tensor; p: tf.Tensor; pc: tf.Tensor } {
+  const a = tf.abs(r);
+  const s = tf.mul(sigma, Math.SQRT2);
+  const t1 = tf.div(tf.sub(0.5, a), s);
+  const t0 = tf.div(tf.sub(-0.5, a), s);
+  const p = tf.mul(tf.sub(tf.erf(t1), tf.erf(t0)), 0.5);
+  return { s, t1, t0, p, pc: tf.maximum(p, 1e-9) };
+}
+
 /**
  * Per element: -log2 P(r) for a (relaxed or integer) residual r under N(0, sigma) with unit
  * bins, and its derivative d/dr when `withGrad`. P = (erf(t1) - erf(t0)) / 2 with
@@ -211,12 +225,7 @@ export function cropWindow(src: Float32Array, C: number, h: number, w: number, y
  * which the tables code with escapes anyway) the cost is flat.
  */
 export function bitsOf(r: tf.Tensor, sigma: tf.Tensor, withGrad: boolean): { bits: tf.Tensor; grad?: tf.Tensor } {
-  const a = tf.abs(r);
-  const s = tf.mul(sigma, Math.SQRT2);
-  const t1 = tf.div(tf.sub(0.5, a), s);
-  const t0 = tf.div(tf.sub(-0.5, a), s);
-  const p = tf.mul(tf.sub(tf.erf(t1), tf.erf(t0)), 0.5);
-  const pc = tf.maximum(p, 1e-9);
+  const { s, t1, t0, p, pc } = binMass(r, sigma);
   const bits = tf.mul(tf.log(pc), -1 / Math.LN2);
   if (!withGrad) return { bits };
   // dP/d|r| = -(exp(-t1^2) - exp(-t0^2)) / (s sqrt(pi)); d bits = -dP / (P ln 2)
@@ -232,12 +241,7 @@ export function bitsOf(r: tf.Tensor, sigma: tf.Tensor, withGrad: boolean): { bit
  * dP/dsigma = -(t1 exp(-t1^2) - t0 exp(-t0^2)) / (sigma sqrt(pi)); d bits = -dP / (P ln 2).
  */
 export function rateGrads(r: tf.Tensor, sigma: tf.Tensor): { dr: tf.Tensor; dsigma: tf.Tensor } {
-  const a = tf.abs(r);
-  const s = tf.mul(sigma, Math.SQRT2);
-  const t1 = tf.div(tf.sub(0.5, a), s);
-  const t0 = tf.div(tf.sub(-0.5, a), s);
-  const p = tf.mul(tf.sub(tf.erf(t1), tf.erf(t0)), 0.5);
-  const pc = tf.maximum(p, 1e-9);
+  const { s, t1, t0, p, pc } = binMass(r, sigma);
   const e1 = tf.exp(tf.neg(tf.square(t1)));
   const e0 = tf.exp(tf.neg(tf.square(t0)));
   // d bits / dP, zero where the cost is flat

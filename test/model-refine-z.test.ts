@@ -14,24 +14,13 @@ import { createCore } from '../src/core/index.js';
 import { coreModelFromWeights } from '../src/core/model.js';
 import { hyperSynthesisRef } from '../src/core/reference.js';
 import type { Core, CoreModel } from '../src/core/types.js';
-import { parseContainer, latentGeometry } from '../src/format/container.js';
-import { decodeImageFile } from '../src/image/index.js';
+import { parseContainer } from '../src/format/container.js';
 import { loadDefaultWeights } from '../src/model/node-weights.js';
 import { bitsOf, rateGrads } from '../src/model/refine.js';
 import { HsSurrogate, Z_CLAMP, refineJoint, zCostTable, type JointModel } from '../src/model/refine-z.js';
 import { createTransforms } from '../src/model/transforms.js';
 import type { ModelWeights } from '../src/model/types.js';
-
-const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
-
-/** deterministic pseudo-random floats in [-1, 1) */
-function rand(n: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  return Float32Array.from({ length: n }, () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 31 - 1;
-  });
-}
+import { ROOT, encoderFront, rand, sampleCrop } from './refine-helpers.js';
 
 /** planar [C, h, w] → NHWC */
 function toNhwc(a: ArrayLike<number>, C: number, h: number, w: number): Float32Array {
@@ -56,20 +45,10 @@ beforeAll(async () => {
 
 /** a z of the real distribution: h_a of a crop of the sample photo at quality q */
 async function realZ(q: number, W: number, H: number) {
-  const full = await decodeImageFile(new Uint8Array(readFileSync(path.join(ROOT, 'src/node/sample.png'))));
-  const data = new Uint8ClampedArray(W * H * 4);
-  for (let y = 0; y < H; y++) data.set(full.data.subarray(((y + 50) * full.width + 70) * 4, ((y + 50) * full.width + 70 + W) * 4), y * W * 4);
-  const g = latentGeometry(W, H);
-  const M = model.M;
+  const data = await sampleCrop(W, H, 70, 50);
   const t = await createTransforms(weights, { backend: 'wasm', threads: 1 });
   try {
-    const x = core.toPlanar(data, W, H, 4, g.padW, g.padH);
-    const ys = await t.analysis(x, g.padH, g.padW);
-    const gEnc = interpolateGain(weights.tensors.get('gain.enc')!.data as Float32Array, 8, M, q);
-    for (let c = 0; c < M; c++) for (let i = c * g.h * g.w; i < (c + 1) * g.h * g.w; i++) ys[i] *= gEnc[c];
-    const z = await t.hyperAnalysis(ys, g.h, g.w);
-    const zhat = core.quantizeZ(z);
-    return { x, ys, z, zhat, g, data, prepared: t.prepared, t };
+    return { ...(await encoderFront(core, t, weights, data, W, H, q)), data, prepared: t.prepared, t };
   } catch (e) {
     t.dispose();
     throw e;

@@ -12,7 +12,6 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/backend/index.js';
 import { NimgCodec, MAX_REFINE, type ImageLike } from '../src/codec.js';
 import type { ModelWeights } from '../src/model/types.js';
-import { decodeImageFile } from '../src/image/index.js';
 import { prepareNet } from '../src/model/net.js';
 import { loadDefaultWeights } from '../src/model/node-weights.js';
 import { DiffSynthesis, bitsOf, refineLatent, sgaRound, type RefineInput } from '../src/model/refine.js';
@@ -20,18 +19,7 @@ import { createCore } from '../src/core/index.js';
 import { coreModelFromWeights } from '../src/core/model.js';
 import { createTransforms } from '../src/model/transforms.js';
 import { interpolateGain } from '../src/codec.js';
-import { latentGeometry } from '../src/format/container.js';
-
-const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
-
-/** deterministic pseudo-random floats in [-1, 1) */
-function rand(n: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  return Float32Array.from({ length: n }, () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 31 - 1;
-  });
-}
+import { ROOT, encoderFront, rand, sampleCrop } from './refine-helpers.js';
 
 const dot = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
   let s = 0;
@@ -137,13 +125,8 @@ describe('refine: the encode option', () => {
   let img: ImageLike;
   beforeAll(async () => {
     codec = await NimgCodec.create({ backend: 'wasm', threads: 1 });
-    const full = await decodeImageFile(new Uint8Array(readFileSync(path.join(ROOT, 'src/node/sample.png'))));
     // a 112x96 crop (padded to 128x128: the padding must not count)
-    const W = 112;
-    const H = 96;
-    const data = new Uint8ClampedArray(W * H * 4);
-    for (let y = 0; y < H; y++) data.set(full.data.subarray(((y + 40) * full.width + 60) * 4, ((y + 40) * full.width + 60 + W) * 4), y * W * 4);
-    img = { width: W, height: H, data };
+    img = { width: 112, height: 96, data: await sampleCrop(112, 96, 60, 40) };
   }, 60_000);
   afterAll(() => codec?.dispose());
 
@@ -189,18 +172,10 @@ describe('refine: tiles', () => {
     core.setModel(coreModelFromWeights(weights));
     const t = await createTransforms(weights, { backend: 'wasm', threads: 1 });
     try {
-      const full = await decodeImageFile(new Uint8Array(readFileSync(path.join(ROOT, 'src/node/sample.png'))));
       const [W, H] = [100, 90]; // latent 8 x 8 (padded to 128 x 128); visible 7 x 6 latents' worth
-      const data = new Uint8ClampedArray(W * H * 4);
-      for (let y = 0; y < H; y++) data.set(full.data.subarray(((y + 50) * full.width + 70) * 4, ((y + 50) * full.width + 70 + W) * 4), y * W * 4);
-      const g = latentGeometry(W, H);
       const M = weights.manifest.arch.M;
       const q = 3;
-      const x = core.toPlanar(data, W, H, 4, g.padW, g.padH);
-      const ys = await t.analysis(x, g.padH, g.padW);
-      const gEnc = interpolateGain(weights.tensors.get('gain.enc')!.data as Float32Array, 8, M, q);
-      for (let c = 0; c < M; c++) for (let i = c * g.h * g.w; i < (c + 1) * g.h * g.w; i++) ys[i] *= gEnc[c];
-      const zhat = core.quantizeZ(await t.hyperAnalysis(ys, g.h, g.w));
+      const { g, x, ys, zhat } = await encoderFront(core, t, weights, await sampleCrop(W, H, 70, 50), W, H, q);
       const { muQ, idx } = core.hyperSynthesis(zhat, g.hz, g.wz);
       const scales = weights.manifest.entropy.scales;
       const input: RefineInput = {

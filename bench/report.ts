@@ -1,5 +1,4 @@
 /** Result types, merging of per-codec results, BD-rate summaries and text tables. */
-import { readFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import { bdQuality, bdRate, type RdPoint } from './bdrate.ts';
 
@@ -122,27 +121,8 @@ export const PEER_KEYS = ['webp', 'avif', 'avif444', 'jpeg', 'jxl'];
 /** Published counterparts of the peers (cross-check). */
 export const ANCHOR_OF: Record<string, string> = { webp: 'webp', avif: 'av1', avif444: 'av1', jpeg: 'jpeg' };
 
-/** Published curves every measured codec is compared with. */
-export const ANCHOR_SET = [
-  'webp',
-  'jpeg',
-  'av1',
-  'bpg_444_x265_ycbcr',
-  'vtm',
-  'compressai-bmshj2018-factorized_mse_cuda',
-  'compressai-bmshj2018-hyperprior_mse_cuda',
-  'compressai-mbt2018-mean_mse_cuda',
-  'paper-minnen2020-cc10_mse',
-  'paper-elic2022_mse',
-  'coolchic-v5.0',
-];
-
-export type Anchors = Record<string, RdPoint[]>;
-
-export function loadAnchors(file: string): Anchors {
-  if (!existsSync(file)) return {};
-  return JSON.parse(readFileSync(file, 'utf8'));
-}
+export { ANCHOR_LABELS, ANCHOR_SET, loadAnchors, type Anchors } from './anchors.ts';
+import { ANCHOR_SET, type Anchors } from './anchors.ts';
 
 const fin = (v: number) => (Number.isFinite(v) ? v : null);
 const round = (v: number | null, d = 5) => (v == null ? null : Math.round(v * 10 ** d) / 10 ** d);

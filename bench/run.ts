@@ -17,7 +17,7 @@ import { Progress } from './progress.ts';
 import { mean, median } from './stats.ts';
 import { colorFor, rdSvg, type Series } from './plot.ts';
 import {
-  ANCHOR_SET, loadAnchors, machineInfo, rdTable, speedRatios, speedTable, summarizeRd,
+  ANCHOR_LABELS, ANCHOR_SET, loadAnchors, machineInfo, rdTable, speedRatios, speedTable, summarizeRd,
   type CodecRdMeta, type CurvePoint, type RdReport, type SpeedEntry, type SpeedReport,
 } from './report.ts';
 
@@ -259,15 +259,6 @@ async function speedOf(ad: CodecAdapter, images: RgbaImage[], runs: number, prog
   };
 }
 
-const ANCHOR_LABELS: Record<string, string> = {
-  av1: 'AV1 / libaom (published)',
-  webp: 'WebP (published)',
-  'compressai-bmshj2018-hyperprior_mse_cuda': 'Ballé 2018 hyperprior',
-  'compressai-mbt2018-mean_mse_cuda': 'Minnen 2018 mean-scale',
-  'paper-minnen2020-cc10_mse': 'Minnen 2020 channel-AR',
-  'paper-elic2022_mse': 'ELIC 2022',
-  'coolchic-v5.0': 'Cool-chic v5.0',
-};
 
 export function writePlot(file: string, rd: RdReport, anchors: Record<string, any>, title: string, metric: 'psnr' | 'msssim' = 'psnr') {
   const series: Series[] = [];

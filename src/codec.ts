@@ -86,8 +86,8 @@ export interface EncodeOptions {
   /**
    * Encoder effort: gradient steps of latent refinement, an integer from 0 (default: g_a's
    * latent as it is) to MAX_REFINE: 2/3 of them on y and z together (src/model/refine-z.ts),
-   * the rest on y alone (src/model/refine.ts). Each step runs g_s forward and backward (50 to
-   * 100 ms for a 768x512 image on an H100, seconds on a CPU); 75 steps saved 9.0% of the rate
+   * the rest on y alone (src/model/refine.ts). Each step runs g_s forward and backward (16 to
+   * 46 ms for a 768x512 image on an H100, seconds on a CPU); 75 steps saved 9.0% of the rate
    * at equal PSNR on Kodak, 150 steps 10.6% (bench/results/kodak-rd-refine.json). Files stay
    * standard: any decoder reads them. Results may differ by backend (float arithmetic picks
    * the integers), never their decodability.

@@ -34,11 +34,28 @@ const jm = { ...model, scales: weights.manifest.entropy.scales };
 const prepared = t.prepared;
 const sc = weights.manifest.entropy.scales;
 const yin = { ...base, mu: Float32Array.from(muQ, (v) => v / 16), sigma: Float32Array.from(idx, (i) => sc[i]) };
-for (const n of [4, 20, 40]) {
-  let t0 = performance.now(); await refineLatent(prepared, { ...yin, iterations: n }, { tile: 64 }); const ty = performance.now() - t0;
-  t0 = performance.now(); await refineJoint(prepared, jm, { ...base, z, iterations: n }, { tile: 64 }); const tj = performance.now() - t0;
-  console.log(`steps ${n}: y ${ty.toFixed(0)} ms, joint ${tj.toFixed(0)} ms`);
+const { setFusedRefine } = await import(A + 'model/refine-ops.js');
+// A/B in one process: the element-wise chains as tfjs ops (fused off) or as WGSL programs (on),
+// alternating, 3 rounds; the first 4-step runs warm the pipelines up
+const times = { off: { y: [], j: [] }, on: { y: [], j: [] } };
+for (const mode of ['off', 'on']) {
+  setFusedRefine(mode === 'on');
+  await refineLatent(prepared, { ...yin, iterations: 4 }, { tile: 64 });
+  await refineJoint(prepared, jm, { ...base, z, iterations: 4 }, { tile: 64 });
 }
+for (let round = 0; round < 3; round++) {
+  for (const mode of ['off', 'on']) {
+    setFusedRefine(mode === 'on');
+    const n = 40;
+    let t0 = performance.now(); const ry = await refineLatent(prepared, { ...yin, iterations: n }, { tile: 64 }); const ty = performance.now() - t0;
+    t0 = performance.now(); const rj = await refineJoint(prepared, jm, { ...base, z, iterations: n }, { tile: 64 }); const tj = performance.now() - t0;
+    times[mode].y.push(ty); times[mode].j.push(tj);
+    console.log(`fused ${mode}, ${n} steps: y ${ty.toFixed(0)} ms (J ${ry.jBefore.toFixed(4)} -> ${ry.jAfter.toFixed(4)}), joint ${tj.toFixed(0)} ms (J ${rj.jBefore.toFixed(4)} -> ${rj.jAfter.toFixed(4)})`);
+  }
+}
+const med = (a) => [...a].sort((p, q) => p - q)[Math.floor(a.length / 2)];
+console.log(`MEDIAN 40 steps: y off ${med(times.off.y).toFixed(0)} on ${med(times.on.y).toFixed(0)} ms (x${(med(times.off.y) / med(times.on.y)).toFixed(2)}); joint off ${med(times.off.j).toFixed(0)} on ${med(times.on.j).toFixed(0)} ms (x${(med(times.off.j) / med(times.on.j)).toFixed(2)})`);
+setFusedRefine(true);
 // dispatch time per kernel name during a joint run
 const eng = tf.engine(); const orig = eng.runKernel.bind(eng); const acc = new Map();
 eng.runKernel = (name, ...a) => { const s = performance.now(); const r = orig(name, ...a); const e = performance.now() - s; const o = acc.get(name) ?? [0, 0]; o[0] += e; o[1]++; acc.set(name, o); return r; };

@@ -28,16 +28,21 @@ interface Program {
   dispatch: [number, number, number];
   workgroupSize: [number, number, number];
   size: boolean;
+  uniforms?: string;
   getUserCode(): string;
 }
 
+/** Values of a program's own uniform fields, in declaration order. */
+export type ProgramUniform = { type: 'float32' | 'int32' | 'uint32'; data: number[] }[];
+
 interface WebGpuBackendLike {
-  runWebGPUProgram(p: Program, inputs: tf.TensorInfo[], dtype: 'float32' | 'int32'): tf.TensorInfo;
+  runWebGPUProgram(p: Program, inputs: tf.TensorInfo[], dtype: 'float32' | 'int32', uniforms?: ProgramUniform): tf.TensorInfo;
 }
 
 const WG = 64;
 
-function flatProgram(name: string, variableNames: string[], outputShape: number[], code: string): Program {
+/** A flat (one thread per output element) program; `uniforms`: extra WGSL uniform fields ("tau : f32, "). */
+export function flatProgram(name: string, variableNames: string[], outputShape: number[], code: string, uniforms?: string): Program {
   const size = outputShape.reduce((a, b) => a * b, 1);
   // a class of that name: tfjs's profiler (tf.time / tf.profile) labels programs by constructor name
   const Named = { [name]: class {} }[name];
@@ -50,16 +55,22 @@ function flatProgram(name: string, variableNames: string[], outputShape: number[
     workgroupSize: [WG, 1, 1],
     size: true,
     getUserCode: () => code,
+    ...(uniforms ? { uniforms } : {}),
   };
   return Object.assign(new Named(), p);
 }
 
-function run(p: Program, inputs: tf.Tensor[], dtype: 'float32' | 'int32' = 'float32'): tf.Tensor4D {
+/** True when the active tfjs backend can run these programs. */
+export function gpuKernelsAvailable(): boolean {
+  return tf.getBackend() === 'webgpu' && typeof (tf.backend() as unknown as WebGpuBackendLike).runWebGPUProgram === 'function';
+}
+
+export function run(p: Program, inputs: tf.Tensor[], dtype: 'float32' | 'int32' = 'float32', uniforms?: ProgramUniform): tf.Tensor4D {
   const b = tf.backend() as unknown as WebGpuBackendLike;
   if (tf.getBackend() !== 'webgpu' || typeof b.runWebGPUProgram !== 'function') {
     throw new Error('gpu-kernels: the active tfjs backend is not webgpu');
   }
-  const info = b.runWebGPUProgram(p, inputs, dtype);
+  const info = b.runWebGPUProgram(p, inputs, dtype, uniforms);
   return tf.engine().makeTensorFromTensorInfo(info) as tf.Tensor4D;
 }
 

@@ -31,9 +31,10 @@ import { roundHalfEven } from '../core/reference.js';
 import type { CoreModel } from '../core/types.js';
 import { depthToSpace2, type PreparedNet } from './net.js';
 import {
-  DEFAULT_REFINE, DiffSynthesis, adamStep, backpropFilter, bitsOf, cropWindow, rateGrads, schedule, sgaRound, spaceToDepth2,
+  DEFAULT_REFINE, DiffSynthesis, backpropFilter, cropWindow, schedule, spaceToDepth2,
   type RefineImage, type RefineSettings,
 } from './refine.js';
+import { adamFused, bitsOf, noiseKey, rateGradsFused, sgaFused } from './refine-ops.js';
 
 /** |z| bound of the codec (the core's quantizeZ clamps to it). */
 export const Z_CLAMP = 255;
@@ -321,16 +322,14 @@ async function jointTile(
       const { lr, tau } = schedule(st, t, iters);
       const [y, my, sy, z, mz, sz] = state;
       const next = tf.tidy((): tf.Tensor[] => {
-        const uy = tf.randomUniform(y.shape, 1e-6, 1 - 1e-6, 'float32', st.seed * 1000003 + t);
-        const uz = tf.randomUniform(z.shape, 1e-6, 1 - 1e-6, 'float32', st.seed * 1000003 + 500009 + t);
-        const { rh: zr, dr: dzr } = sgaRound(z, tau, uz);
-        const inZ = tf.cast(tf.lessEqual(tf.abs(zr), Z_CLAMP), 'float32');
-        const zh = tf.clipByValue(zr, -Z_CLAMP, Z_CLAMP) as tf.Tensor4D;
+        // z's relaxed value, clamped to the coded range; dzr is zero where the clamp holds it
+        const { rh: zr, dr: dzr } = sgaFused(z, null, tau, noiseKey(st.seed, 1, t), Z_CLAMP);
+        const zh = zr as tf.Tensor4D;
         const { slope } = zBits(table, chanOff, zh);
         const saved: tf.Tensor[] = [];
         const { mu, sigma } = hs.forward(zh, true, saved);
-        const { rh, dr } = sgaRound(tf.sub(y, mu), tau, uy);
-        const rate = rateGrads(rh, sigma);
+        const { rh, dr } = sgaFused(y, mu, tau, noiseKey(st.seed, 0, t));
+        const rate = rateGradsFused(rh, sigma, true) as { dr: tf.Tensor; dsigma: tf.Tensor };
         const gsSaved: tf.Tensor4D[] = [];
         const xh = gs.forward(tf.mul(tf.add(rh, mu), gd) as tf.Tensor4D, gsSaved);
         const gOut = tf.mul(tf.mul(tf.sub(xh, target), pmask), 2 * lam) as tf.Tensor4D;
@@ -338,8 +337,8 @@ async function jointTile(
         const gyh = tf.mul(gs.backward(gOut, gsSaved), gd);
         const gY = tf.mul(tf.add(rate.dr, gyh), dr);
         const gMu = tf.sub(gyh, gY);
-        const gZ = tf.mul(tf.mul(tf.add(hs.backward(gMu, rate.dsigma, saved), slope), dzr), inZ);
-        return [...adamStep(y, my, sy, tf.div(gY, npix), lr, t + 1), ...adamStep(z, mz, sz, tf.div(gZ, npix), lr, t + 1)];
+        const gZ = tf.mul(tf.add(hs.backward(gMu, rate.dsigma, saved), slope), dzr);
+        return [...adamFused(y, my, sy, gY, 1 / npix, lr, t + 1), ...adamFused(z, mz, sz, gZ, 1 / npix, lr, t + 1)];
       });
       for (const x of state) x.dispose();
       state = next;

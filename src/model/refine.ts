@@ -23,6 +23,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { NimgError } from '../errors.js';
 import { depthToSpace2, type ConvLayer, type GdnLayer, type PreparedNet } from './net.js';
+import { adamFused, bitsOf, noiseKey, rateGradsFused, sgaFused } from './refine-ops.js';
+
+// the element-wise operations live in refine-ops.ts (tfjs ops, or fused WGSL on WebGPU)
+export { adamStep, bitsOf, rateGrads, sgaRound } from './refine-ops.js';
 
 /** What both phases of refinement take (this file's y phase, refine-z.ts's joint phase). */
 export interface RefineImage {
@@ -172,19 +176,6 @@ export function spaceToDepth2(x: tf.Tensor4D): tf.Tensor4D {
   return tf.reshape(tf.transpose(tf.reshape(x, [n * h, 2, w, 2 * C]), [0, 2, 1, 3]), [n, h, w, 4 * C]);
 }
 
-/**
- * One Adam step (beta 0.9 / 0.999, eps 1e-8) at step tt >= 1: returns [v', m', s'].
- * Call inside a tidy.
- */
-export function adamStep(v: tf.Tensor, m: tf.Tensor, s: tf.Tensor, g: tf.Tensor, lr: number, tt: number): [tf.Tensor, tf.Tensor, tf.Tensor] {
-  const b1 = 0.9;
-  const b2 = 0.999;
-  const m1 = tf.add(tf.mul(m, b1), tf.mul(g, 1 - b1));
-  const s1 = tf.add(tf.mul(s, b2), tf.mul(tf.square(g), 1 - b2));
-  const step = tf.div(tf.mul(m1, lr / (1 - b1 ** tt)), tf.add(tf.sqrt(tf.mul(s1, 1 / (1 - b2 ** tt))), 1e-8));
-  return [tf.sub(v, step), m1, s1];
-}
-
 /** The cosine learning rate and the SGA temperature at step t of iters (both phases share them). */
 export function schedule(st: RefineSettings, t: number, iters: number): { lr: number; tau: number } {
   return {
@@ -205,67 +196,6 @@ export function cropWindow(src: Float32Array, C: number, h: number, w: number, y
     }
   }
   return out;
-}
-
-/** The bin mass P of residual r under N(0, sigma) and its parts, shared by bitsOf and rateGrads (in a tidy). */
-function binMass(r: tf.Tensor, sigma: tf.Tensor): { s: tf.Tensor; t1: tf.Tensor; t0: tf.Tensor; p: tf.Tensor; pc: tf.Tensor } {
-  const a = tf.abs(r);
-  const s = tf.mul(sigma, Math.SQRT2);
-  const t1 = tf.div(tf.sub(0.5, a), s);
-  const t0 = tf.div(tf.sub(-0.5, a), s);
-  const p = tf.mul(tf.sub(tf.erf(t1), tf.erf(t0)), 0.5);
-  return { s, t1, t0, p, pc: tf.maximum(p, 1e-9) };
-}
-
-/**
- * Per element: -log2 P(r) for a (relaxed or integer) residual r under N(0, sigma) with unit
- * bins, and its derivative d/dr when `withGrad`. P = (erf(t1) - erf(t0)) / 2 with
- * t1 = (0.5 - |r|) / (sigma sqrt 2), t0 = (-0.5 - |r|) / (sigma sqrt 2): both at most
- * 0.5 / (sigma sqrt 2), where float32 erf keeps its precision. Below P = 1e-9 (far tails,
- * which the tables code with escapes anyway) the cost is flat.
- */
-export function bitsOf(r: tf.Tensor, sigma: tf.Tensor, withGrad: boolean): { bits: tf.Tensor; grad?: tf.Tensor } {
-  const { s, t1, t0, p, pc } = binMass(r, sigma);
-  const bits = tf.mul(tf.log(pc), -1 / Math.LN2);
-  if (!withGrad) return { bits };
-  // dP/d|r| = -(exp(-t1^2) - exp(-t0^2)) / (s sqrt(pi)); d bits = -dP / (P ln 2)
-  const dp = tf.div(tf.sub(tf.exp(tf.neg(tf.square(t1))), tf.exp(tf.neg(tf.square(t0)))), tf.mul(s, -Math.sqrt(Math.PI)));
-  const live = tf.cast(tf.greater(p, 1e-9), 'float32');
-  const grad = tf.mul(tf.mul(tf.div(dp, tf.mul(pc, -Math.LN2)), tf.sign(r)), live);
-  return { bits, grad };
-}
-
-/**
- * d bits / d r and d bits / d sigma of bitsOf (the joint y+z phase moves sigma through h_s).
- * With s = sigma sqrt 2, dt/dsigma = -t/sigma, so
- * dP/dsigma = -(t1 exp(-t1^2) - t0 exp(-t0^2)) / (sigma sqrt(pi)); d bits = -dP / (P ln 2).
- */
-export function rateGrads(r: tf.Tensor, sigma: tf.Tensor): { dr: tf.Tensor; dsigma: tf.Tensor } {
-  const { s, t1, t0, p, pc } = binMass(r, sigma);
-  const e1 = tf.exp(tf.neg(tf.square(t1)));
-  const e0 = tf.exp(tf.neg(tf.square(t0)));
-  // d bits / dP, zero where the cost is flat
-  const dbdp = tf.mul(tf.div(tf.cast(tf.greater(p, 1e-9), 'float32'), pc), -1 / Math.LN2);
-  const dpda = tf.div(tf.sub(e1, e0), tf.mul(s, -Math.sqrt(Math.PI)));
-  const dpds = tf.div(tf.sub(tf.mul(t1, e1), tf.mul(t0, e0)), tf.mul(sigma, -Math.sqrt(Math.PI)));
-  return { dr: tf.mul(tf.mul(dbdp, dpda), tf.sign(r)), dsigma: tf.mul(dbdp, dpds) };
-}
-
-/**
- * SGA: floor(r) + a relaxed Bernoulli between floor and ceil, q = sigmoid(logit) with
- * logit = (atanh(d) - atanh(1 - d)) / tau + logistic noise, d = r - floor(r) (the two-way
- * Gumbel-softmax: the difference of two Gumbels is logistic). tau → 0 makes it hard
- * rounding. Returns the relaxed value and d(value)/dr (floor passes no gradient).
- */
-export function sgaRound(r: tf.Tensor, tau: number, u: tf.Tensor): { rh: tf.Tensor; dr: tf.Tensor } {
-  const fl = tf.floor(r);
-  const d = tf.clipByValue(tf.sub(r, fl), 1e-6, 1 - 1e-6);
-  const e = tf.sub(1, d);
-  const logit = tf.add(tf.div(tf.sub(tf.atanh(d), tf.atanh(e)), tau), tf.log(tf.div(u, tf.sub(1, u))));
-  const q = tf.sigmoid(logit);
-  // d logit / dr = (1 / (1 - d^2) + 1 / (1 - e^2)) / tau
-  const dl = tf.div(tf.add(tf.reciprocal(tf.sub(1, tf.square(d))), tf.reciprocal(tf.sub(1, tf.square(e)))), tau);
-  return { rh: tf.add(fl, q), dr: tf.mul(tf.mul(q, tf.sub(1, q)), dl) };
 }
 
 /**
@@ -397,15 +327,14 @@ async function refineTile(
       const m0: tf.Tensor = m;
       const s0: tf.Tensor = s;
       const [nv, nm, ns] = tf.tidy((): tf.Tensor[] => {
-        const u = tf.randomUniform(v0.shape, 1e-6, 1 - 1e-6, 'float32', st.seed * 1000003 + t);
-        const { rh, dr } = sgaRound(tf.sub(v0, mu), tau, u);
-        const rate = bitsOf(rh, sigma, true).grad as tf.Tensor;
+        const { rh, dr } = sgaFused(v0, mu, tau, noiseKey(st.seed, 0, t));
+        const rate = rateGradsFused(rh, sigma, false).dr;
         const saved: tf.Tensor4D[] = [];
         const xh = gs.forward(tf.mul(tf.add(rh, mu), gd) as tf.Tensor4D, saved);
         const gOut = tf.mul(tf.mul(tf.sub(xh, target), pmask), 2 * lam) as tf.Tensor4D;
         const dist = tf.mul(gs.backward(gOut, saved), gd);
-        const g = tf.mul(tf.mul(tf.add(tf.mul(rate, mask), dist), dr), tf.div(mask, npix));
-        return adamStep(v0, m0, s0, g, lr, t + 1);
+        const g = tf.mul(tf.mul(tf.add(tf.mul(rate, mask), dist), dr), mask);
+        return adamFused(v0, m0, s0, g, 1 / npix, lr, t + 1);
       });
       v0.dispose();
       m0.dispose();

@@ -596,6 +596,7 @@ export class NimgCodec {
         // z is final after it, so h_s and the z stream follow it
         let refineMs = 0;
         let xFull = x;
+        const gainDec = refine > 0 ? interpolateGain(this.gainDec, this.levels, this.M, quality) : null;
         if (refine > 0) {
           if (!tf.refine || !tf.refineJoint) throw new NimgError('BACKEND_UNAVAILABLE', `the ${tf.backend} transforms cannot refine latents`);
           xFull ??= core.toPlanar(data, width, height, channels, g.padW, g.padH);
@@ -608,7 +609,7 @@ export class NimgCodec {
             w: g.w,
             ys,
             z,
-            gainDec: interpolateGain(this.gainDec, this.levels, this.M, quality),
+            gainDec: gainDec as Float32Array,
             lambda: this.lambdaAt(quality),
             iterations: refine - refineYSteps(refine),
           });
@@ -641,7 +642,7 @@ export class NimgCodec {
             ys,
             mu: this.meansOf(muQ),
             sigma: this.scalesOf(idx),
-            gainDec: interpolateGain(this.gainDec, this.levels, this.M, quality),
+            gainDec: gainDec as Float32Array,
             lambda: this.lambdaAt(quality),
             iterations: ny,
           })).ys;

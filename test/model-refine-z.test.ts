@@ -20,7 +20,7 @@ import { bitsOf, rateGrads } from '../src/model/refine.js';
 import { HsSurrogate, Z_CLAMP, refineJoint, zCostTable, type JointModel } from '../src/model/refine-z.js';
 import { createTransforms } from '../src/model/transforms.js';
 import type { ModelWeights } from '../src/model/types.js';
-import { ROOT, encoderFront, rand, sampleCrop } from './refine-helpers.js';
+import { ROOT, centralDiff, encoderFront, rand, sampleCrop } from './refine-helpers.js';
 
 /** planar [C, h, w] → NHWC */
 function toNhwc(a: ArrayLike<number>, C: number, h: number, w: number): Float32Array {
@@ -111,12 +111,7 @@ describe('refine-z: h_s surrogate', () => {
       expect(grad.length).toBe(z0.length);
       let checked = 0;
       for (const i of [0, 7, Nz + 3, 2 * Nz + 64, 3 * Nz + 127, 40, 90]) {
-        const e = 1e-2;
-        const zp = Float32Array.from(z0);
-        const zm = Float32Array.from(z0);
-        zp[i] += e;
-        zm[i] -= e;
-        const fd = (f(zp) - f(zm)) / (2 * e);
+        const fd = centralDiff(f, z0, i, 1e-2);
         expect(Math.abs(fd - grad[i])).toBeLessThan(0.03 * Math.abs(grad[i]) + 0.02);
         if (Math.abs(grad[i]) > 0.1) checked++;
       }

@@ -21,6 +21,15 @@ export function rand(n: number, seed: number): Float32Array {
   });
 }
 
+/** (f(x + e at element i) - f(x - e at element i)) / 2e: the central difference of f along element i */
+export function centralDiff(f: (x: Float32Array) => number, x: Float32Array, i: number, e: number): number {
+  const xp = Float32Array.from(x);
+  const xm = Float32Array.from(x);
+  xp[i] += e;
+  xm[i] -= e;
+  return (f(xp) - f(xm)) / (2 * e);
+}
+
 /** RGBA of the W x H crop of src/node/sample.png whose top-left corner is (x0, y0) */
 export async function sampleCrop(W: number, H: number, x0: number, y0: number): Promise<Uint8ClampedArray> {
   const full = await decodeImageFile(new Uint8Array(readFileSync(path.join(ROOT, 'src/node/sample.png'))));

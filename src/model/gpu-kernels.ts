@@ -66,11 +66,8 @@ export function gpuKernelsAvailable(): boolean {
 }
 
 export function run(p: Program, inputs: tf.Tensor[], dtype: 'float32' | 'int32' = 'float32', uniforms?: ProgramUniform): tf.Tensor4D {
-  const b = tf.backend() as unknown as WebGpuBackendLike;
-  if (tf.getBackend() !== 'webgpu' || typeof b.runWebGPUProgram !== 'function') {
-    throw new Error('gpu-kernels: the active tfjs backend is not webgpu');
-  }
-  const info = b.runWebGPUProgram(p, inputs, dtype, uniforms);
+  if (!gpuKernelsAvailable()) throw new Error('gpu-kernels: the active tfjs backend is not webgpu');
+  const info = (tf.backend() as unknown as WebGpuBackendLike).runWebGPUProgram(p, inputs, dtype, uniforms);
   return tf.engine().makeTensorFromTensorInfo(info) as tf.Tensor4D;
 }
 

@@ -116,12 +116,15 @@ export function noiseKey(seed: number, stream: number, step: number): number {
   return fmix32((fmix32(seed >>> 0) + Math.imul(stream, 0x27d4eb2f) + Math.imul(step, 0x165667b1)) >>> 0);
 }
 
-/** Element i of draw `key`: a u32, then its top 23 bits + 1/2, over 2^23: in (0, 1), never 0 or 1. */
+/** Element i of draw `key`, as a u32. */
 function noiseBits(key: number, i: number): number {
   return fmix32((fmix32((Math.imul(i, 0x9e3779b1) ^ key) >>> 0) + key) >>> 0);
 }
 
-/** The uniform noise of draw `key` for n elements (what the WGSL `noiseU` computes). */
+/**
+ * The uniform noise of draw `key` for n elements (what the WGSL `noiseU` computes): the top 23
+ * bits of each u32, + 1/2, over 2^23, so in (0, 1), never 0 or 1.
+ */
 export function noiseUniform(n: number, key: number): Float32Array {
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) out[i] = ((noiseBits(key, i) >>> 9) + 0.5) / 8388608;
@@ -162,7 +165,7 @@ export function noiseFused(shape: number[], key: number): tf.Tensor {
 export function sgaFused(x: tf.Tensor, sub: tf.Tensor | null, tau: number, key: number, clamp = 0): { rh: tf.Tensor; dr: tf.Tensor } {
   if (!fused()) {
     const r = sub ? tf.sub(x, sub) : x;
-    const { rh, dr } = sgaRound(r, tau, tf.tensor(noiseUniform(x.size, key), x.shape));
+    const { rh, dr } = sgaRound(r, tau, noiseFused(x.shape, key));
     if (!clamp) return { rh, dr };
     const inside = tf.cast(tf.lessEqual(tf.abs(rh), clamp), 'float32');
     return { rh: tf.clipByValue(rh, -clamp, clamp), dr: tf.mul(dr, inside) };

@@ -941,7 +941,7 @@ export function probe(bytes: Uint8Array | ArrayBuffer, opts: ProbeOptions = {}):
   let h: NimgHeader;
   try {
     const options = readOptions(opts, 'probe options', ['limits', 'headerOnly'] as const) as ProbeOptions;
-    const limits = options.limits ? resolveLimits(options.limits) : DEFAULT_LIMITS;
+    const limits = options.limits === undefined ? DEFAULT_LIMITS : resolveLimits(options.limits);
     const b = bytesOf(bytes, 'probe');
     h = options.headerOnly ? parseHeader(b, { limits }) : parseContainer(b, { limits }).header;
   } catch (e) {

@@ -51,12 +51,14 @@ const LIMIT_KEYS = Object.keys(DEFAULT_LIMITS) as (keyof Limits)[];
 /**
  * Merge user limits over `base` (the defaults); BAD_INPUT on anything but an object of known
  * keys whose values are positive integers or Infinity (a string, NaN, 0, an unknown key such
- * as a misspelt `maxPixel`, a throwing getter). `undefined`/`null` → `base`.
+ * as a misspelt `maxPixel`, a throwing getter, null). `undefined` → `base`.
  */
 export function resolveLimits(user?: Partial<Limits> | null, base: Readonly<Limits> = DEFAULT_LIMITS): Limits {
   const out: Limits = { ...base };
-  if (user == null) return out;
-  if (typeof user !== 'object' || Array.isArray(user)) throw new NimgError('BAD_INPUT', 'limits must be an object');
+  if (user === undefined) return out;
+  if (user === null || typeof user !== 'object' || Array.isArray(user)) {
+    throw new NimgError('BAD_INPUT', `limits must be an object or undefined, got ${user === null ? 'null' : Array.isArray(user) ? 'an array' : typeof user}`);
+  }
   let keys: string[];
   try {
     keys = Object.keys(user);

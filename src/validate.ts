@@ -7,13 +7,14 @@
 import { NimgError } from './errors.js';
 
 /**
- * A snapshot of an options object: `undefined`/`null` → {}; a non-object (or an array) →
- * BAD_INPUT; each of `keys` read once (a throwing getter → BAD_INPUT). Unknown keys are
- * ignored (options objects are often shared between calls of different kinds).
+ * A snapshot of an options object: `undefined` → {}; `null`, a non-object or an array →
+ * BAD_INPUT (a caller passing null meant something we cannot guess); each of `keys` read
+ * once (a throwing getter → BAD_INPUT). Unknown keys are ignored (options objects are often
+ * shared between calls of different kinds).
  */
 export function readOptions<K extends string>(o: unknown, what: string, keys: readonly K[]): Partial<Record<K, unknown>> {
-  if (o === undefined || o === null) return {};
-  if (typeof o !== 'object' || Array.isArray(o)) throw new NimgError('BAD_INPUT', `${what} must be an object, got ${describe(o)}`);
+  if (o === undefined) return {};
+  if (o === null || typeof o !== 'object' || Array.isArray(o)) throw new NimgError('BAD_INPUT', `${what} must be an object or undefined, got ${describe(o)}`);
   const out: Partial<Record<K, unknown>> = {};
   for (const k of keys) {
     let v: unknown;

@@ -13,8 +13,10 @@ export interface Finding {
   target: string;
   iteration: number;
   mutator: string;
-  kind: 'non-nimg-error' | 'slow';
+  kind: 'non-nimg-error' | 'slow' | 'stall';
   ms: number;
+  /** slow inputs are run again: the time of that second run */
+  rerunMs?: number;
   error?: string;
   /** the input, base64 (only when small) */
   input?: string;
@@ -26,7 +28,13 @@ export interface TargetReport {
   byMutator: Record<string, { runs: number; byCode: Record<string, number> }>;
   maxMs: number;
   totalMs: number;
+  /** inputs over slowMs, twice in a row (the input's own cost) */
   slow: number;
+  /**
+   * inputs over slowMs once but not when run again at once: the process was starved
+   * (other work on a shared machine, nice 19) or paused, not the input's cost
+   */
+  stalls: number;
   nonNimgErrors: number;
 }
 
@@ -90,7 +98,7 @@ export function inputAt(targets: readonly FuzzTarget[], seed: number, iteration:
 }
 
 function emptyTarget(): TargetReport {
-  return { runs: 0, byCode: {}, byMutator: {}, maxMs: 0, totalMs: 0, slow: 0, nonNimgErrors: 0 };
+  return { runs: 0, byCode: {}, byMutator: {}, maxMs: 0, totalMs: 0, slow: 0, stalls: 0, nonNimgErrors: 0 };
 }
 
 export async function fuzz(targets: readonly FuzzTarget[], opts: FuzzOptions): Promise<FuzzReport> {
@@ -152,13 +160,14 @@ export async function fuzz(targets: readonly FuzzTarget[], opts: FuzzOptions): P
     bm.byCode[code] = (bm.byCode[code] ?? 0) + 1;
     tr.totalMs += ms;
     if (ms > tr.maxMs) tr.maxMs = ms;
-    const finding = (kind: Finding['kind'], err?: unknown) => {
+    const finding = (kind: Finding['kind'], err?: unknown, rerunMs?: number) => {
       const f: Finding = {
         target: target.name,
         iteration: it,
         mutator: mutator.name,
         kind,
         ms: Math.round(ms),
+        rerunMs: rerunMs === undefined ? undefined : Math.round(rerunMs),
         error: err === undefined ? undefined : err instanceof Error ? `${err.name}: ${err.message}\n${err.stack?.split('\n').slice(1, 4).join('\n')}` : String(err),
         input: input.length <= 4096 ? Buffer.from(input).toString('base64') : undefined,
       };
@@ -170,8 +179,21 @@ export async function fuzz(targets: readonly FuzzTarget[], opts: FuzzOptions): P
       finding('non-nimg-error', error);
     }
     if (ms > slowMs) {
-      tr.slow++;
-      finding('slow', error ?? undefined);
+      // the timer is wall time: run the input again to tell its own cost from a stall
+      const tr2 = performance.now();
+      try {
+        await target.run(input);
+      } catch {
+        /* classified above */
+      }
+      const again = performance.now() - tr2;
+      if (again > slowMs) {
+        tr.slow++;
+        finding('slow', error ?? undefined, again);
+      } else {
+        tr.stalls++;
+        finding('stall', error ?? undefined, again);
+      }
     }
   }
   report.complete = true;

@@ -82,7 +82,8 @@ export interface WriteFields extends NimgStreams {
 }
 
 export interface ParseOptions {
-  limits?: Readonly<Limits>;
+  /** merged over DEFAULT_LIMITS and validated (BAD_INPUT when malformed) */
+  limits?: Partial<Limits>;
   /** When given, a file made with another model or weight set → MODEL_MISMATCH. */
   expect?: { modelId: string; weightsHash: string };
 }

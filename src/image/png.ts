@@ -324,10 +324,12 @@ export async function decodePng(input: Uint8Array, limits?: Partial<Limits> | nu
 export function encodePng(image: { width: number; height: number; data: Uint8Array | Uint8ClampedArray }): Uint8Array {
   const { width, height, data } = image;
   if (data.length !== width * height * 4) throw new NimgError('BAD_INPUT', `PNG encode: ${data.length} bytes for ${width}x${height} RGBA`);
-  const buf = new Uint8Array(data.length);
-  buf.set(data);
+  // upng-js takes whole ArrayBuffers and only reads them: copy only a view into a larger buffer
+  // (a 16.7 MP image would otherwise hold a second 64 MB of pixels while it is written)
+  const whole = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && data.buffer instanceof ArrayBuffer;
+  const buf = whole ? (data.buffer as ArrayBuffer) : new Uint8Array(data).buffer;
   try {
-    return new Uint8Array(UPNG.encode([buf.buffer], width, height, 0));
+    return new Uint8Array(UPNG.encode([buf], width, height, 0));
   } catch (e) {
     throw new NimgError('INTERNAL', `PNG encode failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }

@@ -47,6 +47,11 @@ const QUALITY = Number(arg('quality', '5'));
 const THREADS = arg('threads', '') ? Number(arg('threads', '')) : undefined;
 const TILE = arg('tile', '') ? (arg('tile', '') === 'inf' ? Infinity : Number(arg('tile', ''))) : undefined;
 const [SEAM_W, SEAM_H] = arg('seam-size', '1024x768').split('x').map(Number);
+/**
+ * A 24 MP camera original is above the default limits (maxPixels 4096² = 16.7 MP,
+ * src/limits.ts): a caller that means to code one raises them, as here.
+ */
+const LIMITS = { maxPixels: Math.max(W * H, 4096 * 4096) };
 
 // ------------------------------------------------------------------------------ the image
 
@@ -146,7 +151,7 @@ async function childBig(): Promise<object> {
   const buildS = (performance.now() - t) / 1000;
   rss.stage('init');
   t = performance.now();
-  const codec = await NimgCodec.create({ backend: 'wasm', threads: THREADS, tileSize: TILE });
+  const codec = await NimgCodec.create({ backend: 'wasm', threads: THREADS, tileSize: TILE, limits: LIMITS });
   const tf = await codec.transformsFor('wasm');
   await (tf as unknown as { ready?: () => Promise<void> }).ready?.();
   const initS = (performance.now() - t) / 1000;
@@ -207,7 +212,7 @@ async function childEncode(): Promise<object> {
   const rss = rssSampler();
   const img = await makeMosaic(W, H);
   rss.stage('init');
-  const codec = await NimgCodec.create({ backend: 'wasm', threads: THREADS, tileSize: TILE });
+  const codec = await NimgCodec.create({ backend: 'wasm', threads: THREADS, tileSize: TILE, limits: LIMITS });
   const tf = await codec.transformsFor('wasm');
   await (tf as unknown as { ready?: () => Promise<void> }).ready?.();
   rss.stage('encode');
@@ -229,7 +234,7 @@ async function childDecode(): Promise<object> {
   const rss = rssSampler();
   const bytes = new Uint8Array(readFileSync(SPLIT_FILE));
   rss.stage('init');
-  const codec = await NimgCodec.create({ backend: 'wasm', threads: THREADS, tileSize: TILE });
+  const codec = await NimgCodec.create({ backend: 'wasm', threads: THREADS, tileSize: TILE, limits: LIMITS });
   const tf = await codec.transformsFor('wasm');
   await (tf as unknown as { ready?: () => Promise<void> }).ready?.();
   rss.stage('decode');
@@ -251,8 +256,8 @@ async function childSeams(): Promise<object> {
   const big = await makeMosaic(W, H);
   const x0 = Math.max(0, Math.round(W / 4 - SEAM_W / 2)), y0 = Math.max(0, Math.round(H / 4 - SEAM_H / 2));
   const img = { width: SEAM_W, height: SEAM_H, data: crop(big, x0, y0, SEAM_W, SEAM_H) };
-  const tiled = await NimgCodec.create({ backend: 'wasm', threads: THREADS, tileSize: TILE });
-  const whole = await NimgCodec.create({ backend: 'wasm', threads: 1, tileSize: Infinity });
+  const tiled = await NimgCodec.create({ backend: 'wasm', threads: THREADS, tileSize: TILE, limits: LIMITS });
+  const whole = await NimgCodec.create({ backend: 'wasm', threads: 1, tileSize: Infinity, limits: LIMITS });
   const tTiled = await tiled.transformsFor('wasm');
   await (tTiled as unknown as { ready?: () => Promise<void> }).ready?.();
   const encT = await tiled.encodeWithStats(img, { quality: QUALITY });

@@ -31,6 +31,9 @@ import {
 } from './format/container.js';
 import { decodeAlpha, encodeAlpha, isOpaque } from './format/alpha.js';
 import { DEFAULT_LIMITS, checkDimensions, resolveLimits, type Limits } from './limits.js';
+import { Abort } from './abort.js';
+import { bytesOf, readImage, readOptions } from './validate.js';
+import { checkThreads } from './backend/threads.js';
 
 export type { BackendChoice, BackendName } from './model/types.js';
 export type { Limits } from './limits.js';
@@ -99,6 +102,10 @@ export interface EncodeOptions {
   limits?: Partial<Limits>;
   /** filled with stage timings when given */
   stats?: Partial<EncodeStats>;
+  /** stops the encode between stages and tiles → NimgError('ABORTED'); the promise rejects at once */
+  signal?: AbortSignal;
+  /** time budget in ms from the call (default none): past it the encode stops as on `signal` */
+  timeoutMs?: number;
 }
 
 /** Largest `refine` accepted: a bound on encode time (on Kodak, 300 steps of y alone bought only 0.1% over 150). */
@@ -117,6 +124,21 @@ export interface DecodeOptions {
   backend?: BackendChoice;
   limits?: Partial<Limits>;
   stats?: Partial<DecodeStats>;
+  /** stops the decode between stages and tiles → NimgError('ABORTED'); the promise rejects at once */
+  signal?: AbortSignal;
+  /** time budget in ms from the call (default none): past it the decode stops as on `signal` */
+  timeoutMs?: number;
+}
+
+const ENCODE_KEYS = ['quality', 'refine', 'backend', 'limits', 'stats', 'signal', 'timeoutMs'] as const;
+const DECODE_KEYS = ['backend', 'limits', 'stats', 'signal', 'timeoutMs'] as const;
+const INIT_KEYS = ['wasm', 'weights', 'backend', 'limits', 'wasmPaths', 'threads', 'tileSize', 'core'] as const;
+
+/** `stats` must be an object to fill, when given. */
+function checkStats(v: unknown): Record<string, unknown> | undefined {
+  if (v === undefined) return undefined;
+  if (!v || typeof v !== 'object') throw new NimgError('BAD_INPUT', 'options.stats must be an object to fill');
+  return v as Record<string, unknown>;
 }
 
 /** Where h_s ran: on the WebGPU device or in the WASM core. */
@@ -226,12 +248,6 @@ function checkBackend(b: unknown): BackendChoice {
   return b as BackendChoice;
 }
 
-function checkOptionsObject(o: unknown, what: string): void {
-  if (o !== undefined && o !== null && (typeof o !== 'object' || Array.isArray(o))) {
-    throw new NimgError('BAD_INPUT', `${what} must be an object`);
-  }
-}
-
 /**
  * Convert anything thrown inside the pipeline into a NimgError. `streamStage`: the failure
  * happened while reading untrusted stream data (→ CORRUPT_STREAM rather than INTERNAL).
@@ -262,8 +278,7 @@ interface CheckedImage {
 }
 
 function checkImage(image: unknown, limits: Limits): CheckedImage {
-  if (!image || typeof image !== 'object') throw new NimgError('BAD_INPUT', 'image must be an object {width, height, data}');
-  const { width, height, data } = image as ImageLike;
+  const { width, height, data } = readImage(image) as ImageLike;
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
     throw new NimgError('BAD_INPUT', `image width and height must be positive integers, got ${String(width)}x${String(height)}`);
   }
@@ -380,10 +395,16 @@ export class NimgCodec {
   }
 
   /** Load the core, the weights and the default backend. */
-  static async create(options: InitOptions = {}): Promise<NimgCodec> {
-    checkOptionsObject(options, 'init options');
-    const backend = checkBackend(options.backend);
-    const limits = resolveLimits(options.limits);
+  static async create(opts: InitOptions = {}): Promise<NimgCodec> {
+    let options: InitOptions, backend: BackendChoice, limits: Limits;
+    try {
+      options = readOptions(opts, 'init options', INIT_KEYS) as InitOptions;
+      backend = checkBackend(options.backend);
+      limits = resolveLimits(options.limits);
+      checkThreads(options.threads);
+    } catch (e) {
+      return Promise.reject(toNimgError(e, 'init'));
+    }
     let { wasm, weights } = options;
     try {
       if ((wasm === undefined && !options.core) || weights === undefined) {
@@ -537,14 +558,18 @@ export class NimgCodec {
     return this.encodeWithStats(image, options).then((r) => r.bytes);
   }
 
-  async encodeWithStats(image: ImageLike, options: EncodeOptions = {}): Promise<{ bytes: Uint8Array; stats: EncodeStats }> {
+  async encodeWithStats(image: ImageLike, opts: EncodeOptions = {}): Promise<{ bytes: Uint8Array; stats: EncodeStats }> {
     const t0 = now();
     let img: CheckedImage;
     let quality: number;
     let backend: BackendChoice;
     let refine: number;
+    let options: EncodeOptions;
+    let abort: Abort | null;
     try {
-      checkOptionsObject(options, 'encode options');
+      options = readOptions(opts, 'encode options', ENCODE_KEYS) as EncodeOptions;
+      checkStats(options.stats);
+      abort = Abort.from(options.signal, options.timeoutMs, 'encode');
       img = checkImage(image, this.callLimits(options.limits));
       refine = checkRefine(options.refine);
       quality = quantizeQuality(options.quality ?? DEFAULT_QUALITY);
@@ -552,12 +577,18 @@ export class NimgCodec {
     } catch (e) {
       throw toNimgError(e, 'encode');
     }
-    return this.queue.run(async () => {
+    const job = this.queue.run(async () => {
       try {
+        abort?.check('the start of the encode');
         const tf = await this.transformsFor(backend);
         const t1 = now();
         const core = this.core;
         const { width, height, data, channels } = img;
+        // the caller's pixels are read from here on: a buffer detached or resized while the
+        // call waited in the queue is the caller's error, not a trap in the core
+        if (data.length !== width * height * channels) {
+          throw new NimgError('BAD_INPUT', `image.data changed size (now ${data.length} bytes) between the encode call and its start`);
+        }
         const g = latentGeometry(width, height, this.stride);
         const gEnc = interpolateGain(this.gainEnc, this.levels, this.M, quality);
         // WebGPU, one tile: RGBA bytes uploaded as they are, toPlanar, g_a, the gain and h_a
@@ -579,7 +610,7 @@ export class NimgCodec {
           t3 = t4 = now();
           if (ys.length !== this.M * hw) throw new NimgError('INTERNAL', `analysis returned ${ys.length} values, expected ${this.M * hw}`);
         } else {
-          const y = await tf.analysis(x as Float32Array, g.padH, g.padW);
+          const y = await tf.analysis(x as Float32Array, g.padH, g.padW, abort ?? undefined);
           t3 = now();
           if (y.length !== this.M * hw) throw new NimgError('INTERNAL', `analysis returned ${y.length} values, expected ${this.M * hw}`);
           for (let c = 0; c < this.M; c++) {
@@ -588,9 +619,11 @@ export class NimgCodec {
           }
           ys = y;
           t4 = now();
-          z = await tf.hyperAnalysis(ys, g.h, g.w);
+          abort?.check('hyper-analysis');
+          z = await tf.hyperAnalysis(ys, g.h, g.w, abort ?? undefined);
         }
         const t5 = now();
+        abort?.check('entropy coding');
         let zhat = core.quantizeZ(z);
         // refinement, phase 1 (src/model/refine-z.ts): y and z together, 2/3 of the steps;
         // z is final after it, so h_s and the z stream follow it
@@ -600,6 +633,7 @@ export class NimgCodec {
         if (refine > 0) {
           if (!tf.refine || !tf.refineJoint) throw new NimgError('BACKEND_UNAVAILABLE', `the ${tf.backend} transforms cannot refine latents`);
           xFull ??= core.toPlanar(data, width, height, channels, g.padW, g.padH);
+          abort?.check('refinement');
           const tr = now();
           const j = await tf.refineJoint(await this.jointModel(), {
             x: xFull,
@@ -633,6 +667,7 @@ export class NimgCodec {
           if (!packed) hsMs = now() - th;
           const tr = now();
           const ny = refineYSteps(refine);
+          abort?.check('refinement of y');
           const r = ny === 0 ? ys : (await tf.refine({
             x: xFull as Float32Array,
             width,
@@ -663,6 +698,7 @@ export class NimgCodec {
           yBytes = core.encodeY(core.quantizeLatent(ys, muQ), idx);
         }
         const t6 = now();
+        abort?.check('the alpha stream');
         const alpha = channels === 4 && !isOpaque(data, 4) ? await encodeAlpha(data, width, height) : null;
         const t7 = now();
         const bytes = writeContainer({
@@ -699,6 +735,7 @@ export class NimgCodec {
         throw toNimgError(e, 'encode');
       }
     });
+    return abort ? abort.race(job) : job;
   }
 
   /** Decode a .nimg file to RGBA. */
@@ -706,24 +743,33 @@ export class NimgCodec {
     return this.decodeWithStats(bytes, options).then((r) => r.image);
   }
 
-  async decodeWithStats(bytes: Uint8Array | ArrayBuffer, options: DecodeOptions = {}): Promise<{ image: DecodedImage; stats: DecodeStats }> {
+  async decodeWithStats(bytes: Uint8Array | ArrayBuffer, opts: DecodeOptions = {}): Promise<{ image: DecodedImage; stats: DecodeStats }> {
     const t0 = now();
     let file: ReturnType<typeof parseContainer>;
     let backend: BackendChoice;
+    let options: DecodeOptions;
+    let abort: Abort | null;
     try {
-      checkOptionsObject(options, 'decode options');
+      options = readOptions(opts, 'decode options', DECODE_KEYS) as DecodeOptions;
+      checkStats(options.stats);
+      abort = Abort.from(options.signal, options.timeoutMs, 'decode');
       backend = options.backend === undefined ? this.defaultBackend : checkBackend(options.backend);
-      file = parseContainer(bytes, {
+      const parsed = parseContainer(bytesOf(bytes, 'decode'), {
         limits: this.callLimits(options.limits),
         expect: { modelId: this.modelId, weightsHash: this.weightsHash },
       });
+      // The streams are decoded later, from the queue: copy what the CRC just checked, so a
+      // caller changing (or detaching) its buffer meanwhile changes nothing. The payload is
+      // small next to the image it decodes to (≤ limits.maxFileBytes).
+      file = { header: parsed.header, z: parsed.z.slice(), y: parsed.y.slice(), alpha: parsed.alpha && parsed.alpha.slice() };
     } catch (e) {
       throw toNimgError(e, 'decode');
     }
-    return this.queue.run(async () => {
+    const job = this.queue.run(async () => {
       let stage = 'decode';
       let streamStage = false;
       try {
+        abort?.check('the start of the decode');
         stage = 'decode: backend';
         const tf = await this.transformsFor(backend);
         const t1 = now();
@@ -758,13 +804,15 @@ export class NimgCodec {
         streamStage = false;
         const t2 = now();
         stage = 'decode: synthesis';
+        abort?.check('synthesis');
         // WebGPU, one tile: the RGBA8 conversion runs on the device (a quarter of the read-back)
         const fusedRgba = tf.backend === 'webgpu' && tf.synthesisRgba ? await tf.synthesisRgba(yhat, g.h, g.w, width, height) : undefined;
-        const xr = fusedRgba ? null : await tf.synthesis(yhat, g.h, g.w);
+        const xr = fusedRgba ? null : await tf.synthesis(yhat, g.h, g.w, abort ?? undefined);
         const t3 = now();
         stage = 'decode: post-processing';
         const rgba = fusedRgba ?? core.toRgba(xr as Float32Array, g.padW, g.padH, width, height);
         if (alpha) {
+          abort?.check('the alpha stream');
           streamStage = true;
           stage = 'decode: alpha';
           const plane = await decodeAlpha(alpha, width, height);
@@ -788,11 +836,18 @@ export class NimgCodec {
         throw toNimgError(e, stage, streamStage);
       }
     });
+    return abort ? abort.race(job) : job;
   }
 
   /** Header information of a .nimg file (static: needs no model). */
   probe(bytes: Uint8Array | ArrayBuffer, options: ProbeOptions = {}): ProbeInfo {
-    return probe(bytes, { ...options, limits: options.limits ?? this.limits });
+    let o: ProbeOptions;
+    try {
+      o = readOptions(options, 'probe options', ['limits', 'headerOnly'] as const) as ProbeOptions;
+    } catch (e) {
+      throw toNimgError(e, 'probe');
+    }
+    return probe(bytes, { ...o, limits: resolveLimits(o.limits, this.limits) });
   }
 
   /** Release the transforms (GPU buffers, worker threads). */
@@ -815,8 +870,14 @@ const lastStats: { encode?: EncodeStats; decode?: DecodeStats } = {};
  * it the default; with `limits`, it replaces the limits. Resolves to the backend in use.
  */
 export async function init(options: InitOptions = {}): Promise<BackendName> {
-  checkOptionsObject(options, 'init options');
-  const opts = options ?? {};
+  let opts: InitOptions;
+  try {
+    opts = readOptions(options, 'init options', INIT_KEYS) as InitOptions;
+    if (opts.limits !== undefined) resolveLimits(opts.limits);
+    checkThreads(opts.threads);
+  } catch (e) {
+    throw toNimgError(e, 'init');
+  }
   if (defaultCodec && opts.wasm === undefined && opts.weights === undefined && opts.core === undefined) {
     const codec = await defaultCodec;
     if (opts.limits !== undefined) codec.limits = resolveLimits(opts.limits);
@@ -876,12 +937,13 @@ export function lastTimings(): { encode?: EncodeStats; decode?: DecodeStats } {
  * Header information of a .nimg file, synchronously and without a model: validates the
  * header and (unless `headerOnly`) the payload length and CRC. Throws NimgError.
  */
-export function probe(bytes: Uint8Array | ArrayBuffer, options: ProbeOptions = {}): ProbeInfo {
-  checkOptionsObject(options, 'probe options');
-  const limits = options.limits ? resolveLimits(options.limits) : DEFAULT_LIMITS;
+export function probe(bytes: Uint8Array | ArrayBuffer, opts: ProbeOptions = {}): ProbeInfo {
   let h: NimgHeader;
   try {
-    h = options.headerOnly ? parseHeader(bytes, { limits }) : parseContainer(bytes, { limits }).header;
+    const options = readOptions(opts, 'probe options', ['limits', 'headerOnly'] as const) as ProbeOptions;
+    const limits = options.limits === undefined ? DEFAULT_LIMITS : resolveLimits(options.limits);
+    const b = bytesOf(bytes, 'probe');
+    h = options.headerOnly ? parseHeader(b, { limits }) : parseContainer(b, { limits }).header;
   } catch (e) {
     throw toNimgError(e, 'probe');
   }

@@ -13,14 +13,29 @@ export type NimgErrorCode =
   | 'BAD_INPUT' // caller passed something unusable (wrong image shape, bad option)
   | 'BACKEND_UNAVAILABLE' // the requested compute backend cannot run here
   | 'NOT_INITIALIZED' // used before init() finished
+  | 'ABORTED' // the caller's AbortSignal fired or its time budget (timeoutMs) ran out
   | 'INTERNAL'; // a bug: a WASM trap or invariant failure, reported rather than leaked
+
+export interface NimgErrorOptions {
+  cause?: unknown;
+  /** LIMIT_EXCEEDED: the name of the limit that was broken (e.g. 'maxPixels') */
+  limit?: string;
+  /** LIMIT_EXCEEDED: the value that broke it (e.g. the declared pixel count) */
+  value?: number;
+}
 
 export class NimgError extends Error {
   readonly code: NimgErrorCode;
-  constructor(code: NimgErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  /** LIMIT_EXCEEDED: which limit (a key of Limits); undefined for other codes */
+  readonly limit?: string;
+  /** LIMIT_EXCEEDED: the value that exceeded it */
+  readonly value?: number;
+  constructor(code: NimgErrorCode, message: string, options?: NimgErrorOptions) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'NimgError';
     this.code = code;
+    if (options?.limit !== undefined) this.limit = options.limit;
+    if (options?.value !== undefined) this.value = options.value;
   }
 }
 

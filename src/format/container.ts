@@ -23,7 +23,7 @@
  * Every function here throws only NimgError.
  */
 import { NimgError } from '../errors.js';
-import { DEFAULT_LIMITS, checkDimensions, type Limits } from '../limits.js';
+import { DEFAULT_LIMITS, checkDimensions, checkFileBytes, resolveLimits, type Limits } from '../limits.js';
 import { crc32, crc32Update } from './crc32.js';
 
 export const SIGNATURE: Readonly<Uint8Array> = Uint8Array.of(0x4e, 0x49, 0x4d, 0x47, 0x0d, 0x0a, 0x87, 0x0a);
@@ -82,7 +82,8 @@ export interface WriteFields extends NimgStreams {
 }
 
 export interface ParseOptions {
-  limits?: Readonly<Limits>;
+  /** merged over DEFAULT_LIMITS and validated (BAD_INPUT when malformed) */
+  limits?: Partial<Limits>;
   /** When given, a file made with another model or weight set → MODEL_MISMATCH. */
   expect?: { modelId: string; weightsHash: string };
 }
@@ -234,12 +235,11 @@ export function parseHeader(input: Uint8Array | ArrayBuffer | ArrayBufferView, o
   if (hasAlpha !== alphaLength > 0) {
     throw new NimgError('CORRUPT_STREAM', `.nimg alpha flag (${hasAlpha ? 'set' : 'clear'}) disagrees with the alpha stream length ${alphaLength}`);
   }
-  const limits = opts.limits ?? DEFAULT_LIMITS;
+  // public entry: a caller's partial or malformed limits are merged and checked, never trusted
+  const limits = opts?.limits === undefined ? DEFAULT_LIMITS : resolveLimits(opts.limits);
   checkDimensions(width, height, limits, '.nimg image');
   const fileLength = HEADER_SIZE + zLength + yLength + alphaLength; // < 2^35: exact in a double
-  if (fileLength > limits.maxFileBytes) {
-    throw new NimgError('LIMIT_EXCEEDED', `.nimg file declares ${fileLength} bytes; the limit is ${limits.maxFileBytes} (limits.maxFileBytes)`);
-  }
+  checkFileBytes(fileLength, limits);
   return {
     version: b[8],
     requiredFlags,
@@ -266,6 +266,7 @@ export function parseHeader(input: Uint8Array | ArrayBuffer | ArrayBufferView, o
  */
 export function parseContainer(input: Uint8Array | ArrayBuffer | ArrayBufferView, opts: ParseOptions = {}): NimgFile {
   const b = asBytes(input);
+  opts ??= {};
   const header = parseHeader(b, opts);
   if (b.length < header.fileLength) {
     throw new NimgError('TRUNCATED', `.nimg file truncated: ${b.length} of ${header.fileLength} bytes`);

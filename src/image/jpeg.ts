@@ -5,7 +5,8 @@
  */
 import jpeg from 'jpeg-js';
 import { NimgError } from '../errors.js';
-import { DEFAULT_LIMITS, checkDimensions, type Limits } from '../limits.js';
+import { checkDimensions, resolveLimits, type Limits } from '../limits.js';
+import { describe } from '../validate.js';
 import type { RgbaImage } from './png.js';
 
 export function isJpeg(b: Uint8Array): boolean {
@@ -41,22 +42,47 @@ export function jpegSize(b: Uint8Array): { width: number; height: number } | nul
   return null;
 }
 
-export function decodeJpeg(b: Uint8Array, limits: Readonly<Limits> = DEFAULT_LIMITS): RgbaImage {
+/**
+ * jpeg-js's memory budget for an image of `pixels` pixels, in MB, as jpeg-js counts it: its
+ * coefficient blocks (an Int32Array of 64 per 8x8 block and component: 4 bytes a pixel per
+ * component, 4 components for CMYK = 16), its component planes (1 byte a pixel each, ≤ 4)
+ * and the RGBA output (4): ≤ 24 bytes a pixel, plus the file itself and 16 MB for tables and
+ * the slack of subsampled MCU padding. A file cannot make jpeg-js count more than an image
+ * of its declared size needs; before, the cap was 4096 MB whatever the limits.
+ */
+export function jpegMemoryBudgetMB(pixels: number, fileBytes: number): number {
+  return Math.ceil((pixels * 24 + fileBytes) / 2 ** 20) + 16;
+}
+
+export function decodeJpeg(b: Uint8Array, limits?: Partial<Limits> | null): RgbaImage {
+  if (!(b instanceof Uint8Array)) throw new NimgError('BAD_INPUT', `JPEG: expected the file bytes as a Uint8Array, got ${describe(b)}`);
+  const lim = resolveLimits(limits);
   if (!isJpeg(b)) throw new NimgError('BAD_INPUT', 'JPEG: not a JPEG file');
   const size = jpegSize(b);
   if (!size) throw new NimgError('BAD_INPUT', 'JPEG: no frame header (SOF) found');
   if (size.width === 0 || size.height === 0) throw new NimgError('BAD_INPUT', `JPEG: empty image ${size.width}x${size.height}`);
-  checkDimensions(size.width, size.height, limits, 'JPEG image');
+  checkDimensions(size.width, size.height, lim, 'JPEG image');
+  // the declared frame passed the limits: jpeg-js may use what an image of that size needs
+  // (a second SOF, or one jpegSize did not see, is held to the same budget)
+  const pixels = size.width * size.height;
   let img: { width: number; height: number; data: Uint8Array };
   try {
     img = jpeg.decode(b, {
       useTArray: true,
       formatAsRGBA: true,
       tolerantDecoding: true,
-      maxResolutionInMP: Math.ceil(Math.min(limits.maxPixels, 2 ** 40) / 1e6) + 1,
-      maxMemoryUsageInMB: 4096,
+      maxResolutionInMP: Math.ceil(pixels / 1e6),
+      maxMemoryUsageInMB: jpegMemoryBudgetMB(pixels, b.length),
     });
   } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    if (/maxMemoryUsageInMB|maxResolutionInMP|allocate enough memory/.test(msg)) {
+      throw new NimgError('LIMIT_EXCEEDED', `JPEG: the decoder needs more memory than a ${size.width}x${size.height} image may (${msg})`, {
+        cause: e,
+        limit: 'maxPixels',
+        value: pixels,
+      });
+    }
     throw new NimgError('BAD_INPUT', `JPEG: cannot decode (${e instanceof Error ? e.message : String(e)})`, { cause: e });
   }
   if (!img || img.width !== size.width || img.height !== size.height || img.data.length !== img.width * img.height * 4) {

@@ -15,7 +15,8 @@
 import UPNG from 'upng-js';
 import { NimgError } from '../errors.js';
 import { crc32 } from '../format/crc32.js';
-import { DEFAULT_LIMITS, checkDimensions, type Limits } from '../limits.js';
+import { checkDimensions, resolveLimits, type Limits } from '../limits.js';
+import { describe } from '../validate.js';
 
 export interface RgbaImage {
   width: number;
@@ -38,37 +39,39 @@ function bad(msg: string): never {
 const CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
 const DEPTHS: Record<number, number[]> = { 0: [1, 2, 4, 8, 16], 2: [8, 16], 3: [1, 2, 4, 8], 4: [8, 16], 6: [8, 16] };
 
-async function inflate(data: Uint8Array, expected: number): Promise<Uint8Array> {
+/**
+ * Inflate the zlib stream made of `parts` (the IDAT chunks, in order) and hand the output to
+ * `sink` as it comes; stop once the sink has all it needs (extra data after the image is
+ * tolerated, as most decoders do). Memory: the stream's window and one chunk, never the
+ * whole inflated image.
+ */
+async function inflateInto(parts: Uint8Array[], sink: { push(chunk: Uint8Array): void; readonly got: number; readonly need: number }): Promise<void> {
   if (typeof DecompressionStream === 'undefined') throw new NimgError('BACKEND_UNAVAILABLE', 'PNG: this runtime has no DecompressionStream');
   const ds = new DecompressionStream('deflate');
   const writer = ds.writable.getWriter();
   const reader = ds.readable.getReader();
-  const writing = writer.write(data as unknown as Uint8Array<ArrayBuffer>).then(() => writer.close());
+  const writing = (async () => {
+    for (const part of parts) await writer.write(part as unknown as Uint8Array<ArrayBuffer>);
+    await writer.close();
+  })();
   writing.catch(() => {});
-  const out = new Uint8Array(expected);
-  let n = 0;
   try {
-    for (;;) {
+    while (sink.got < sink.need) {
       const { done, value } = await reader.read();
       if (done) break;
-      if (n + value.length > expected) {
-        // extra data after the image: tolerated by most decoders, but stop reading
-        out.set(value.subarray(0, expected - n), n);
-        n = expected;
-        await reader.cancel().catch(() => {});
-        break;
-      }
-      out.set(value, n);
-      n += value.length;
+      sink.push(value);
     }
-    await writing.catch((e) => {
-      if (n < expected) throw e;
-    });
+    if (sink.got >= sink.need) {
+      await reader.cancel().catch(() => {});
+      await writer.abort().catch(() => {});
+    } else {
+      await writing;
+    }
   } catch (e) {
-    if (n < expected) bad(`image data does not inflate (${e instanceof Error ? e.message : String(e)})`);
+    if (e instanceof NimgError) throw e;
+    if (sink.got < sink.need) bad(`image data does not inflate (${e instanceof Error ? e.message : String(e)})`);
   }
-  if (n < expected) bad(`image data truncated: ${n} of ${expected} bytes`);
-  return out;
+  if (sink.got < sink.need) bad(`image data truncated: ${sink.got} of ${sink.need} bytes`);
 }
 
 function paeth(a: number, b: number, c: number): number {
@@ -81,44 +84,38 @@ function paeth(a: number, b: number, c: number): number {
   return c;
 }
 
-/** Undo the filters of `h` rows of `bpl` bytes starting at `off` in `src` (each row: filter byte + data). */
-function unfilter(src: Uint8Array, off: number, h: number, bpl: number, bpp: number): Uint8Array {
-  const out = new Uint8Array(h * bpl);
-  for (let y = 0; y < h; y++) {
-    const f = src[off + y * (bpl + 1)];
-    const s = off + y * (bpl + 1) + 1;
-    const o = y * bpl;
-    const up = o - bpl;
-    switch (f) {
-      case 0:
-        out.set(src.subarray(s, s + bpl), o);
-        break;
-      case 1:
-        for (let x = 0; x < bpl; x++) out[o + x] = (src[s + x] + (x >= bpp ? out[o + x - bpp] : 0)) & 255;
-        break;
-      case 2:
-        for (let x = 0; x < bpl; x++) out[o + x] = (src[s + x] + (y > 0 ? out[up + x] : 0)) & 255;
-        break;
-      case 3:
-        for (let x = 0; x < bpl; x++) {
-          const a = x >= bpp ? out[o + x - bpp] : 0;
-          const b = y > 0 ? out[up + x] : 0;
-          out[o + x] = (src[s + x] + ((a + b) >> 1)) & 255;
-        }
-        break;
-      case 4:
-        for (let x = 0; x < bpl; x++) {
-          const a = x >= bpp ? out[o + x - bpp] : 0;
-          const b = y > 0 ? out[up + x] : 0;
-          const c = x >= bpp && y > 0 ? out[up + x - bpp] : 0;
-          out[o + x] = (src[s + x] + paeth(a, b, c)) & 255;
-        }
-        break;
-      default:
-        bad(`unknown filter type ${f} in row ${y}`);
-    }
+/**
+ * Undo the filter of one row in place: `row` is the row's `bpl` data bytes (after its filter
+ * byte `f`), `prev` the previous unfiltered row of the same pass (null for its first row).
+ */
+function unfilterRow(f: number, row: Uint8Array, prev: Uint8Array | null, bpl: number, bpp: number): void {
+  switch (f) {
+    case 0:
+      return;
+    case 1:
+      for (let x = bpp; x < bpl; x++) row[x] = (row[x] + row[x - bpp]) & 255;
+      return;
+    case 2:
+      if (prev) for (let x = 0; x < bpl; x++) row[x] = (row[x] + prev[x]) & 255;
+      return;
+    case 3:
+      for (let x = 0; x < bpl; x++) {
+        const a = x >= bpp ? row[x - bpp] : 0;
+        const b = prev ? prev[x] : 0;
+        row[x] = (row[x] + ((a + b) >> 1)) & 255;
+      }
+      return;
+    case 4:
+      for (let x = 0; x < bpl; x++) {
+        const a = x >= bpp ? row[x - bpp] : 0;
+        const b = prev ? prev[x] : 0;
+        const c = x >= bpp && prev ? prev[x - bpp] : 0;
+        row[x] = (row[x] + paeth(a, b, c)) & 255;
+      }
+      return;
+    default:
+      bad(`unknown filter type ${f}`);
   }
-  return out;
 }
 
 interface Ihdr {
@@ -222,7 +219,9 @@ const ADAM7 = [
 ]; // x0, y0, dx, dy
 
 /** Decode a PNG to RGBA8. BAD_INPUT on anything malformed, LIMIT_EXCEEDED on huge sizes. */
-export async function decodePng(input: Uint8Array, limits: Readonly<Limits> = DEFAULT_LIMITS): Promise<RgbaImage> {
+export async function decodePng(input: Uint8Array, limits?: Partial<Limits> | null): Promise<RgbaImage> {
+  if (!(input instanceof Uint8Array)) throw new NimgError('BAD_INPUT', `PNG: expected the file bytes as a Uint8Array, got ${describe(input)}`);
+  const lim = resolveLimits(limits);
   const b = input;
   if (!isPng(b)) bad('not a PNG file (signature mismatch)');
   const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
@@ -231,7 +230,6 @@ export async function decodePng(input: Uint8Array, limits: Readonly<Limits> = DE
   let plte: Uint8Array | null = null;
   let trns: Uint8Array | null = null;
   const idat: Uint8Array[] = [];
-  let idatLen = 0;
   let ended = false;
   while (p < b.length) {
     if (p + 12 > b.length) bad(`truncated chunk header at byte ${p}`);
@@ -251,7 +249,7 @@ export async function decodePng(input: Uint8Array, limits: Readonly<Limits> = DE
       if (!(hd.ctype in CHANNELS) || !DEPTHS[hd.ctype].includes(hd.depth)) bad(`unsupported colour type ${hd.ctype} with bit depth ${hd.depth}`);
       if (data[10] !== 0 || data[11] !== 0 || hd.interlace > 1) bad('unknown compression, filter or interlace method');
       if (hd.width === 0 || hd.height === 0) bad(`empty image ${hd.width}x${hd.height}`);
-      checkDimensions(hd.width, hd.height, limits, 'PNG image');
+      checkDimensions(hd.width, hd.height, lim, 'PNG image');
     } else if (type === 'PLTE') {
       if (len % 3 !== 0 || len === 0 || len > 768) bad('bad PLTE length');
       plte = data;
@@ -259,7 +257,6 @@ export async function decodePng(input: Uint8Array, limits: Readonly<Limits> = DE
       trns = data;
     } else if (type === 'IDAT') {
       idat.push(data);
-      idatLen += len;
     } else if (type === 'IEND') {
       ended = true;
       break;
@@ -282,21 +279,44 @@ export async function decodePng(input: Uint8Array, limits: Readonly<Limits> = DE
     : [{ x0: 0, y0: 0, dx: 1, dy: 1, w: W, h: H }];
   let expected = 0;
   for (const q of passes) expected += q.h * (1 + Math.ceil((q.w * bitsPP) / 8));
-  const z = new Uint8Array(idatLen);
-  let o = 0;
-  for (const c of idat) {
-    z.set(c, o);
-    o += c.length;
-  }
-  const raw = await inflate(z, expected);
+  // Rows are unfiltered and converted as they inflate: two rows of raw data live at a time
+  // (a 10000x10000 16-bit RGBA image no longer holds 800 MB of raw rows twice, only its
+  // 400 MB of RGBA output, and only after IHDR passed the limits).
   const out = new Uint8ClampedArray(W * H * 4);
-  let off = 0;
-  for (const q of passes) {
-    const bpl = Math.ceil((q.w * bitsPP) / 8);
-    const rows = unfilter(raw, off, q.h, bpl, bpp);
-    off += q.h * (bpl + 1);
-    convertRows(rows, q.w, q.h, hd, plte, trns, out, W, q.x0, q.y0, q.dx, q.dy);
-  }
+  const hdr = hd;
+  const maxBpl = Math.max(...passes.map((q) => Math.ceil((q.w * bitsPP) / 8)));
+  let cur = new Uint8Array(maxBpl + 1);
+  let prev = new Uint8Array(maxBpl + 1);
+  let pass = 0;
+  let row = 0;
+  let fill = 0;
+  const sink = {
+    got: 0,
+    need: expected,
+    push(chunk: Uint8Array): void {
+      let i = 0;
+      while (i < chunk.length && pass < passes.length) {
+        const q = passes[pass];
+        const bpl = Math.ceil((q.w * bitsPP) / 8);
+        const take = Math.min(bpl + 1 - fill, chunk.length - i);
+        cur.set(chunk.subarray(i, i + take), fill);
+        fill += take;
+        i += take;
+        if (fill < bpl + 1) break;
+        const data = cur.subarray(1, bpl + 1);
+        unfilterRow(cur[0], data, row > 0 ? prev.subarray(1, bpl + 1) : null, bpl, bpp);
+        convertRows(data, q.w, 1, hdr, plte, trns, out, W, q.x0, q.y0 + row * q.dy, q.dx, 1);
+        [cur, prev] = [prev, cur];
+        fill = 0;
+        if (++row === q.h) {
+          row = 0;
+          pass++;
+        }
+      }
+      this.got += i;
+    },
+  };
+  await inflateInto(idat, sink);
   return { width: W, height: H, data: out };
 }
 
@@ -304,10 +324,12 @@ export async function decodePng(input: Uint8Array, limits: Readonly<Limits> = DE
 export function encodePng(image: { width: number; height: number; data: Uint8Array | Uint8ClampedArray }): Uint8Array {
   const { width, height, data } = image;
   if (data.length !== width * height * 4) throw new NimgError('BAD_INPUT', `PNG encode: ${data.length} bytes for ${width}x${height} RGBA`);
-  const buf = new Uint8Array(data.length);
-  buf.set(data);
+  // upng-js takes whole ArrayBuffers and only reads them: copy only a view into a larger buffer
+  // (a 16.7 MP image would otherwise hold a second 64 MB of pixels while it is written)
+  const whole = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && data.buffer instanceof ArrayBuffer;
+  const buf = whole ? (data.buffer as ArrayBuffer) : new Uint8Array(data).buffer;
   try {
-    return new Uint8Array(UPNG.encode([buf.buffer], width, height, 0));
+    return new Uint8Array(UPNG.encode([buf], width, height, 0));
   } catch (e) {
     throw new NimgError('INTERNAL', `PNG encode failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }

@@ -6,12 +6,14 @@
 import { NimgError } from '../errors.js';
 import { activateBackend, defaultTileSize, hardwareConcurrency, initBackend, isNode, type BackendOptions } from '../backend/index.js';
 import type { TilePool } from '../backend/pool.js';
+import { checkThreads, resolveThreads } from '../backend/threads.js';
 import { TfNet, opGeometry, prepareNet, runAnalysisHyperPlanar, runAnalysisHyperRgba, runPlanar, runSynthesisRgba, runTile, type NetOp, type PreparedNet } from './net.js';
 import { byteToUnitTable } from './gpu-kernels.js';
 import { coarseScale, extractNHWC, haloSides, placeNHWC, planTiles } from './tiling.js';
 import type { BackendChoice, BackendName, ModelWeights, Transforms } from './types.js';
 import type { RefineInput, RefineResult, RefineSettings } from './refine.js';
 import type { JointInput, JointModel, JointResult } from './refine-z.js';
+import type { AbortCheck } from '../abort.js';
 
 export interface TransformOptions extends BackendOptions {
   backend?: BackendChoice;
@@ -22,7 +24,9 @@ export interface TransformOptions extends BackendOptions {
   tileSize?: number;
   /**
    * Worker threads for tiles on the WASM backend (default: hardware concurrency, capped
-   * at 8 in Node, 4 in browsers; 1 = no workers, everything on the calling thread). Ignored on other backends.
+   * at 8 in Node, 4 in browsers; 1 = no workers, everything on the calling thread); an
+   * integer from 1 to MAX_THREADS (16), and never more than the cores available
+   * (src/backend/threads.ts). Ignored on other backends.
    * Output is identical whatever the count: the tiles do not depend on it.
    */
   threads?: number;
@@ -41,11 +45,6 @@ export interface TiledTransforms extends Transforms {
   ready(): Promise<void>;
 }
 
-/**
- * Default worker cap. Each worker holds its own WASM heap: weights (~17 MB at N=128,
- * M=192) plus ~150-200 MB peak for a 512 px tile, so browsers get fewer.
- */
-const MAX_DEFAULT_THREADS = isNode ? 8 : 4;
 
 /** The fused WebGPU paths view RGBA bytes as little-endian 32-bit words. */
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
@@ -105,7 +104,7 @@ class TfTransforms implements TiledTransforms {
     return planTiles(Hc, Wc, Number.isFinite(cells) ? Math.max(1, Math.floor(cells)) : Math.max(Hc, Wc), haloSides(op));
   }
 
-  private async run(op: NetOp, input: Float32Array, H: number, W: number): Promise<Float32Array> {
+  private async run(op: NetOp, input: Float32Array, H: number, W: number, abort?: AbortCheck): Promise<Float32Array> {
     const net = this.net;
     if (!net) throw new NimgError('NOT_INITIALIZED', 'transforms were disposed');
     const g = opGeometry(this.prepared.arch, op);
@@ -128,6 +127,7 @@ class TfTransforms implements TiledTransforms {
     if (this.backend === 'webgpu' && tiles.length === 1) {
       // One tile = the whole image: layout changes on the GPU, the read-back array is the
       // planar result (no CPU slice/place loops, no extra copy).
+      abort?.check(op);
       await activateBackend(this.backend);
       const r = await runPlanar(net, op, input, H, W);
       if (r.length !== g.outC * Ho * Wo) throw new NimgError('INTERNAL', `${op}: ${r.length} values, expected ${g.outC * Ho * Wo}`);
@@ -140,13 +140,15 @@ class TfTransforms implements TiledTransforms {
       let next = 0;
       const lane = async () => {
         while (next < tiles.length) {
+          abort?.check(`${op} tile ${next + 1} of ${tiles.length}`);
           const t = tiles[next++];
           place(t, await pool.run(op, slice(t), (t.ey1 - t.ey0) * sIn, (t.ex1 - t.ex0) * sIn));
         }
       };
       await Promise.all(Array.from({ length: Math.min(pool.size, tiles.length) }, lane));
     } else {
-      for (const t of tiles) {
+      for (const [i, t] of tiles.entries()) {
+        abort?.check(`${op} tile ${i + 1} of ${tiles.length}`);
         // tfjs has one global engine: another Transforms may have switched it meanwhile.
         await activateBackend(this.backend);
         place(t, await runTile(net, op, slice(t), (t.ey1 - t.ey0) * sIn, (t.ex1 - t.ex0) * sIn));
@@ -155,22 +157,22 @@ class TfTransforms implements TiledTransforms {
     return out;
   }
 
-  analysis(x: Float32Array, H: number, W: number): Promise<Float32Array> {
+  analysis(x: Float32Array, H: number, W: number, abort?: AbortCheck): Promise<Float32Array> {
     try {
       checkDims('analysis', x, 3, H, W, 16);
     } catch (e) {
       return Promise.reject(e);
     }
-    return this.run('analysis', x, H, W);
+    return this.run('analysis', x, H, W, abort);
   }
 
-  hyperAnalysis(ys: Float32Array, h: number, w: number): Promise<Float32Array> {
+  hyperAnalysis(ys: Float32Array, h: number, w: number, abort?: AbortCheck): Promise<Float32Array> {
     try {
       checkDims('hyperAnalysis', ys, this.prepared.arch.M, h, w, 4);
     } catch (e) {
       return Promise.reject(e);
     }
-    return this.run('hyper', ys, h, w);
+    return this.run('hyper', ys, h, w, abort);
   }
 
   /** Can g_a + h_a run as one device pass on an H x W (padded) image? */
@@ -242,13 +244,13 @@ class TfTransforms implements TiledTransforms {
     return this.backend === 'webgpu' ? 64 : 32;
   }
 
-  synthesis(yhat: Float32Array, h: number, w: number): Promise<Float32Array> {
+  synthesis(yhat: Float32Array, h: number, w: number, abort?: AbortCheck): Promise<Float32Array> {
     try {
       checkDims('synthesis', yhat, this.prepared.arch.M, h, w, 1);
     } catch (e) {
       return Promise.reject(e);
     }
-    return this.run('synthesis', yhat, h, w);
+    return this.run('synthesis', yhat, h, w, abort);
   }
 
   dispose(): void {
@@ -274,14 +276,13 @@ export async function createTransforms(weights: ModelWeights, opts: TransformOpt
     if (!(tileSize >= 64)) throw new NimgError('BAD_INPUT', `tileSize ${tileSize} must be >= 64 (or Infinity)`);
     tileSize = Math.floor(tileSize / 64) * 64;
   }
-  if (opts.threads !== undefined && !(Number.isInteger(opts.threads) && opts.threads >= 1)) {
-    throw new NimgError('BAD_INPUT', `threads ${opts.threads} must be a positive integer`);
-  }
+  const requested = checkThreads(opts.threads);
   const backend = await initBackend(opts.backend ?? 'auto', opts);
   const net = new TfNet(prepared, { gpuFused: backend === 'webgpu' });
   let poolStart: Promise<TilePool | null> | null = null;
   if (backend === 'wasm') {
-    const threads = opts.threads ?? Math.min(MAX_DEFAULT_THREADS, await hardwareConcurrency());
+    // capped by the cores (and MAX_THREADS): src/backend/threads.ts says why
+    const threads = resolveThreads(requested, await hardwareConcurrency(), isNode);
     if (threads > 1) {
       // Workers asked for by number must start (else BACKEND_UNAVAILABLE at ready() or the
       // first tiled call); the default quietly runs single-threaded (same tiles, same output).

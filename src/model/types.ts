@@ -2,6 +2,8 @@
  * Contract of the float transforms (tfjs). Tensors cross this boundary as planar
  * (NCHW, batch 1) Float32Arrays; layout changes stay inside.
  */
+import type { AbortCheck } from '../abort.js';
+
 export type BackendName = 'webgpu' | 'wasm' | 'cpu';
 export type BackendChoice = 'auto' | BackendName;
 
@@ -33,11 +35,12 @@ export interface ModelWeights {
 export interface Transforms {
   readonly backend: BackendName;
   /** x: [3, H, W] in [0,1], H and W multiples of arch.stride → y: [M, H/16, W/16] */
-  analysis(x: Float32Array, H: number, W: number): Promise<Float32Array>;
+  /** `abort` is checked before each tile: the work stops at the next tile boundary */
+  analysis(x: Float32Array, H: number, W: number, abort?: AbortCheck): Promise<Float32Array>;
   /** ys: [M, h, w] (gained latent) → z: [Nz, h/4, w/4] */
-  hyperAnalysis(ys: Float32Array, h: number, w: number): Promise<Float32Array>;
+  hyperAnalysis(ys: Float32Array, h: number, w: number, abort?: AbortCheck): Promise<Float32Array>;
   /** yhat: [M, h, w] → x: [3, 16h, 16w] */
-  synthesis(yhat: Float32Array, h: number, w: number): Promise<Float32Array>;
+  synthesis(yhat: Float32Array, h: number, w: number, abort?: AbortCheck): Promise<Float32Array>;
   /**
    * Optional fused decoder tail (WebGPU, one tile): g_s, then the top-left width x height
    * crop to RGBA8 (alpha 255) on the device, exactly as the core's toRgba; undefined when

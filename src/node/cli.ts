@@ -14,6 +14,7 @@ import { DEFAULT_QUALITY, MAX_REFINE, decodeWithStats, dispose, encodeWithStats,
 import { decodeImageFile, encodePng } from '../image/index.js';
 import { QUALITY_MAX, QUALITY_MIN } from '../format/container.js';
 import { weightsPaths } from './loader.js';
+import { MAX_THREADS } from '../backend/threads.js';
 
 export const USAGE = `Usage:
   nimg encode IN.png|IN.jpg OUT.nimg [--quality Q] [--refine N] [--backend B] [--threads N] [--verbose]
@@ -28,7 +29,8 @@ Options:
                     runs the decoder's network forward and backward, so use a GPU
                     (--backend webgpu)
   -b, --backend B   auto (default) | webgpu | wasm | cpu
-  -t, --threads N   worker threads of the WASM backend (default: cores, at most 8; 1 = none)
+  -t, --threads N   worker threads of the WASM backend, 1..16, never more than the cores
+                    (default: cores, up to 8; 1 = none)
   -v, --verbose     print size and stage timings to stderr
 
 Environment: NIMG_WEIGHTS (manifest .json; .bin beside it), NIMG_CORE_WASM (core .wasm).
@@ -90,7 +92,8 @@ export function parseArgs(argv: string[]): Parsed | 'help' | 'version' {
     } else if (a === '-t' || a === '--threads') {
       const s = next();
       const n = Number(s);
-      if (!/^\d+$/.test(s) || n < 1 || n > 256) throw new UsageError(`--threads must be an integer in [1, 256], got ${JSON.stringify(s)}`);
+      // capped like the API's `threads` (src/backend/threads.ts: each worker costs ~80 MB, more than the cores only slows down)
+      if (!/^\d+$/.test(s) || n < 1 || n > MAX_THREADS) throw new UsageError(`--threads must be an integer in [1, ${MAX_THREADS}], got ${JSON.stringify(s)}`);
       threads = n;
     } else if (a === '-v' || a === '--verbose') {
       verbose = true;

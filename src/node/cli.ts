@@ -14,6 +14,7 @@ import { DEFAULT_QUALITY, MAX_REFINE, decodeWithStats, dispose, encodeWithStats,
 import { decodeImageFile, encodePng } from '../image/index.js';
 import { QUALITY_MAX, QUALITY_MIN } from '../format/container.js';
 import { weightsPaths } from './loader.js';
+import './defaults.js';
 
 export const USAGE = `Usage:
   nimg encode IN.png|IN.jpg OUT.nimg [--quality Q] [--refine N] [--backend B] [--threads N] [--verbose]

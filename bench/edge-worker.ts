@@ -93,7 +93,7 @@ let mismatches = 0;
 async function request(f: (typeof files)[number]): Promise<{ cpuMs: number; wallMs: number }> {
   const c0 = procCpuMs(pid);
   const t0 = performance.now();
-  const r = await fetch(wd.url, { method: 'POST', body: f.bytes });
+  const r = await fetch(wd.url, { method: "POST", body: f.bytes as Uint8Array<ArrayBuffer> });
   const body = new Uint8Array(await r.arrayBuffer());
   const wallMs = performance.now() - t0;
   const cpuMs = procCpuMs(pid) - c0;

@@ -52,6 +52,20 @@ export interface DecodedImage {
   data: Uint8ClampedArray;
 }
 
+/*
+ * The declarations name WebAssembly.Module, which TypeScript's DOM and WebWorker libraries
+ * define and ES + @types/node do not: a Node project compiled with lib ES20xx alone would
+ * fail on our .d.ts (TS2503). This empty declaration merges with the DOM's where it is loaded
+ * and, where not, lets the name resolve (as an opaque object type) without a shim.
+ */
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace WebAssembly {
+    // eslint-disable-next-line @typescript-eslint/no-empty-object-type
+    interface Module {}
+  }
+}
+
 export interface WeightsSource {
   /** the manifest, as JSON text or parsed */
   manifest: string | object;
@@ -61,7 +75,7 @@ export interface WeightsSource {
 
 export interface InitOptions {
   /** nimg core: a compiled module (edge workers) or the bytes of nimg-core.wasm. Node: read from the package when absent. */
-  wasm?: WebAssembly.Module | BufferSource;
+  wasm?: WebAssembly.Module | ArrayBuffer | ArrayBufferView;
   /** weight set. Node: read from the package (nimg-v1.json + .bin) when absent. */
   weights?: WeightsSource;
   /** compute backend of the float transforms (default 'auto': WebGPU on a hardware adapter, else WASM) */
@@ -348,7 +362,7 @@ type TransformFactoryOptions = Pick<InitOptions, 'wasmPaths' | 'tfjsWasmModule' 
 
 /** Where init() finds the core and weights it was not given: registered by the Node entry. */
 export interface DefaultAssets {
-  loadCoreWasm(): Promise<WebAssembly.Module | BufferSource>;
+  loadCoreWasm(): Promise<WebAssembly.Module | ArrayBuffer | ArrayBufferView>;
   loadWeights(): Promise<WeightsSource>;
 }
 

@@ -43,7 +43,7 @@ describe('edge worker in workerd', () => {
   });
 
   async function post(body: Uint8Array): Promise<Response> {
-    return fetch(wd!.url, { method: 'POST', body, signal: AbortSignal.timeout(60_000) });
+    return fetch(wd!.url, { method: 'POST', body: body as Uint8Array<ArrayBuffer>, signal: AbortSignal.timeout(60_000) });
   }
 
   async function expectSameAsNode(file: Uint8Array): Promise<void> {

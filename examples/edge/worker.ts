@@ -40,7 +40,8 @@ export default {
       });
       await ready;
       const image = await decode(new Uint8Array(await request.arrayBuffer()));
-      return new Response(encodePng(image), { headers: { 'content-type': 'image/png' } });
+      const png = encodePng(image) as Uint8Array<ArrayBuffer>; // a fresh ArrayBuffer (typed loosely for TS < 5.7)
+      return new Response(png, { headers: { 'content-type': 'image/png' } });
     } catch (e) {
       // NimgError codes from bad input are the client's fault; the rest are ours
       const code = isNimgError(e) ? e.code : 'INTERNAL';

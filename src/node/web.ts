@@ -1,6 +1,6 @@
 /**
  * `npm run web`: serve the browser demo (web/) on http://localhost:8080 (env PORT).
- * Bundles web/main.ts with esbuild (tsx's own dependency) on start, and serves the core,
+ * Bundles web/main.ts with esbuild (a devDependency) on start, and serves the core,
  * the weights and tfjs's WASM files. Sends COOP/COEP so browsers allow WASM threads.
  */
 import { createServer } from 'node:http';

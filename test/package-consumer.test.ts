@@ -115,7 +115,8 @@ describe('the packed package in a fresh project', () => {
     tmp = mkdtempSync(path.join(tmpdir(), 'nimg-consumer-'));
     const pack = await run(NPM, ['pack', '--json', '--pack-destination', tmp], { cwd: ROOT, timeout: 240_000 });
     expect(pack.code, pack.stderr).toBe(0);
-    packed = JSON.parse(pack.stdout.slice(pack.stdout.indexOf('[')))[0];
+    // lifecycle scripts may print before the JSON array, which starts a line
+    packed = JSON.parse(pack.stdout.slice(pack.stdout.search(/^\[/m)))[0];
     app = path.join(tmp, 'app');
     const { mkdirSync } = await import('node:fs');
     mkdirSync(app);

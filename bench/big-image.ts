@@ -27,6 +27,7 @@ import { mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 
 import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import '../src/node/defaults.js'; // init() reads the packaged core and weights
 import { NimgCodec } from '../src/codec.js';
 import { decodePng } from '../src/image/png.js';
 import { psnrRgba } from '../src/image/psnr.js';

@@ -196,7 +196,7 @@ export const jxlFactory: CodecFactory = {
 };
 
 // ---------------------------------------------------------------------------------------------
-// nimg: loaded lazily from ../src/index.ts. One adapter per available backend.
+// nimg: loaded lazily from ../src/node/main.ts (the package's Node entry). One adapter per available backend.
 
 /** nimg's sweep: its 8 trained quality levels (the quality is continuous in between); override
  *  with NIMG_QUALITIES=1,1.5,2,... (each point costs ~5 s per Kodak image on this machine). */
@@ -231,10 +231,10 @@ export const nimgFactory: CodecFactory = {
   name: 'nimg',
   async load() {
     // NIMG_MODULE: override the module (e.g. a work-in-progress entry point)
-    const modPath = process.env.NIMG_MODULE ? path.resolve(process.env.NIMG_MODULE) : path.join(REPO_ROOT, 'src', 'index.ts');
+    const modPath = process.env.NIMG_MODULE ? path.resolve(process.env.NIMG_MODULE) : path.join(REPO_ROOT, 'src', 'node', 'main.ts'); // the Node entry: init() reads the packaged assets
     const nimg: any = await import(pathToFileURL(modPath).href);
     if (typeof nimg.encode !== 'function' || typeof nimg.decode !== 'function') {
-      throw new Error('src/index.ts does not export encode()/decode()');
+      throw new Error(`${modPath} does not export encode()/decode()`);
     }
     // primary: what init() picks by itself ('auto'); its RD curve is "nimg"
     const primary: string = (typeof nimg.init === 'function' ? await withTimeout(Promise.resolve(nimg.init()), 300_000, 'nimg init') : undefined) ?? 'auto';

@@ -23,6 +23,7 @@ import { mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import '../src/node/defaults.js'; // init() reads the packaged core and weights
 import { NimgCodec, type DecodeStats, type EncodeStats } from '../src/codec.js';
 import { initBackend } from '../src/backend/index.js';
 import { decodePng } from '../src/image/png.js';

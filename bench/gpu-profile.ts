@@ -163,6 +163,8 @@ async function countMode(): Promise<void> {
   }
   // whole codec calls (the fused encoder front / RGBA tail, where the source has them)
   const { NimgCodec } = (await import(mod('codec'))) as typeof import('../src/codec.js');
+  // trees with the Node entry register the packaged assets there (older ones load them in the codec)
+  if (existsSync(mod('node/defaults'))) await import(mod('node/defaults'));
   // the device h_s (where the source has it) runs on the raw GPUDevice, not through tfjs
   // programs: count each call as its 3 dispatches and 1 read-back
   if (existsSync(mod('model/gpu-hs'))) {
@@ -211,6 +213,7 @@ async function countMode(): Promise<void> {
 // ----------------------------------------------------------------------------- profile mode
 
 async function profileMode(): Promise<void> {
+  await import('../src/node/defaults.js'); // init() reads the packaged core and weights
   const { NimgCodec } = await import('../src/codec.js');
   const { decodeImageFile } = await import('../src/image/index.js');
   const { latentGeometry, parseContainer } = await import('../src/format/container.js');

@@ -25,6 +25,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import '../src/node/defaults.js'; // init() reads the packaged core and weights
 import { NimgCodec, type DecodeStats, type EncodeStats, type ImageLike } from '../src/codec.js';
 import { probeWebGpuAdapter } from '../src/backend/index.js';
 import { decodeImageFile } from '../src/image/index.js';

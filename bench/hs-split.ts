@@ -8,6 +8,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import '../src/node/defaults.js'; // init() reads the packaged core and weights
 import { NimgCodec, interpolateGain } from '../src/codec.js';
 import { createNodeCore } from '../src/core/node-loader.js';
 import type { Core } from '../src/core/types.js';

@@ -21,6 +21,7 @@
  */
 import { appendFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import '../src/node/defaults.js'; // init() reads the packaged core and weights
 import { NimgCodec } from '../src/codec.js';
 import { decodeImageFile } from '../src/image/index.js';
 import type { BackendChoice } from '../src/model/types.js';

@@ -13,9 +13,10 @@
  * core's; checked against it once per codec before use) and the core takes its mu_q / idx
  * (encodeLatentHs / decodeLatentHs); any GPU failure falls back to the core's h_s.
  *
- * Platform-neutral: nothing here imports a Node module. In Node, the default assets (core
- * WASM, weights) are read by src/node/loader.ts, reached by a dynamic import guarded on
- * `process.versions.node`. Every failure is a NimgError.
+ * Platform-neutral: nothing here imports or names a Node module. In Node, the default assets
+ * (core WASM, weights) come from src/node/defaults.ts, which the package's `node` entry
+ * (src/node/main.ts, nimg/node) registers with setDefaultAssets; browser and worker bundles
+ * never reach it. Every failure is a NimgError.
  */
 import { NimgError, isNimgError } from './errors.js';
 import type { Core } from './core/types.js';
@@ -54,6 +55,20 @@ export interface DecodedImage {
   data: Uint8ClampedArray;
 }
 
+/*
+ * The declarations name WebAssembly.Module, which TypeScript's DOM and WebWorker libraries
+ * define and ES + @types/node do not: a Node project compiled with lib ES20xx alone would
+ * fail on our .d.ts (TS2503). This empty declaration merges with the DOM's where it is loaded
+ * and, where not, lets the name resolve (as an opaque object type) without a shim.
+ */
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace WebAssembly {
+    // eslint-disable-next-line @typescript-eslint/no-empty-object-type
+    interface Module {}
+  }
+}
+
 export interface WeightsSource {
   /** the manifest, as JSON text or parsed */
   manifest: string | object;
@@ -62,9 +77,9 @@ export interface WeightsSource {
 }
 
 export interface InitOptions {
-  /** nimg core: a compiled module (edge workers) or the bytes of nimg-core.wasm. Node: read from build/ when absent. */
-  wasm?: WebAssembly.Module | BufferSource;
-  /** weight set. Node: read from weights/nimg-v1.{json,bin} when absent. */
+  /** nimg core: a compiled module (edge workers) or the bytes of nimg-core.wasm. Node: read from the package when absent. */
+  wasm?: WebAssembly.Module | ArrayBuffer | ArrayBufferView;
+  /** weight set. Node: read from the package (nimg-v1.json + .bin) when absent. */
   weights?: WeightsSource;
   /** compute backend of the float transforms (default 'auto': WebGPU on a hardware adapter, else WASM) */
   backend?: BackendChoice;
@@ -72,6 +87,13 @@ export interface InitOptions {
   limits?: Partial<Limits>;
   /** where tfjs-backend-wasm finds its .wasm files (browsers, edge workers; not needed in Node) */
   wasmPaths?: string | Record<string, string>;
+  /**
+   * tfjs-backend-wasm's binary (`tfjs-backend-wasm-simd.wasm`, or `tfjs-backend-wasm.wasm`
+   * without SIMD) already compiled. For runtimes that refuse to compile WASM from bytes
+   * (workerd / Cloudflare Workers bind .wasm files as modules): the WASM backend is then
+   * instantiated from it instead of fetched and compiled (src/backend/wasm-module.ts).
+   */
+  tfjsWasmModule?: WebAssembly.Module;
   /** worker threads for the WASM backend (default: cores, at most 8; 1 = none) */
   threads?: number;
   /** tile size of the transforms in pixels (default per backend) */
@@ -236,7 +258,6 @@ export interface ProbeOptions {
 
 const now = (): number => (typeof performance !== 'undefined' ? performance.now() : Date.now());
 
-const isNode = typeof process !== 'undefined' && !!(process as { versions?: { node?: string } }).versions?.node;
 
 const BACKENDS: readonly BackendChoice[] = ['auto', 'webgpu', 'wasm', 'cpu'];
 
@@ -352,7 +373,24 @@ type FusedCore = Core & {
 
 type GpuHs = import('./model/gpu-hs.js').GpuHyperSynthesis;
 
-type TransformFactoryOptions = Pick<InitOptions, 'wasmPaths' | 'threads' | 'tileSize'>;
+type TransformFactoryOptions = Pick<InitOptions, 'wasmPaths' | 'tfjsWasmModule' | 'threads' | 'tileSize'>;
+
+/** Where init() finds the core and weights it was not given: registered by the Node entry. */
+export interface DefaultAssets {
+  loadCoreWasm(): Promise<WebAssembly.Module | ArrayBuffer | ArrayBufferView>;
+  loadWeights(): Promise<WeightsSource>;
+}
+
+let defaultAssets: DefaultAssets | null = null;
+
+/**
+ * Register (or clear, with null) the default asset loader. src/node/defaults.ts does this on
+ * import in Node; this module itself never reads files, so bundles for browsers and edge
+ * workers hold no Node code.
+ */
+export function setDefaultAssets(loader: DefaultAssets | null): void {
+  defaultAssets = loader;
+}
 
 /**
  * One loaded model: WASM core + weights + transforms per backend. The module-level functions
@@ -408,14 +446,13 @@ export class NimgCodec {
     let { wasm, weights } = options;
     try {
       if ((wasm === undefined && !options.core) || weights === undefined) {
-        if (!isNode) {
+        const loader = defaultAssets;
+        if (!loader) {
           throw new NimgError(
             'NOT_INITIALIZED',
-            'outside Node, call init({ wasm, weights: { manifest, bin } }) with the nimg core module and the weight files first',
+            'no default assets here: call init({ wasm, weights: { manifest, bin } }) with the nimg core module and the weight files first (Node gets them from the package entry under the "node" condition, or from nimg/node)',
           );
         }
-        const spec = './node/loader.js';
-        const loader = (await import(/* @vite-ignore */ spec)) as typeof import('./node/loader.js');
         if (wasm === undefined && !options.core) wasm = await loader.loadCoreWasm();
         if (weights === undefined) weights = await loader.loadWeights();
       }
@@ -432,6 +469,7 @@ export class NimgCodec {
       core.setModel(coreModelFromWeights(parsed));
       const codec = new NimgCodec(core, parsed, limits, backend, {
         wasmPaths: options.wasmPaths,
+        tfjsWasmModule: options.tfjsWasmModule,
         threads: options.threads,
         tileSize: options.tileSize,
       });

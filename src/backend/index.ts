@@ -24,6 +24,11 @@ export interface BackendOptions {
   wasmPaths?: string | Record<string, string>;
   /** Threads for XNNPACK inside one WASM instance (browsers with cross-origin isolation). */
   wasmThreads?: number;
+  /**
+   * tfjs-backend-wasm's binary, compiled (edge runtimes bind .wasm files as modules and
+   * refuse to compile bytes): the backend is instantiated from it (wasm-module.ts).
+   */
+  tfjsWasmModule?: WebAssembly.Module;
 }
 
 export interface AdapterReport {
@@ -173,7 +178,8 @@ const wasmProvider: Provider = {
     if (typeof WebAssembly !== 'object') throw new NimgError('BACKEND_UNAVAILABLE', 'wasm: no WebAssembly in this runtime');
     const wasm = await import('@tensorflow/tfjs-backend-wasm');
     if (!wasmConfigured && !tf.engine().registry['wasm']) {
-      if (opts.wasmPaths !== undefined) wasm.setWasmPaths(opts.wasmPaths as string);
+      if (opts.tfjsWasmModule !== undefined) await (await import('./wasm-module.js')).useCompiledTfjsWasm(opts.tfjsWasmModule);
+      else if (opts.wasmPaths !== undefined) wasm.setWasmPaths(opts.wasmPaths as string);
       if (opts.wasmThreads !== undefined) wasm.setThreadsCount(opts.wasmThreads);
       wasmConfigured = true;
     }

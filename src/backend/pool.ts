@@ -33,7 +33,7 @@ function browserWorkerFactory(): WorkerFactory {
   return async () => {
     const W = (globalThis as unknown as { Worker?: new (u: URL, o?: object) => Worker }).Worker;
     if (!W) throw new NimgError('BACKEND_UNAVAILABLE', 'no Web Worker support in this runtime');
-    const w = new W(new URL('./wasm-worker.ts', import.meta.url), { type: 'module' });
+    const w = new W(new URL('./wasm-worker.js', import.meta.url), { type: 'module' });
     return {
       postMessage: (m, t) => w.postMessage(m, t ?? []),
       onMessage: (fn) => w.addEventListener('message', (e: MessageEvent) => fn(e.data)),

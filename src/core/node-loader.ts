@@ -5,9 +5,9 @@
 import { readFile } from 'node:fs/promises';
 import { NimgError } from '../errors.js';
 import { createCore, type WasmCore } from './index.js';
+import { DEFAULT_CORE_WASM } from '../node/assets.js';
 
-/** Default location: <repo>/build/nimg-core.wasm (relative to this file). */
-export const DEFAULT_CORE_WASM = new URL('../../build/nimg-core.wasm', import.meta.url);
+export { DEFAULT_CORE_WASM };
 
 export async function loadCoreWasm(path: string | URL = DEFAULT_CORE_WASM): Promise<Uint8Array<ArrayBuffer>> {
   try {

@@ -3,12 +3,12 @@
  * `weights/nimg-v1.json` + `weights/nimg-v1.bin` of this package.
  */
 import { readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import { NimgError } from '../errors.js';
 import type { ModelWeights } from './types.js';
 import { parseWeights } from './weights.js';
+import { DEFAULT_WEIGHTS_MANIFEST } from '../node/assets.js';
 
-export const DEFAULT_WEIGHTS_JSON = fileURLToPath(new URL('../../weights/nimg-v1.json', import.meta.url));
+export const DEFAULT_WEIGHTS_JSON = DEFAULT_WEIGHTS_MANIFEST;
 
 /** Path of the .bin next to a manifest: same name, `.bin` extension. */
 export function binPathFor(manifestPath: string): string {

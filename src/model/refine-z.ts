@@ -29,6 +29,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { NimgError } from '../errors.js';
 import { roundHalfEven } from '../core/reference.js';
 import type { CoreModel } from '../core/types.js';
+import type { JointInput, JointModel, JointResult } from './refine-types.js';
+
+export type { JointInput, JointModel, JointResult } from './refine-types.js';
 import { depthToSpace2, type PreparedNet } from './net.js';
 import {
   DEFAULT_REFINE, DiffSynthesis, backpropFilter, cropWindow, schedule, spaceToDepth2,
@@ -42,29 +45,8 @@ export const Z_CLAMP = 255;
 const ZH = 2;
 const ZVALUES = 2 * Z_CLAMP + 1;
 
-/** What the joint phase needs of the model: the integer h_s, the z tables, the scale table. */
-export type JointModel = Pick<CoreModel, 'M' | 'Nz' | 'numScales' | 'meanFracBits' | 'hs' | 'z'> & { scales: readonly number[] };
 
-/** The image as for the y phase (h = 4hz, w = 4wz), with z instead of its means and scales. */
-export interface JointInput extends RefineImage {
-  /**
-   * h_a's hyper-latent [Nz, h/4, w/4], before rounding (the plain encoder codes its rounding):
-   * where a value sits between two integers decides how easily it moves to the other one.
-   */
-  z: Float32Array;
-}
 
-export interface JointResult {
-  /** starting latent for the y phase [M, h, w] (continuous) */
-  ys: Float32Array;
-  /** the refined hyper-latent [Nz, h/4, w/4], in [-Z_CLAMP, Z_CLAMP] */
-  z: Int32Array;
-  tiles: number;
-  improved: number;
-  /** estimated J per pixel (z and y bits, distortion) summed over tiles, before and after */
-  jBefore: number;
-  jAfter: number;
-}
 
 /**
  * Code length in bits of every z value -Z_CLAMP..Z_CLAMP under each channel's table, as the

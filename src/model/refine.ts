@@ -23,60 +23,20 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { NimgError } from '../errors.js';
 import { depthToSpace2, type ConvLayer, type GdnLayer, type PreparedNet } from './net.js';
+import type { RefineImage, RefineInput, RefineResult, RefineSettings } from './refine-types.js';
+
+export type { RefineImage, RefineInput, RefineResult, RefineSettings } from './refine-types.js';
 import { adamFused, bitsOf, noiseKey, rateGradsFused, sgaFused } from './refine-ops.js';
 
 // the element-wise operations live in refine-ops.ts (tfjs ops, or fused WGSL on WebGPU)
 export { adamStep, bitsOf, rateGrads, sgaRound } from './refine-ops.js';
 
 /** What both phases of refinement take (this file's y phase, refine-z.ts's joint phase). */
-export interface RefineImage {
-  /** padded image [3, H, W] in [0, 1] (the core's toPlanar), H = 16h, W = 16w */
-  x: Float32Array;
-  /** visible size in pixels: only these pixels count in the distortion */
-  width: number;
-  height: number;
-  /** latent size */
-  h: number;
-  w: number;
-  /** starting gained latent [M, h, w] (g_a's, or the joint phase's for the y phase) */
-  ys: Float32Array;
-  /** decoder gain [M] */
-  gainDec: Float32Array;
-  /** lambda of the quality (MSE on [0,1] scaled by 255^2) */
-  lambda: number;
-  /** gradient steps per tile (>= 1) */
-  iterations: number;
-}
 
-export interface RefineInput extends RefineImage {
-  /** means [M, h, w] (muQ / 2^frac) and scales [M, h, w] of the Gaussian of each element */
-  mu: Float32Array;
-  sigma: Float32Array;
-}
 
-export interface RefineSettings {
-  /** core tile size in latents (default 32 = 512 px) */
-  tile: number;
-  /** Adam step at the start; cosine decay to 0 over the iterations */
-  lr: number;
-  /** SGA temperature: 0.5 * exp(-anneal * t / iterations) */
-  anneal: number;
-  /** seed of the rounding noise (same seed, same backend: same output) */
-  seed: number;
-}
 
 export const DEFAULT_REFINE: Readonly<RefineSettings> = Object.freeze({ tile: 32, lr: 0.02, anneal: 3, seed: 1 });
 
-export interface RefineResult {
-  /** latent to quantise: mu + k with the chosen integers k, [M, h, w] */
-  ys: Float32Array;
-  tiles: number;
-  /** tiles whose refined integers were kept (J lower than g_a's) */
-  improved: number;
-  /** estimated J per pixel summed over tiles, before and after (same units as training) */
-  jBefore: number;
-  jAfter: number;
-}
 
 /** g_s's reach in latents each side (3x3 at 1x, 2x, 4x, 8x: 1 + 1/2 + 1/4 + 1/8 < 2). */
 const REACH = 2;

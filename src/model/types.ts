@@ -65,10 +65,10 @@ export interface Transforms {
    * Optional: encoder-side latent refinement (src/model/refine.ts) on this backend's main
    * thread; absent where the backend cannot take gradients.
    */
-  refine?(input: import('./refine.js').RefineInput, settings?: Partial<import('./refine.js').RefineSettings>): Promise<import('./refine.js').RefineResult>;
+  refine?(input: import('./refine-types.js').RefineInput, settings?: Partial<import('./refine-types.js').RefineSettings>): Promise<import('./refine-types.js').RefineResult>;
   /** Optional, with refine: the joint y and z phase (src/model/refine-z.ts). */
   refineJoint?(
-    model: import('./refine-z.js').JointModel, input: import('./refine-z.js').JointInput, settings?: Partial<import('./refine.js').RefineSettings>,
-  ): Promise<import('./refine-z.js').JointResult>;
+    model: import('./refine-types.js').JointModel, input: import('./refine-types.js').JointInput, settings?: Partial<import('./refine-types.js').RefineSettings>,
+  ): Promise<import('./refine-types.js').JointResult>;
   dispose(): void;
 }

@@ -15,6 +15,7 @@ import { decodeImageFile, encodePng } from '../image/index.js';
 import { QUALITY_MAX, QUALITY_MIN } from '../format/container.js';
 import { weightsPaths } from './loader.js';
 import { MAX_THREADS } from '../backend/threads.js';
+import './defaults.js';
 
 export const USAGE = `Usage:
   nimg encode IN.png|IN.jpg OUT.nimg [--quality Q] [--refine N] [--backend B] [--threads N] [--verbose]

@@ -11,6 +11,7 @@ import { decodeWithStats, dispose, encodeWithStats, init } from '../codec.js';
 import { decodeImageFile, encodePng } from '../image/index.js';
 import { isNimgError } from '../errors.js';
 import { PACKAGE_ROOT } from './loader.js';
+import './defaults.js';
 import { psnrRgba } from '../image/psnr.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));

@@ -2,6 +2,7 @@
  * Node-only helpers (`import … from 'nimg/node'`): file-to-file encode/decode and the
  * default asset loader. Everything of the main entry is re-exported.
  */
+import './defaults.js';
 import { readFile, writeFile } from 'node:fs/promises';
 import { decode, encode, type DecodeOptions, type EncodeOptions } from '../codec.js';
 import { decodeImageFile, encodePng } from '../image/index.js';

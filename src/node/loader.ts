@@ -1,19 +1,18 @@
 /**
- * Node-only: default assets read from the package (or from the environment):
- *   core WASM  build/nimg-core.wasm           (env NIMG_CORE_WASM overrides the path)
- *   weights    weights/nimg-v1.json + .bin    (env NIMG_WEIGHTS = path of a manifest .json;
+ * Node-only: default assets read from the package (src/node/assets.ts says where) or from
+ * the environment:
+ *   core WASM  nimg-core.wasm                 (env NIMG_CORE_WASM overrides the path)
+ *   weights    nimg-v1.json + .bin            (env NIMG_WEIGHTS = path of a manifest .json;
  *                                              its .bin is the same path ending in .bin)
- * Reached from src/codec.ts by a dynamic import only when `process.versions.node` is set.
+ * Registered as the codec's default by src/node/defaults.ts.
  */
 import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { NimgError } from '../errors.js';
+import { DEFAULT_CORE_WASM, DEFAULT_WEIGHTS_MANIFEST } from './assets.js';
 
-export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const DEFAULT_CORE_WASM = path.join(PACKAGE_ROOT, 'build', 'nimg-core.wasm');
-export const DEFAULT_WEIGHTS_MANIFEST = path.join(PACKAGE_ROOT, 'weights', 'nimg-v1.json');
+export { PACKAGE_ROOT, DEFAULT_CORE_WASM, DEFAULT_WEIGHTS_MANIFEST } from './assets.js';
 
 export function coreWasmPath(): string {
   return process.env.NIMG_CORE_WASM ? path.resolve(process.env.NIMG_CORE_WASM) : DEFAULT_CORE_WASM;

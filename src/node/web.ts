@@ -1,6 +1,6 @@
 /**
  * `npm run web`: serve the browser demo (web/) on http://localhost:8080 (env PORT).
- * Bundles web/main.ts with esbuild (tsx's own dependency) on start, and serves the core,
+ * Bundles web/main.ts with esbuild (a devDependency) on start, and serves the core,
  * the weights and tfjs's WASM files. Sends COOP/COEP so browsers allow WASM threads.
  */
 import { createServer } from 'node:http';
@@ -37,13 +37,13 @@ const TYPES: Record<string, string> = {
 
 async function main(): Promise<void> {
   const js = await bundle('web/main.ts');
-  // the WASM backend's tile workers start at new URL('./wasm-worker.ts', import.meta.url)
+  // the WASM backend's tile workers start at new URL('./wasm-worker.js', import.meta.url)
   const worker = await bundle('src/backend/wasm-worker.ts');
   const tfjsDist = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')) + '/dist';
   const routes: Record<string, () => string | Buffer> = {
     '/': () => readFileSync(path.join(PACKAGE_ROOT, 'web', 'index.html')),
     '/main.js': () => js,
-    '/wasm-worker.ts': () => worker,
+    '/wasm-worker.js': () => worker,
     '/sample.png': () => readFileSync(path.join(PACKAGE_ROOT, 'src', 'node', 'sample.png')),
     '/nimg-core.wasm': () => readFileSync(path.join(PACKAGE_ROOT, 'build', 'nimg-core.wasm')),
     '/weights/nimg-v1.json': () => readFileSync(path.join(PACKAGE_ROOT, 'weights', 'nimg-v1.json')),
@@ -77,7 +77,7 @@ async function main(): Promise<void> {
       return;
     }
     if (url.pathname === '/') ext = '.html';
-    if (url.pathname === '/wasm-worker.ts') ext = '.js';
+    if (url.pathname === '/wasm-worker.js') ext = '.js';
     res.writeHead(200, {
       'content-type': TYPES[ext] ?? 'application/octet-stream',
       'cross-origin-opener-policy': 'same-origin',

@@ -31,6 +31,7 @@ import {
 } from './format/container.js';
 import { decodeAlpha, encodeAlpha, isOpaque } from './format/alpha.js';
 import { DEFAULT_LIMITS, checkDimensions, resolveLimits, type Limits } from './limits.js';
+import { checkTimeout } from './timeout.js';
 
 export type { BackendChoice, BackendName } from './model/types.js';
 export type { Limits } from './limits.js';
@@ -73,6 +74,18 @@ export interface InitOptions {
   threads?: number;
   /** tile size of the transforms in pixels (default per backend) */
   tileSize?: number;
+  /**
+   * Browsers: the script of the WASM tile workers (default: wasm-worker.js beside
+   * backend/pool.js, which Vite and webpack bundle themselves; with esbuild, emit
+   * src/backend/wasm-worker.ts as an entry and pass its URL, or name it wasm-worker.js
+   * beside the bundle).
+   */
+  workerUrl?: string | URL;
+  /**
+   * ms that starting the backend and the tile workers may take before init fails with
+   * NimgError('TIMEOUT') (default 60000; Infinity: no limit).
+   */
+  timeoutMs?: number;
   /**
    * Advanced: an already created core (src/core/types.ts `Core`) to use instead of
    * instantiating `wasm`; init calls its setModel. For tests and custom builds.
@@ -337,7 +350,7 @@ type FusedCore = Core & {
 
 type GpuHs = import('./model/gpu-hs.js').GpuHyperSynthesis;
 
-type TransformFactoryOptions = Pick<InitOptions, 'wasmPaths' | 'threads' | 'tileSize'>;
+type TransformFactoryOptions = Pick<InitOptions, 'wasmPaths' | 'threads' | 'tileSize' | 'workerUrl' | 'timeoutMs'>;
 
 /**
  * One loaded model: WASM core + weights + transforms per backend. The module-level functions
@@ -413,6 +426,8 @@ export class NimgCodec {
         wasmPaths: options.wasmPaths,
         threads: options.threads,
         tileSize: options.tileSize,
+        workerUrl: options.workerUrl,
+        timeoutMs: checkTimeout(options.timeoutMs, 'timeoutMs'),
       });
       await codec.transformsFor(backend);
       return codec;

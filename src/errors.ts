@@ -13,6 +13,7 @@ export type NimgErrorCode =
   | 'BAD_INPUT' // caller passed something unusable (wrong image shape, bad option)
   | 'BACKEND_UNAVAILABLE' // the requested compute backend cannot run here
   | 'NOT_INITIALIZED' // used before init() finished
+  | 'TIMEOUT' // a start-up step (backend, workers) did not finish within its time limit
   | 'INTERNAL'; // a bug: a WASM trap or invariant failure, reported rather than leaked
 
 export class NimgError extends Error {

@@ -4,7 +4,8 @@
  * never occupies the page's thread. Started by createDecoder (worker/index.ts); messages
  * in worker/protocol.ts. Decoded pixels go back transferred (RGBA buffer or ImageBitmap).
  */
-import { NimgCodec } from '../codec.js';
+import { NimgCodec, type BackendName } from '../codec.js';
+import type { TiledTransforms } from '../model/transforms.js';
 import { NimgError, isNimgError } from '../errors.js';
 import type { AssetSource, FromWorker, ToWorker, WorkerInitSettings } from './protocol.js';
 
@@ -62,10 +63,15 @@ scope.addEventListener('message', (ev) => {
   const msg = ev.data;
   if (msg.type === 'init') {
     codec = load(msg.settings);
-    codec.then(
-      (c) => c.transformsFor().then((t) => scope.postMessage({ type: 'ready', backend: t.backend })),
-      (e) => scope.postMessage({ type: 'init-error', ...codeOf(e) }),
-    );
+    codec
+      .then(async (c) => {
+        const t = (await c.transformsFor()) as Partial<TiledTransforms> & { backend: BackendName };
+        // Wait for the WASM tile workers here (the page is not blocked meanwhile): `ready`
+        // then tells how many threads decodes get; workers that cannot start leave 1.
+        await t.ready?.();
+        scope.postMessage({ type: 'ready', backend: t.backend, threads: t.threads ?? 1 });
+      })
+      .catch((e) => scope.postMessage({ type: 'init-error', ...codeOf(e) }));
     return;
   }
   if (msg.type === 'decode') {

@@ -28,6 +28,8 @@ export interface DecoderOptions extends WorkerInitSettings {
 export interface WorkerDecoder {
   /** resolves to the backend in use once the worker has loaded nimg */
   readonly ready: Promise<BackendName>;
+  /** tile threads the worker decodes with (0 until ready; 1 where its WASM tile workers could not start) */
+  readonly threads: number;
   /** decode .nimg bytes to RGBA (the buffer is transferred from the worker, not copied) */
   decode(bytes: Uint8Array | ArrayBuffer): Promise<DecodedImage>;
   decodeWithStats(bytes: Uint8Array | ArrayBuffer): Promise<{ image: DecodedImage; stats: DecodeStats }>;
@@ -49,6 +51,7 @@ export function createDecoder(options: DecoderOptions = {}): WorkerDecoder {
   let nextId = 1;
   let failure: NimgError | null = null;
   let worker: Worker | null = null;
+  let threads = 0;
 
   const fail = (e: NimgError) => {
     failure ??= e;
@@ -93,6 +96,7 @@ export function createDecoder(options: DecoderOptions = {}): WorkerDecoder {
     const m = e.data;
     if (m.type === 'ready') {
       clearTimeout(timer);
+      threads = m.threads;
       settleReady.resolve(m.backend);
     } else if (m.type === 'init-error') {
       clearTimeout(timer);
@@ -126,6 +130,9 @@ export function createDecoder(options: DecoderOptions = {}): WorkerDecoder {
 
   return {
     ready,
+    get threads() {
+      return threads;
+    },
     async decode(bytes) {
       return toImage(await request(bytes, 'imagedata'));
     },

@@ -32,7 +32,7 @@ export type ToWorker =
   | { type: 'decode'; id: number; bytes: ArrayBuffer; output: 'imagedata' | 'bitmap' };
 
 export type FromWorker =
-  | { type: 'ready'; backend: BackendName }
+  | { type: 'ready'; backend: BackendName; threads: number }
   | { type: 'init-error'; code: NimgErrorCode; message: string }
   | { type: 'decoded'; id: number; width: number; height: number; data?: ArrayBuffer; bitmap?: ImageBitmap; stats: DecodeStats }
   | { type: 'error'; id: number; code: NimgErrorCode; message: string };

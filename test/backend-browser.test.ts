@@ -100,7 +100,7 @@ async function runPage(page: string, chromeArgs: string[], env: NodeJS.ProcessEn
   writeFileSync(join(dir, 'page.js'), page);
   const common = { bundle: true, platform: 'browser' as const, format: 'esm' as const, target: 'es2022', logLevel: 'silent' as const };
   await esbuild.build({ ...common, entryPoints: [join(dir, 'page.js')], outfile: join(dir, 'bundle.js'), nodePaths: [join(root, 'node_modules')] });
-  // pool.ts starts workers at new URL('./wasm-worker.ts', import.meta.url): serve the bundled worker there
+  // pool.ts starts workers at new URL('./wasm-worker.js', import.meta.url): serve the bundled worker there
   await esbuild.build({ ...common, entryPoints: [join(root, 'src/backend/wasm-worker.ts')], outfile: join(dir, 'worker.js') });
   writeFileSync(join(dir, 'w.json'), WEIGHTS.manifestJson);
   writeFileSync(join(dir, 'w.bin'), WEIGHTS.bin);
@@ -113,7 +113,7 @@ async function runPage(page: string, chromeArgs: string[], env: NodeJS.ProcessEn
     chromeArgs,
     env,
     serve(u) {
-      const f = u === '/' ? join(dir, 'index.html') : u === '/wasm-worker.ts' ? join(dir, 'worker.js') : u.startsWith('/wasm/') ? join(wasmDir, u.slice(6)) : join(dir, u.slice(1));
+      const f = u === '/' ? join(dir, 'index.html') : u === '/wasm-worker.js' ? join(dir, 'worker.js') : u.startsWith('/wasm/') ? join(wasmDir, u.slice(6)) : join(dir, u.slice(1));
       return existsSync(f) ? [types[f.split('.').pop()!] ?? 'application/octet-stream', readFileSync(f)] : null;
     },
   });

@@ -34,7 +34,7 @@ export default defineConfig({
   },
   // the dev server pre-bundles dependencies with esbuild, which would lose the workers
   optimizeDeps: { exclude: ['nimg'] },
-  worker: { format: 'es' },
+
   build: {
     target: 'es2022',
     rollupOptions: { input: { index: join(here, 'index.html'), element: join(here, 'element.html') } },

@@ -37,13 +37,13 @@ const TYPES: Record<string, string> = {
 
 async function main(): Promise<void> {
   const js = await bundle('web/main.ts');
-  // the WASM backend's tile workers start at new URL('./wasm-worker.ts', import.meta.url)
+  // the WASM backend's tile workers start at new URL('./wasm-worker.js', import.meta.url)
   const worker = await bundle('src/backend/wasm-worker.ts');
   const tfjsDist = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')) + '/dist';
   const routes: Record<string, () => string | Buffer> = {
     '/': () => readFileSync(path.join(PACKAGE_ROOT, 'web', 'index.html')),
     '/main.js': () => js,
-    '/wasm-worker.ts': () => worker,
+    '/wasm-worker.js': () => worker,
     '/sample.png': () => readFileSync(path.join(PACKAGE_ROOT, 'src', 'node', 'sample.png')),
     '/nimg-core.wasm': () => readFileSync(path.join(PACKAGE_ROOT, 'build', 'nimg-core.wasm')),
     '/weights/nimg-v1.json': () => readFileSync(path.join(PACKAGE_ROOT, 'weights', 'nimg-v1.json')),
@@ -77,7 +77,6 @@ async function main(): Promise<void> {
       return;
     }
     if (url.pathname === '/') ext = '.html';
-    if (url.pathname === '/wasm-worker.ts') ext = '.js';
     res.writeHead(200, {
       'content-type': TYPES[ext] ?? 'application/octet-stream',
       'cross-origin-opener-policy': 'same-origin',

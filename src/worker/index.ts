@@ -44,9 +44,35 @@ interface Pending {
   reject(e: NimgError): void;
 }
 
+/**
+ * URLs in the settings, made absolute against the page: inside the worker a relative URL
+ * would resolve against the worker's script instead.
+ */
+function absoluteUrls(s: WorkerInitSettings): WorkerInitSettings {
+  const g = globalThis as { document?: { baseURI: string }; location?: { href: string } };
+  const base = g.document?.baseURI ?? g.location?.href;
+  if (!base) return s;
+  const abs = (u: string) => new URL(u, base).href;
+  const out: WorkerInitSettings = { ...s };
+  if (typeof s.wasm === 'string') out.wasm = abs(s.wasm);
+  if (s.weights) {
+    const m = s.weights.manifest;
+    const isUrl = typeof m === 'string' && !m.trimStart().startsWith('{');
+    out.weights = {
+      manifest: isUrl ? abs(m) : m,
+      bin: typeof s.weights.bin === 'string' ? abs(s.weights.bin) : s.weights.bin instanceof URL ? s.weights.bin.href : s.weights.bin,
+    };
+  }
+  if (typeof s.wasmPaths === 'string') out.wasmPaths = abs(s.wasmPaths);
+  else if (s.wasmPaths) out.wasmPaths = Object.fromEntries(Object.entries(s.wasmPaths).map(([k, v]) => [k, abs(v)]));
+  if (s.tileWorkerUrl) out.tileWorkerUrl = abs(s.tileWorkerUrl);
+  return out;
+}
+
 /** Start a decoder worker. Loading begins at once; calls made meanwhile wait for it. */
 export function createDecoder(options: DecoderOptions = {}): WorkerDecoder {
-  const { workerUrl, ...settings } = options;
+  const { workerUrl, ...given } = options;
+  const settings = absoluteUrls(given);
   const pending = new Map<number, Pending>();
   let nextId = 1;
   let failure: NimgError | null = null;

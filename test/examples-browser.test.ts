@@ -33,11 +33,11 @@ interface DemoResult {
   crossOriginIsolated: boolean;
   width?: number;
   height?: number;
-  rgba?: string;
   loadMs?: number;
   decodeMs?: number;
   stats?: { totalMs: number };
   longTasks: { start: number; duration: number }[];
+  loadLongTasks: { start: number; duration: number }[];
 }
 
 describe.skipIf(!chromium)('examples (Vite, esbuild) and <nimg-img> in headless Chromium', () => {
@@ -143,9 +143,16 @@ describe.skipIf(!chromium)('examples (Vite, esbuild) and <nimg-img> in headless 
         await page.waitForFunction(() => 'nimgDemo' in window, { timeout: 120_000 });
         const r = (await page.evaluate(() => (window as unknown as { nimgDemo: unknown }).nimgDemo)) as DemoResult;
         const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+        // read after the measurement (a base64 of the pixels is a long task of its own)
+        const rgba = await page.evaluate(() => {
+          const px = (window as unknown as { nimgPixels?: Uint8Array }).nimgPixels;
+          if (!px) return '';
+          let s = '';
+          for (let i = 0; i < px.length; i += 0x8000) s += String.fromCharCode(...px.subarray(i, i + 0x8000));
+          return btoa(s);
+        });
         await page.close();
-        const { rgba, ...summary } = r;
-        console.log(`[examples-browser] ${bundler}${isolated ? ' COOP/COEP' : ''}: ${JSON.stringify({ ...summary, stats: r.stats && { totalMs: Math.round(r.stats.totalMs) } })}`);
+        console.log(`[examples-browser] ${bundler}${isolated ? ' COOP/COEP' : ''}: ${JSON.stringify({ ...r, stats: r.stats && { totalMs: Math.round(r.stats.totalMs) } })}`);
         expect(r.error, errors.join('\n')).toBeUndefined();
         expect(r.ok).toBe(true);
         expect(r.crossOriginIsolated).toBe(isolated);
@@ -154,9 +161,11 @@ describe.skipIf(!chromium)('examples (Vite, esbuild) and <nimg-img> in headless 
         // was found): as many as the default, cores up to 4
         expect(r.threads).toBe(Math.min(4, cores));
         expect([r.width, r.height]).toEqual([ref.width, ref.height]);
-        const px = Buffer.from(rgba!, 'base64');
+        const px = Buffer.from(rgba, 'base64');
         expect(px.length).toBe(ref.data.length);
         expect(Buffer.compare(px, Buffer.from(ref.data)), 'pixels of the worker decode vs Node').toBe(0);
+        // the page's thread during the decode call (loading before it is reported, not checked:
+        // it includes the page's own start-up)
         expect(Math.max(0, ...r.longTasks.map((t) => t.duration))).toBeLessThanOrEqual(LONG_TASK_LIMIT_MS);
         expect(errors).toEqual([]);
       }, 150_000);

@@ -35,6 +35,7 @@ import { DEFAULT_LIMITS, checkDimensions, resolveLimits, type Limits } from './l
 import { Abort } from './abort.js';
 import { bytesOf, readImage, readOptions } from './validate.js';
 import { checkThreads } from './backend/threads.js';
+import { checkTimeout } from './timeout.js';
 
 export type { BackendChoice, BackendName } from './model/types.js';
 export type { Limits } from './limits.js';
@@ -99,6 +100,18 @@ export interface InitOptions {
   /** tile size of the transforms in pixels (default per backend) */
   tileSize?: number;
   /**
+   * Browsers: the script of the WASM tile workers (default: wasm-worker.js beside
+   * backend/pool.js, which Vite and webpack bundle themselves; with esbuild, emit
+   * src/backend/wasm-worker.ts as an entry and pass its URL, or name it wasm-worker.js
+   * beside the bundle).
+   */
+  workerUrl?: string | URL;
+  /**
+   * ms that starting the backend and the tile workers may take before init fails with
+   * NimgError('TIMEOUT') (default 60000; Infinity: no limit).
+   */
+  timeoutMs?: number;
+  /**
    * Advanced: an already created core (src/core/types.ts `Core`) to use instead of
    * instantiating `wasm`; init calls its setModel. For tests and custom builds.
    */
@@ -154,7 +167,7 @@ export interface DecodeOptions {
 
 const ENCODE_KEYS = ['quality', 'refine', 'backend', 'limits', 'stats', 'signal', 'timeoutMs'] as const;
 const DECODE_KEYS = ['backend', 'limits', 'stats', 'signal', 'timeoutMs'] as const;
-const INIT_KEYS = ['wasm', 'weights', 'backend', 'limits', 'wasmPaths', 'threads', 'tileSize', 'core'] as const;
+const INIT_KEYS = ['wasm', 'weights', 'backend', 'limits', 'wasmPaths', 'tfjsWasmModule', 'threads', 'tileSize', 'workerUrl', 'timeoutMs', 'core'] as const;
 
 /** `stats` must be an object to fill, when given. */
 function checkStats(v: unknown): Record<string, unknown> | undefined {
@@ -373,7 +386,7 @@ type FusedCore = Core & {
 
 type GpuHs = import('./model/gpu-hs.js').GpuHyperSynthesis;
 
-type TransformFactoryOptions = Pick<InitOptions, 'wasmPaths' | 'tfjsWasmModule' | 'threads' | 'tileSize'>;
+type TransformFactoryOptions = Pick<InitOptions, 'wasmPaths' | 'tfjsWasmModule' | 'threads' | 'tileSize' | 'workerUrl' | 'timeoutMs'>;
 
 /** Where init() finds the core and weights it was not given: registered by the Node entry. */
 export interface DefaultAssets {
@@ -472,6 +485,8 @@ export class NimgCodec {
         tfjsWasmModule: options.tfjsWasmModule,
         threads: options.threads,
         tileSize: options.tileSize,
+        workerUrl: options.workerUrl,
+        timeoutMs: checkTimeout(options.timeoutMs, 'timeoutMs'),
       });
       await codec.transformsFor(backend);
       return codec;

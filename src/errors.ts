@@ -14,6 +14,7 @@ export type NimgErrorCode =
   | 'BACKEND_UNAVAILABLE' // the requested compute backend cannot run here
   | 'NOT_INITIALIZED' // used before init() finished
   | 'ABORTED' // the caller's AbortSignal fired or its time budget (timeoutMs) ran out
+  | 'TIMEOUT' // a start-up step (backend, workers) did not finish within its time limit
   | 'INTERNAL'; // a bug: a WASM trap or invariant failure, reported rather than leaked
 
 export interface NimgErrorOptions {

@@ -12,6 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { NimgError } from '../errors.js';
+import { withTimeout } from '../timeout.js';
 import type { BackendChoice, BackendName } from '../model/types.js';
 
 export interface BackendOptions {
@@ -29,6 +30,8 @@ export interface BackendOptions {
    * refuse to compile bytes): the backend is instantiated from it (wasm-module.ts).
    */
   tfjsWasmModule?: WebAssembly.Module;
+  /** ms a backend may take to start before NimgError('TIMEOUT') (default: no limit) */
+  timeoutMs?: number;
 }
 
 export interface AdapterReport {
@@ -181,6 +184,11 @@ const wasmProvider: Provider = {
       if (opts.tfjsWasmModule !== undefined) await (await import('./wasm-module.js')).useCompiledTfjsWasm(opts.tfjsWasmModule);
       else if (opts.wasmPaths !== undefined) wasm.setWasmPaths(opts.wasmPaths as string);
       if (opts.wasmThreads !== undefined) wasm.setThreadsCount(opts.wasmThreads);
+      // The single-threaded build unless XNNPACK threads are asked for: nimg's parallelism
+      // is its tile workers, and the threaded build (picked on cross-origin-isolated pages)
+      // starts pthread workers from a Blob of its factory's source text, which minifying
+      // bundlers break: the pthreads never report back and setBackend never settles.
+      if (!(opts.wasmThreads !== undefined && opts.wasmThreads > 1)) tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
       wasmConfigured = true;
     }
     await withoutProcessHooks(() => setBackendOrThrow('wasm'));
@@ -255,6 +263,11 @@ export async function probeBackends(opts: BackendOptions = {}): Promise<BackendP
 
 const initialised = new Set<BackendName>();
 
+/** A provider's init under the caller's time limit (a hung WASM or GPU start must not hang init). */
+function startProvider(p: Provider, opts: BackendOptions): Promise<void> {
+  return withTimeout(p.init(opts), opts.timeoutMs ?? Infinity, `starting the ${p.name} backend`);
+}
+
 /**
  * Initialise and activate a backend. `auto`: the highest-priority backend whose detection
  * succeeds and whose initialisation works (never `cpu`). A named backend that cannot start
@@ -264,7 +277,7 @@ export async function initBackend(choice: BackendChoice = 'auto', opts: BackendO
   if (choice !== 'auto') {
     const p = PROVIDERS.find((x) => x.name === choice);
     if (!p) throw new NimgError('BAD_INPUT', `unknown backend ${String(choice)}`);
-    await p.init(opts);
+    await startProvider(p, opts);
     initialised.add(p.name);
     return p.name;
   }
@@ -277,10 +290,11 @@ export async function initBackend(choice: BackendChoice = 'auto', opts: BackendO
       continue;
     }
     try {
-      await p.init(opts);
+      await startProvider(p, opts);
       initialised.add(p.name);
       return p.name;
     } catch (e) {
+      if (e instanceof NimgError && e.code === 'TIMEOUT') throw e;
       errors.push(`${p.name}: ${e instanceof Error ? e.message : String(e)}`);
     }
   }

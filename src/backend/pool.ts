@@ -3,7 +3,8 @@
  * Node: worker_threads (behind a dynamic import: node-pool.ts). Browsers and edge
  * runtimes: module Web Workers.
  */
-import { NimgError } from '../errors.js';
+import { NimgError, isNimgError } from '../errors.js';
+import { withTimeout } from '../timeout.js';
 import type { NetOp, PreparedNet } from '../model/net.js';
 import { isNode } from './index.js';
 
@@ -29,15 +30,21 @@ export interface WorkerLike {
 
 export type WorkerFactory = () => Promise<WorkerLike>;
 
-function browserWorkerFactory(): WorkerFactory {
+function browserWorkerFactory(url?: string | URL): WorkerFactory {
   return async () => {
-    const W = (globalThis as unknown as { Worker?: new (u: URL, o?: object) => Worker }).Worker;
-    if (!W) throw new NimgError('BACKEND_UNAVAILABLE', 'no Web Worker support in this runtime');
-    const w = new W(new URL('./wasm-worker.js', import.meta.url), { type: 'module' });
+    if (typeof Worker === 'undefined') throw new NimgError('BACKEND_UNAVAILABLE', 'no Web Worker support in this runtime');
+    // The literal shape new Worker(new URL('<relative .js>', import.meta.url), {type:'module'})
+    // is on purpose: Vite and webpack recognise exactly this shape and bundle the worker as its
+    // own entry; any other spelling ships the URL of an unbundled file. The .js name is the
+    // file the package build emits beside this one (dist/backend/wasm-worker.js); esbuild
+    // leaves the URL as it is, so its users emit the worker as a second entry of that name.
+    const w = url ? new Worker(url, { type: 'module' }) : new Worker(new URL('./wasm-worker.js', import.meta.url), { type: 'module' });
     return {
       postMessage: (m, t) => w.postMessage(m, t ?? []),
       onMessage: (fn) => w.addEventListener('message', (e: MessageEvent) => fn(e.data)),
-      onError: (fn) => w.addEventListener('error', (e) => fn(e)),
+      // A module worker whose script is missing or is not JavaScript fires a bare 'error'
+      // event (no message): name the URL so the cause can be found.
+      onError: (fn) => w.addEventListener('error', (e) => fn(new Error((e as ErrorEvent).message || `tile worker script failed to load (${url ? String(url) : 'wasm-worker.js beside backend/pool.js'})`))),
       terminate: () => w.terminate(),
     };
   };
@@ -106,18 +113,26 @@ class Pool implements TilePool {
   }
 }
 
+export interface PoolOptions {
+  wasmPaths?: string | Record<string, string>;
+  /** the tile worker's script (default: wasm-worker.js beside this module) */
+  workerUrl?: string | URL;
+  /** ms until the workers must have answered 'ready' (default: none) */
+  timeoutMs?: number;
+}
+
 /** Start `threads` workers holding `net`; resolves when all are ready. */
-export async function createWasmPool(net: PreparedNet, threads: number, wasmPaths?: string | Record<string, string>): Promise<TilePool> {
+export async function createWasmPool(net: PreparedNet, threads: number, opts: PoolOptions = {}): Promise<TilePool> {
   let factory: WorkerFactory;
   if (isNode) {
     // Hidden from bundlers: browser builds must not pull node:worker_threads in.
     const spec = './node-pool.js';
     factory = ((await import(/* @vite-ignore */ spec)) as typeof import('./node-pool.js')).nodeWorkerFactory();
   } else {
-    factory = browserWorkerFactory();
+    factory = browserWorkerFactory(opts.workerUrl);
   }
   const workers: WorkerLike[] = [];
-  try {
+  const start = async () => {
     for (let i = 0; i < threads; i++) workers.push(await factory());
     await Promise.all(
       workers.map(
@@ -141,13 +156,17 @@ export async function createWasmPool(net: PreparedNet, threads: number, wasmPath
               }
             });
             // Structured clone (no transfer): every worker gets its own copy.
-            w.postMessage({ type: 'init', net, wasmPaths });
+            w.postMessage({ type: 'init', net, wasmPaths: opts.wasmPaths });
           }),
       ),
     );
+  };
+  try {
+    await withTimeout(start(), opts.timeoutMs ?? Infinity, `starting ${threads} WASM tile workers`);
   } catch (e) {
     for (const w of workers) w.terminate();
-    throw new NimgError('BACKEND_UNAVAILABLE', `could not start WASM tile workers: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    const code = isNimgError(e) && e.code === 'TIMEOUT' ? 'TIMEOUT' : 'BACKEND_UNAVAILABLE';
+    throw new NimgError(code, `could not start WASM tile workers: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }
   return new Pool(workers);
 }

@@ -53,6 +53,10 @@ async function main(): Promise<void> {
           // Parallelism comes from the pool: one XNNPACK thread per worker (where the
           // threaded build would load, e.g. cross-origin-isolated pages), no oversubscription.
           wasm.setThreadsCount(1);
+          // and the single-threaded build: the threaded one starts its own pthread workers
+          // from a Blob of its factory's source text, which minifying bundlers break (the
+          // pthreads never report back and setBackend never settles).
+          tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
           const ok = await withoutProcessHooks(() => tf.setBackend('wasm'));
           if (!ok) throw new Error('wasm backend failed to initialise in worker');
           await tf.ready();

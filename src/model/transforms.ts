@@ -3,7 +3,7 @@
  * tiles optionally run in parallel worker threads. Planar [C, H, W] Float32Arrays at the
  * boundary, NHWC inside.
  */
-import { NimgError } from '../errors.js';
+import { NimgError, isNimgError } from '../errors.js';
 import { activateBackend, defaultTileSize, hardwareConcurrency, initBackend, isNode, type BackendOptions } from '../backend/index.js';
 import type { TilePool } from '../backend/pool.js';
 import { checkThreads, resolveThreads } from '../backend/threads.js';
@@ -30,6 +30,8 @@ export interface TransformOptions extends BackendOptions {
    * Output is identical whatever the count: the tiles do not depend on it.
    */
   threads?: number;
+  /** script of the WASM tile workers in browsers (default: wasm-worker.js beside backend/pool.js) */
+  workerUrl?: string | URL;
 }
 
 export interface TiledTransforms extends Transforms {
@@ -45,6 +47,14 @@ export interface TiledTransforms extends Transforms {
   ready(): Promise<void>;
 }
 
+
+/**
+ * A browser page's own thread (not a worker, not Node): here a transform on the calling
+ * thread freezes the page for as long as it runs (seconds for a photo on WASM), so tile
+ * workers that cannot start are an error, never a quiet fallback, and every tile goes to
+ * the workers.
+ */
+const ON_PAGE_THREAD = !isNode && typeof document !== 'undefined' && typeof window !== 'undefined';
 
 /** The fused WebGPU paths view RGBA bytes as little-endian 32-bit words. */
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
@@ -122,7 +132,7 @@ class TfTransforms implements TiledTransforms {
     };
     const slice = (t: (typeof tiles)[number]) =>
       extractNHWC(input, g.inC, H, W, t.ey0 * sIn, t.ey1 * sIn, t.ex0 * sIn, t.ex1 * sIn);
-    if (this.poolStart && tiles.length > 1) await this.ready();
+    if (this.poolStart && (tiles.length > 1 || ON_PAGE_THREAD)) await this.ready();
     if (this.disposed) throw new NimgError('NOT_INITIALIZED', 'transforms were disposed');
     if (this.backend === 'webgpu' && tiles.length === 1) {
       // One tile = the whole image: layout changes on the GPU, the read-back array is the
@@ -134,7 +144,7 @@ class TfTransforms implements TiledTransforms {
       return r;
     }
     const out = new Float32Array(g.outC * Ho * Wo);
-    if (this.pool && tiles.length > 1) {
+    if (this.pool && (tiles.length > 1 || ON_PAGE_THREAD)) {
       // Each worker pulls the next tile: at most pool.size tiles are sliced / in flight.
       const pool = this.pool;
       let next = 0;
@@ -284,13 +294,32 @@ export async function createTransforms(weights: ModelWeights, opts: TransformOpt
     // capped by the cores (and MAX_THREADS): src/backend/threads.ts says why
     const threads = resolveThreads(requested, await hardwareConcurrency(), isNode);
     if (threads > 1) {
-      // Workers asked for by number must start (else BACKEND_UNAVAILABLE at ready() or the
-      // first tiled call); the default quietly runs single-threaded (same tiles, same output).
-      poolStart = import('../backend/pool.js').then(({ createWasmPool }) => createWasmPool(prepared, threads, opts.wasmPaths));
-      if (opts.threads === undefined) poolStart = poolStart.catch(() => null);
+      // Workers asked for by number, or on a page's own thread, must start (else
+      // BACKEND_UNAVAILABLE, or TIMEOUT); elsewhere (Node, inside a worker) the default
+      // quietly runs single-threaded (same tiles, same output, no page to freeze).
+      poolStart = import('../backend/pool.js').then(({ createWasmPool }) =>
+        createWasmPool(prepared, threads, { wasmPaths: opts.wasmPaths, workerUrl: opts.workerUrl, timeoutMs: opts.timeoutMs }),
+      );
+      if (opts.threads === undefined && !ON_PAGE_THREAD) poolStart = poolStart.catch(() => null);
     }
   }
-  const t = new TfTransforms(backend, prepared, net, tileSize ?? defaultTileSize(backend, prepared.arch.N), poolStart, opts.threads !== undefined);
+  const required = opts.threads !== undefined || ON_PAGE_THREAD;
+  const t = new TfTransforms(backend, prepared, net, tileSize ?? defaultTileSize(backend, prepared.arch.N), poolStart, required);
+  if (ON_PAGE_THREAD && poolStart) {
+    // Say it at init, not at the first decode after the page has frozen.
+    try {
+      await t.ready();
+    } catch (e) {
+      t.dispose();
+      const why = e instanceof Error ? e.message : String(e);
+      throw new NimgError(
+        isNimgError(e) && e.code === 'TIMEOUT' ? 'TIMEOUT' : 'BACKEND_UNAVAILABLE',
+        `${why}. On a page's main thread the transforms would block the page for seconds: serve the tile worker ` +
+          `(init option workerUrl), decode in a worker (nimg/worker), or pass threads: 1 to run on the main thread anyway`,
+        { cause: e },
+      );
+    }
+  }
   return t;
 }
 

@@ -1,6 +1,6 @@
 /**
  * `npm run web`: serve the browser demo (web/) on http://localhost:8080 (env PORT).
- * Bundles web/main.ts with esbuild (a devDependency) on start, and serves the core,
+ * Bundles web/main.ts with esbuild (tsx's own dependency) on start, and serves the core,
  * the weights and tfjs's WASM files. Sends COOP/COEP so browsers allow WASM threads.
  */
 import { createServer } from 'node:http';
@@ -77,7 +77,6 @@ async function main(): Promise<void> {
       return;
     }
     if (url.pathname === '/') ext = '.html';
-    if (url.pathname === '/wasm-worker.js') ext = '.js';
     res.writeHead(200, {
       'content-type': TYPES[ext] ?? 'application/octet-stream',
       'cross-origin-opener-policy': 'same-origin',

@@ -28,6 +28,7 @@ export {
 export type {
   InitOptions,
   EncodeOptions,
+  EncodeProgress,
   DecodeOptions,
   ProbeOptions,
   ProbeInfo,

@@ -165,3 +165,16 @@ describe.skipIf(!existsSync(CORE))('EncodeOptions.onProgress', () => {
     }
   }, 120_000);
 });
+
+describe('demo server headers (docs/serving.md)', () => {
+  it('.nimg is image/x-nimg; hashed names are immutable, others revalidated; COOP/COEP always', async () => {
+    const { responseHeaders } = await import('../src/node/web-headers.js');
+    const { NIMG_MEDIA_TYPE } = await import('../src/index.js');
+    expect(NIMG_MEDIA_TYPE).toBe('image/x-nimg');
+    const h = responseHeaders('/out/photo.nimg', '.nimg');
+    expect(h).toMatchObject({ 'content-type': 'image/x-nimg', 'cache-control': 'no-cache', 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' });
+    expect(responseHeaders('/img/photo.3f2a9c01.nimg', '.nimg')['cache-control']).toBe('public, max-age=31536000, immutable');
+    expect(responseHeaders('/nimg-core.wasm', '.wasm')['content-type']).toBe('application/wasm');
+    expect(responseHeaders('/x.unknown', '.unknown')['content-type']).toBe('application/octet-stream');
+  });
+});

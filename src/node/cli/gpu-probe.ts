@@ -13,6 +13,8 @@ import { NimgError } from '../../errors.js';
 
 export interface GpuProbe {
   found: boolean;
+  /** a software adapter (SwiftShader, llvmpipe, a fallback adapter): slower than WASM */
+  software: boolean;
   /** the adapter's description, or why none was found */
   description: string;
   /** what Dawn printed on stderr meanwhile (shown with --verbose) */
@@ -34,12 +36,15 @@ export function mayHaveGpu(): boolean {
   }
 }
 
+/** as src/backend/index.ts: adapters that `auto` never takes */
+const SOFTWARE_RE = /swiftshader|llvmpipe|lavapipe|softpipe|software|microsoft basic render/i;
+
 const SCRIPT = `
 const m = await import(process.argv[1]);
 const gpu = m.create((process.env.NIMG_DAWN_FLAGS ?? '').split(/\\s+/).filter(Boolean));
 const a = await gpu.requestAdapter({ powerPreference: 'high-performance' });
 const i = a ? (a.info ?? {}) : {};
-process.stdout.write(JSON.stringify({ found: !!a, description: a ? [i.vendor, i.architecture, i.device, i.description].filter(Boolean).join(' / ') || '(no adapter info)' : 'requestAdapter returned null' }));
+process.stdout.write(JSON.stringify({ found: !!a, fallback: !!(a && (a.isFallbackAdapter || i.isFallbackAdapter)), description: a ? [i.vendor, i.architecture, i.device, i.description].filter(Boolean).join(' / ') || '(no adapter info)' : 'requestAdapter returned null' }));
 process.exit(0);
 `;
 
@@ -49,7 +54,7 @@ export function probeGpuQuietly(timeoutMs = 60_000): Promise<GpuProbe> {
   try {
     url = pathToFileURL(createRequire(import.meta.url).resolve('webgpu')).href;
   } catch {
-    return Promise.resolve({ found: false, description: 'the optional "webgpu" package (Dawn for Node) is not installed', noise: '' });
+    return Promise.resolve({ found: false, software: false, description: 'the optional "webgpu" package (Dawn for Node) is not installed', noise: '' });
   }
   return new Promise((resolve) => {
     const p = spawn(process.execPath, ['--input-type=module', '-e', SCRIPT, url], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -60,15 +65,16 @@ export function probeGpuQuietly(timeoutMs = 60_000): Promise<GpuProbe> {
     const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
     p.on('error', (e) => {
       clearTimeout(timer);
-      resolve({ found: false, description: `probe failed: ${e.message}`, noise: err });
+      resolve({ found: false, software: false, description: `probe failed: ${e.message}`, noise: err });
     });
     p.on('close', (code) => {
       clearTimeout(timer);
       try {
-        const r = JSON.parse(out) as { found: boolean; description: string };
-        resolve({ found: !!r.found, description: String(r.description), noise: err });
+        const r = JSON.parse(out) as { found: boolean; fallback: boolean; description: string };
+        const description = String(r.description);
+        resolve({ found: !!r.found, software: !!r.fallback || SOFTWARE_RE.test(description), description, noise: err });
       } catch {
-        resolve({ found: false, description: `the adapter probe ${code === null ? 'timed out' : `exited with ${code}`}`, noise: err });
+        resolve({ found: false, software: false, description: `the adapter probe ${code === null ? 'timed out' : `exited with ${code}`}`, noise: err });
       }
     });
   });
@@ -77,14 +83,15 @@ export function probeGpuQuietly(timeoutMs = 60_000): Promise<GpuProbe> {
 /**
  * The backend the CLI should ask for, decided without Dawn's noise: `webgpu` stays (or
  * fails with BACKEND_UNAVAILABLE when there is no adapter); `auto` becomes `wasm` where the
- * probe finds no adapter (what `auto` would pick, minus the warnings). Other choices pass.
+ * probe finds no adapter or a software one (what `auto` would pick, without loading Dawn
+ * again). Other choices pass.
  */
 export async function quietBackend<T extends { backend?: string }>(settings: T, log?: (s: string) => void): Promise<T> {
   const b = settings.backend ?? 'auto';
   if (b !== 'webgpu' && !(b === 'auto' && mayHaveGpu())) return settings;
   const p = await probeGpuQuietly();
   if (log && p.noise.trim()) log(`nimg: the WebGPU probe printed:\n${p.noise.trimEnd()}`);
-  if (p.found) return settings;
+  if (p.found && (b === 'webgpu' || !p.software)) return settings;
   if (b === 'webgpu') throw new NimgError('BACKEND_UNAVAILABLE', `webgpu: no adapter (${p.description})`);
   return { ...settings, backend: 'wasm' };
 }

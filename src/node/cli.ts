@@ -14,7 +14,9 @@
  * work), cli/batch.ts + cli/worker.ts (running them, in worker threads when several at
  * once), cli/job.ts (one file), cli/progress.ts (stderr), cli/gpu-probe.ts (no Dawn noise).
  */
+import { readdirSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import path from 'node:path';
 import { NimgError, isNimgError } from '../errors.js';
 import { probe } from '../codec.js';
 import { USAGE, UsageError, parseArgs, type Parsed } from './cli/args.js';
@@ -114,10 +116,28 @@ async function code(args: Parsed, io: Io): Promise<number> {
   );
   for (const f of plan.failed) progress.fail(f, f.error);
   const log = args.verbose ? (s: string) => progress.line(s) : undefined;
+  // Ctrl-C: no bar left on the line and no temporary outputs left behind (job.ts writes
+  // `.NAME.PID.HEX.tmp` beside each output; worker threads share this process's pid)
+  const onSigint = () => {
+    progress.end();
+    const dirs = new Set(plan.jobs.filter((j) => j.output !== '-').map((j) => path.dirname(j.output)));
+    const tmp = new RegExp(`^\\..*\\.${process.pid}\\.[0-9a-f]{8}\\.tmp$`);
+    for (const d of dirs) {
+      try {
+        for (const f of readdirSync(d)) if (tmp.test(f)) rmSync(path.join(d, f), { force: true });
+      } catch {
+        /* nothing to clean there */
+      }
+    }
+    io.stderr('nimg: interrupted\n');
+    process.exit(130);
+  };
+  process.once('SIGINT', onSigint);
   let outcome;
   try {
     outcome = await runBatch(plan.jobs, settings, n, progress, (s) => quietBackend(s, log));
   } finally {
+    process.removeListener('SIGINT', onSigint);
     progress.end();
   }
   const failed = outcome.failed + plan.failed.length;

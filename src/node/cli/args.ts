@@ -185,7 +185,7 @@ export function checkOutputType(command: 'encode' | 'decode', path: string): voi
     const ext = dot > slash + 1 ? path.slice(dot) : '(none)';
     throw new UsageError(
       `${command} writes ${t.what} only; the output ${JSON.stringify(path)} has the extension ${ext}. ` +
-        `Name it ….${t.ext.slice(1)}, or "-" for stdout`,
+        `Name it ….${t.ext.slice(1)}, or "-" for stdout${ext === '(none)' ? ', or write into a folder with -o DIR' : ''}`,
     );
   }
 }

@@ -141,6 +141,27 @@ export interface EncodeOptions {
   signal?: AbortSignal;
   /** time budget in ms from the call (default none): past it the encode stops as on `signal` */
   timeoutMs?: number;
+  /**
+   * Called as the encode goes: at the start of each stage, and after every refinement step
+   * (so a `refine` encode of many seconds can show a progress bar). Exceptions it throws are
+   * ignored: a display must not break an encode.
+   */
+  onProgress?: (progress: EncodeProgress) => void;
+}
+
+/** What `EncodeOptions.onProgress` receives. */
+export interface EncodeProgress {
+  /**
+   * 'analysis': g_a and h_a; 'refine': latent refinement; 'coding': entropy coding, alpha
+   * and container; 'done': the bytes are ready.
+   */
+  stage: 'analysis' | 'refine' | 'coding' | 'done';
+  /**
+   * Progress within the stage, out of `total`. For 'refine', in steps of the `refine`
+   * option (the joint phase first, then the y phase); other stages report 0/1, 'done' 1/1.
+   */
+  done: number;
+  total: number;
 }
 
 /** Largest `refine` accepted: a bound on encode time (on Kodak, 300 steps of y alone bought only 0.1% over 150). */
@@ -630,10 +651,18 @@ export class NimgCodec {
     } catch (e) {
       throw toNimgError(e, 'encode');
     }
+    const report = (stage: EncodeProgress['stage'], done: number, total: number) => {
+      try {
+        options.onProgress?.({ stage, done, total });
+      } catch {
+        /* ignored: see EncodeOptions.onProgress */
+      }
+    };
     const job = this.queue.run(async () => {
       try {
         abort?.check('the start of the encode');
         const tf = await this.transformsFor(backend);
+        report('analysis', 0, 1);
         const t1 = now();
         const core = this.core;
         const { width, height, data, channels } = img;
@@ -683,7 +712,12 @@ export class NimgCodec {
         let refineMs = 0;
         let xFull = x;
         const gainDec = refine > 0 ? interpolateGain(this.gainDec, this.levels, this.M, quality) : null;
+        // refinement progress in steps of `refine`: each phase's tile steps scaled to its share
+        const jointSteps = refine - refineYSteps(refine);
+        const phaseProgress = (offset: number, steps: number) => (done: number, total: number) =>
+          report('refine', Math.min(refine, Math.round(offset + (steps * done) / total)), refine);
         if (refine > 0) {
+          report('refine', 0, refine);
           if (!tf.refine || !tf.refineJoint) throw new NimgError('BACKEND_UNAVAILABLE', `the ${tf.backend} transforms cannot refine latents`);
           xFull ??= core.toPlanar(data, width, height, channels, g.padW, g.padH);
           abort?.check('refinement');
@@ -698,13 +732,15 @@ export class NimgCodec {
             z,
             gainDec: gainDec as Float32Array,
             lambda: this.lambdaAt(quality),
-            iterations: refine - refineYSteps(refine),
+            iterations: jointSteps,
+            onStep: phaseProgress(0, jointSteps),
           });
           zhat = j.z;
           ys = j.ys;
           refineMs = now() - tr;
         }
         // WebGPU: h_s on the device, issued before the z stream is coded so the two overlap
+        if (refine === 0) report('coding', 0, 1);
         const gpuHs = await this.gpuHsFor(tf, g.hz, g.wz);
         const th0 = now();
         const hsJob = gpuHs ? gpuHs.run(zhat, g.hz, g.wz).catch(() => this.dropGpuHs()) : null;
@@ -733,6 +769,7 @@ export class NimgCodec {
             gainDec: gainDec as Float32Array,
             lambda: this.lambdaAt(quality),
             iterations: ny,
+            onStep: phaseProgress(jointSteps, ny),
           })).ys;
           refineMs += now() - tr;
           yBytes = core.encodeY(core.quantizeLatent(r, muQ), idx);
@@ -750,6 +787,7 @@ export class NimgCodec {
           hsMs = now() - th;
           yBytes = core.encodeY(core.quantizeLatent(ys, muQ), idx);
         }
+        if (refine > 0) report('coding', 0, 1);
         const t6 = now();
         abort?.check('the alpha stream');
         const alpha = channels === 4 && !isOpaque(data, 4) ? await encodeAlpha(data, width, height) : null;
@@ -783,6 +821,7 @@ export class NimgCodec {
         };
         if (options.stats) Object.assign(options.stats, stats);
         lastStats.encode = stats;
+        report('done', 1, 1);
         return { bytes, stats };
       } catch (e) {
         throw toNimgError(e, 'encode');

@@ -28,6 +28,7 @@ export {
 export type {
   InitOptions,
   EncodeOptions,
+  EncodeProgress,
   DecodeOptions,
   ProbeOptions,
   ProbeInfo,
@@ -42,6 +43,7 @@ export type {
   Limits,
 } from './codec.js';
 export { DEFAULT_LIMITS } from './limits.js';
+export { NIMG_MEDIA_TYPE, NIMG_EXTENSION } from './format/media-type.js';
 export { NimgError, isNimgError, type NimgErrorCode } from './errors.js';
 export {
   CONTAINER_VERSION,

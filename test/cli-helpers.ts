@@ -23,3 +23,26 @@ export function runCli(args: string[], env: Record<string, string> = {}): Promis
     p.on('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
+
+export interface RunBytesResult {
+  code: number | null;
+  stdout: Buffer;
+  stderr: string;
+  ms: number;
+}
+
+/** Like runCli, with bytes on stdin and stdout kept as bytes (for `-` inputs and outputs). */
+export function runCliBytes(args: string[], opts: { stdin?: Uint8Array; env?: Record<string, string> } = {}): Promise<RunBytesResult> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const p = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, ...opts.env } });
+    const out: Buffer[] = [];
+    let stderr = '';
+    p.stdout.on('data', (d: Buffer) => out.push(d));
+    p.stderr.on('data', (d) => (stderr += d));
+    p.on('error', reject);
+    p.on('close', (code) => resolve({ code, stdout: Buffer.concat(out), stderr, ms: performance.now() - t0 }));
+    p.stdin.on('error', () => {}); // the CLI may exit before reading it all
+    p.stdin.end(opts.stdin ? Buffer.from(opts.stdin) : undefined);
+  });
+}

@@ -23,6 +23,12 @@ export interface RefineImage {
   lambda: number;
   /** gradient steps per tile (>= 1) */
   iterations: number;
+  /**
+   * Called after each gradient step with the steps done and the steps of the whole image
+   * (tiles x iterations; a tile with nothing to refine counts as done at once): progress
+   * for long encodes (EncodeOptions.onProgress).
+   */
+  onStep?: (done: number, total: number) => void;
 }
 
 export interface RefineInput extends RefineImage {

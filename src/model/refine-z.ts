@@ -34,7 +34,7 @@ import type { JointInput, JointModel, JointResult } from './refine-types.js';
 export type { JointInput, JointModel, JointResult } from './refine-types.js';
 import { depthToSpace2, type PreparedNet } from './net.js';
 import {
-  DEFAULT_REFINE, DiffSynthesis, backpropFilter, cropWindow, schedule, spaceToDepth2,
+  DEFAULT_REFINE, DiffSynthesis, backpropFilter, cropWindow, progressCounter, schedule, spaceToDepth2,
   type RefineImage, type RefineSettings,
 } from './refine.js';
 import { adamFused, bitsOf, noiseKey, rateGradsFused, sgaFused } from './refine-ops.js';
@@ -213,13 +213,17 @@ export async function refineJoint(p: PreparedNet, model: JointModel, inp: JointI
   const table = tf.tensor1d(zCostTable(model.z, Nz));
   const chanOff = tf.tensor4d(Float32Array.from({ length: Nz }, (_, c) => c * ZVALUES), [1, 1, 1, Nz]);
   const res = { tiles: 0, improved: 0, jBefore: 0, jAfter: 0 };
+  const steps = progressCounter(Math.ceil(hz / Tz) * Math.ceil(wz / Tz) * inp.iterations, inp.onStep);
   try {
     for (let ty = 0; ty < hz; ty += Tz) {
       for (let tx = 0; tx < wz; tx += Tz) {
         const cy1 = Math.min(hz, ty + Tz);
         const cx1 = Math.min(wz, tx + Tz);
         // the core's own pixels: nothing to gain where they are all padding
-        if (64 * ty >= height || 64 * tx >= width) continue;
+        if (64 * ty >= height || 64 * tx >= width) {
+          steps.skip(inp.iterations);
+          continue;
+        }
         res.tiles++;
         const wy0 = Math.max(0, ty - ZH);
         const wy1 = Math.min(hz, cy1 + ZH);
@@ -232,7 +236,7 @@ export async function refineJoint(p: PreparedNet, model: JointModel, inp: JointI
         const pmask = new Float32Array(64 * hh * 64 * ww);
         for (let y = 0; y < visH; y++) pmask.fill(1, y * 64 * ww, y * 64 * ww + visW);
         const r = await jointTile(
-          gs, hs, gd, table, chanOff, st, lam, visH * visW, inp.iterations,
+          gs, hs, gd, table, chanOff, st, lam, visH * visW, inp.iterations, steps.step,
           cropWindow(yOut, M, h, w, 4 * wy0, 4 * wy1, 4 * wx0, 4 * wx1),
           cropWindow(zOut, Nz, hz, wz, wy0, wy1, wx0, wx1),
           cropWindow(inp.x, 3, 16 * h, 16 * w, 64 * wy0, 64 * wy1, 64 * wx0, 64 * wx1),
@@ -264,7 +268,7 @@ export async function refineJoint(p: PreparedNet, model: JointModel, inp: JointI
 /** One window: Adam on all of its y and z, SGA rounding of both. */
 async function jointTile(
   gs: DiffSynthesis, hs: HsSurrogate, gd: tf.Tensor1D, table: tf.Tensor1D, chanOff: tf.Tensor, st: RefineSettings,
-  lam: number, npix: number, iters: number, y0: Float32Array, z0: Float32Array, x0: Float32Array,
+  lam: number, npix: number, iters: number, onStep: () => void, y0: Float32Array, z0: Float32Array, x0: Float32Array,
   [hh, ww, M, Nz]: [number, number, number, number], pmask0: Float32Array,
 ): Promise<{ y: Float32Array; z: Float32Array; jBefore: number; jAfter: number }> {
   const held: tf.Tensor[] = [];
@@ -324,6 +328,7 @@ async function jointTile(
       });
       for (const x of state) x.dispose();
       state = next;
+      onStep();
       if (t % 8 === 7) await state[0].data();
     }
     const after = await hardJ(state[0], state[3]);

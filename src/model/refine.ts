@@ -31,10 +31,6 @@ import { adamFused, bitsOf, noiseKey, rateGradsFused, sgaFused } from './refine-
 // the element-wise operations live in refine-ops.ts (tfjs ops, or fused WGSL on WebGPU)
 export { adamStep, bitsOf, rateGrads, sgaRound } from './refine-ops.js';
 
-/** What both phases of refinement take (this file's y phase, refine-z.ts's joint phase). */
-
-
-
 export const DEFAULT_REFINE: Readonly<RefineSettings> = Object.freeze({ tile: 32, lr: 0.02, anneal: 3, seed: 1 });
 
 
@@ -136,6 +132,19 @@ export function spaceToDepth2(x: tf.Tensor4D): tf.Tensor4D {
   return tf.reshape(tf.transpose(tf.reshape(x, [n * h, 2, w, 2 * C]), [0, 2, 1, 3]), [n, h, w, 4 * C]);
 }
 
+/**
+ * Counts the gradient steps of one refinement for RefineImage.onStep; `step` after each
+ * step, `skip(n)` for a tile's steps that need not run.
+ */
+export function progressCounter(total: number, report?: (done: number, total: number) => void): { step: () => void; skip: (n: number) => void } {
+  let done = 0;
+  const add = (n: number) => {
+    done += n;
+    report?.(done, total);
+  };
+  return { step: () => add(1), skip: add };
+}
+
 /** The cosine learning rate and the SGA temperature at step t of iters (both phases share them). */
 export function schedule(st: RefineSettings, t: number, iters: number): { lr: number; tau: number } {
   return {
@@ -182,6 +191,7 @@ export async function refineLatent(p: PreparedNet, inp: RefineInput, settings: P
   let improved = 0;
   let jBefore = 0;
   let jAfter = 0;
+  const steps = progressCounter(Math.ceil(h / T) * Math.ceil(w / T) * inp.iterations, inp.onStep);
   try {
     for (let ty = 0; ty < h; ty += T) {
       for (let tx = 0; tx < w; tx += T) {
@@ -197,7 +207,10 @@ export async function refineLatent(p: PreparedNet, inp: RefineInput, settings: P
         const py1 = Math.min(height, 16 * Math.min(h, cy1 + REACH));
         const px0 = 16 * Math.max(0, tx - REACH);
         const px1 = Math.min(width, 16 * Math.min(w, cx1 + REACH));
-        if (py1 <= py0 || px1 <= px0) continue; // the core reaches only padding: nothing to gain
+        if (py1 <= py0 || px1 <= px0) {
+          steps.skip(inp.iterations);
+          continue; // the core reaches only padding: nothing to gain
+        }
         const hh = wy1 - wy0;
         const ww = wx1 - wx0;
         const npix = (py1 - py0) * (px1 - px0);
@@ -206,7 +219,7 @@ export async function refineLatent(p: PreparedNet, inp: RefineInput, settings: P
         const pmask = new Float32Array(16 * hh * 16 * ww);
         for (let y = py0; y < py1; y++) pmask.fill(1, (y - 16 * wy0) * 16 * ww + (px0 - 16 * wx0), (y - 16 * wy0) * 16 * ww + (px1 - 16 * wx0));
         const r = await refineTile(
-          gs, gd, st, lam, npix, inp.iterations,
+          gs, gd, st, lam, npix, inp.iterations, steps.step,
           // tiles are disjoint, so `out` still holds g_a's latent in this core, and the tiles
           // refined so far around it
           cropWindow(out, M, h, w, wy0, wy1, wx0, wx1),
@@ -239,7 +252,7 @@ export async function refineLatent(p: PreparedNet, inp: RefineInput, settings: P
 
 /** One tile: Adam on the window latent (steps masked to the core), SGA rounding. */
 async function refineTile(
-  gs: DiffSynthesis, gd: tf.Tensor1D, st: RefineSettings, lam: number, npix: number, iters: number,
+  gs: DiffSynthesis, gd: tf.Tensor1D, st: RefineSettings, lam: number, npix: number, iters: number, onStep: () => void,
   start: Float32Array, mu0: Float32Array, sig0: Float32Array, x0: Float32Array,
   [hh, ww, M]: [number, number, number], mask0: Float32Array, pmask0: Float32Array,
 ): Promise<{ k: Float32Array; jBefore: number; jAfter: number }> {
@@ -302,6 +315,7 @@ async function refineTile(
       v = nv as tf.Tensor4D;
       m = nm;
       s = ns;
+      onStep();
       // let the backend flush (and the page breathe) every few steps
       if (t % 8 === 7) await v.data();
     }

@@ -1,13 +1,15 @@
 /**
  * `npm run web`: serve the browser demo (web/) on http://localhost:8080 (env PORT).
  * Bundles web/main.ts with esbuild (tsx's own dependency) on start, and serves the core,
- * the weights and tfjs's WASM files. Sends COOP/COEP so browsers allow WASM threads.
+ * the weights, tfjs's WASM files and .nimg files from .out/ (/out/NAME.nimg, as
+ * image/x-nimg). Headers: src/node/web-headers.ts (COOP/COEP so browsers allow WASM threads).
  */
 import { createServer } from 'node:http';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { PACKAGE_ROOT } from './loader.js';
+import { responseHeaders } from './web-headers.js';
 
 const require = createRequire(import.meta.url);
 
@@ -25,15 +27,6 @@ async function bundle(entry: string): Promise<string> {
   });
   return r.outputFiles[0].text;
 }
-
-const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.wasm': 'application/wasm',
-  '.json': 'application/json',
-  '.bin': 'application/octet-stream',
-  '.png': 'image/png',
-};
 
 async function main(): Promise<void> {
   const js = await bundle('web/main.ts');
@@ -65,7 +58,11 @@ async function main(): Promise<void> {
     let ext = path.extname(url.pathname) || '.html';
     try {
       if (routes[url.pathname]) body = routes[url.pathname]();
-      else if (url.pathname.startsWith('/tfjs/')) {
+      else if (url.pathname.startsWith('/out/') && url.pathname.endsWith('.nimg')) {
+        // .nimg files made by `npm run example` or the CLI into .out/, sent as image/x-nimg
+        const f = path.join(PACKAGE_ROOT, '.out', path.basename(url.pathname));
+        if (existsSync(f)) body = readFileSync(f);
+      } else if (url.pathname.startsWith('/tfjs/')) {
         const f = path.join(tfjsDist, path.basename(url.pathname));
         if (f.endsWith('.wasm') && existsSync(f)) body = readFileSync(f);
       }
@@ -77,12 +74,7 @@ async function main(): Promise<void> {
       return;
     }
     if (url.pathname === '/') ext = '.html';
-    res.writeHead(200, {
-      'content-type': TYPES[ext] ?? 'application/octet-stream',
-      'cross-origin-opener-policy': 'same-origin',
-      'cross-origin-embedder-policy': 'require-corp',
-      'cache-control': 'no-cache',
-    });
+    res.writeHead(200, responseHeaders(url.pathname, ext));
     res.end(body);
   }).listen(port, () => console.log(`nimg demo: http://localhost:${port}/`));
 }

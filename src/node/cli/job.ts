@@ -1,0 +1,171 @@
+/**
+ * One CLI job: read a file (or stdin), encode or decode it with a codec, write the result
+ * (or stdout). The same code runs in the CLI's process and in its batch workers (worker.ts).
+ */
+import { randomBytes } from 'node:crypto';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { NimgError, isNimgError } from '../../errors.js';
+// the Node default assets (core, weights): a job may run in a worker thread of its own
+import '../defaults.js';
+import { NimgCodec, probe, type BackendChoice, type EncodeProgress, type InitOptions } from '../../codec.js';
+import { decodeImageFile, encodePng } from '../../image/index.js';
+import { weightsPaths } from '../loader.js';
+
+/** What every job of a run shares (sent to the workers as it is: plain data). */
+export interface JobSettings {
+  command: 'encode' | 'decode';
+  quality?: number;
+  refine?: number;
+  backend?: BackendChoice;
+  threads?: number;
+}
+
+export interface JobResult {
+  /** bytes written */
+  bytes: number;
+  width: number;
+  height: number;
+  /** bits per pixel of the .nimg (the input's when decoding) */
+  bpp: number;
+  backend: string;
+  /** one line of stage timings for --verbose */
+  timings: string;
+}
+
+/** Loading the model failed: every job of the run would fail the same way, so the run stops. */
+export class InitFailure extends Error {
+  constructor(readonly error: NimgError) {
+    super(error.message);
+  }
+}
+
+export function initOptions(s: JobSettings): InitOptions {
+  const o: InitOptions = {};
+  if (s.backend) o.backend = s.backend;
+  if (s.threads) o.threads = s.threads;
+  return o;
+}
+
+/**
+ * A codec made on first use (after the first input was read and checked), once. `prepare`
+ * may adjust the settings first (the CLI's quiet GPU probe); its failure is the codec's.
+ */
+export function lazyCodec(s: JobSettings, prepare?: (s: JobSettings) => Promise<JobSettings>): { get: () => Promise<NimgCodec>; dispose: () => void } {
+  let p: Promise<NimgCodec> | null = null;
+  return {
+    get: () => {
+      p ??= (async () => NimgCodec.create(initOptions(prepare ? await prepare(s) : s)))().catch((e) => {
+        throw new InitFailure(isNimgError(e) ? e : new NimgError('INTERNAL', String(e)));
+      });
+      return p;
+    },
+    dispose: () => {
+      p?.then((c) => c.dispose(), () => {});
+    },
+  };
+}
+
+const errno = (e: unknown): string => (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+
+async function readStdin(): Promise<Uint8Array> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  const b = Buffer.concat(chunks);
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
+
+export async function readInput(p: string): Promise<Uint8Array> {
+  try {
+    if (p === '-') return await readStdin();
+    const b = await readFile(p);
+    return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  } catch (e) {
+    throw new NimgError('BAD_INPUT', `cannot read ${p === '-' ? 'stdin' : p}: ${errno(e)}`, { cause: e });
+  }
+}
+
+/**
+ * Write through a temporary file in the same folder and rename it: an output that exists
+ * is always complete, so a rerun may skip it (a failed or interrupted job leaves none).
+ */
+export async function writeOutput(p: string, bytes: Uint8Array): Promise<void> {
+  if (p === '-') {
+    await new Promise<void>((resolve, reject) => {
+      process.stdout.write(bytes, (e) => (e ? reject(new NimgError('BAD_INPUT', `cannot write stdout: ${errno(e)}`, { cause: e })) : resolve()));
+    });
+    return;
+  }
+  const tmp = path.join(path.dirname(p), `.${path.basename(p)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  try {
+    await writeFile(tmp, bytes);
+    await rename(tmp, p);
+  } catch (e) {
+    await rm(tmp, { force: true }).catch(() => {});
+    throw new NimgError('BAD_INPUT', `cannot write ${p}: ${errno(e)}`, { cause: e });
+  }
+}
+
+/**
+ * MODEL_MISMATCH before loading anything heavy: the manifest's sha256 starts with the
+ * weights hash (weights/README.md). Silent when the manifest cannot be read (init reports it).
+ */
+export async function checkModelEarly(modelId: string, weightsHash: string): Promise<void> {
+  let m: { model_id?: unknown; sha256?: unknown };
+  try {
+    m = JSON.parse(await readFile(weightsPaths().manifest, 'utf8'));
+  } catch {
+    return;
+  }
+  if (typeof m.model_id !== 'string' || typeof m.sha256 !== 'string') return;
+  const hash = m.sha256.slice(0, 16).toLowerCase();
+  if (m.model_id !== modelId || hash !== weightsHash) {
+    throw new NimgError('MODEL_MISMATCH', `.nimg file was made with model ${modelId} (weights ${weightsHash}); the installed model is ${m.model_id} (weights ${hash})`);
+  }
+}
+
+const ms = (v: number) => `${v.toFixed(0)} ms`;
+
+/**
+ * Run one job. Input problems (unreadable, not an image, not a .nimg) surface before the
+ * model is loaded. Throws NimgError, or InitFailure when the codec cannot be made.
+ */
+export async function runJob(
+  job: { input: string; output: string },
+  s: JobSettings,
+  codec: () => Promise<NimgCodec>,
+  onProgress?: (p: EncodeProgress) => void,
+): Promise<JobResult> {
+  // the backend is the codec's own (lazyCodec's `prepare` may have chosen it): no per-call one
+  const input = await readInput(job.input);
+  if (s.command === 'encode') {
+    const image = await decodeImageFile(input);
+    const c = await codec();
+    const { bytes, stats } = await c.encodeWithStats(image, { quality: s.quality, refine: s.refine, onProgress });
+    await writeOutput(job.output, bytes);
+    return {
+      bytes: bytes.length,
+      width: image.width,
+      height: image.height,
+      bpp: stats.bpp,
+      backend: stats.backend,
+      timings:
+        `total ${ms(stats.totalMs)} (transforms ${ms(stats.transformMs)}, entropy ${ms(stats.entropyMs)}, pre ${ms(stats.preMs)}` +
+        `${stats.refineMs ? `, refine ${ms(stats.refineMs)}` : ''})`,
+    };
+  }
+  const info = probe(input); // container errors before loading the model
+  await checkModelEarly(info.modelId, info.weightsHash);
+  const c = await codec();
+  const { image, stats } = await c.decodeWithStats(input);
+  const png = encodePng(image);
+  await writeOutput(job.output, png);
+  return {
+    bytes: png.length,
+    width: image.width,
+    height: image.height,
+    bpp: info.bpp,
+    backend: stats.backend,
+    timings: `total ${ms(stats.totalMs)} (transform ${ms(stats.transformMs)}, entropy ${ms(stats.entropyMs)}, post ${ms(stats.postMs)})`,
+  };
+}

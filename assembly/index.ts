@@ -24,5 +24,5 @@ export function coreVersion(): i32 {
 export {
   piInit, piTablesMeta, piTableCdfs, piTablePtrs, piTableCdfCount,
   piDecodeParams, piEncodeParams, piSetModel, piHeaderLen, piParamCount, piTensorCount, piK, piOut, piOutLength,
-  piArmEval, piAllocGrids, piLatentCount, piLoadGrids, piStoreGrids, piEncodeLatents, piDecodeLatents, piSynthesize, piSetBandRows,
+  piArmEval, piAllocGrids, piLatentCount, piLoadGrids, piStoreGrids, piEncodeLatents, piDecodeLatents, piSynthesize, piSetBandRows, piSetUpsampleOnly,
 } from './perimage/index';

@@ -11,7 +11,7 @@ import { lapInit, lapMeta } from './tables';
 export { lapCdfs as piTableCdfs, lapPtrs as piTablePtrs, lapCdfCount as piTableCdfCount } from './tables';
 export { piDecodeParams, piEncodeParams, piSetModel, piHeaderLen, piParamCount, piTensorCount, piK, piOut, piOutLength } from './params';
 export { piArmEval } from './arm';
-export { setBandRows as piSetBandRows } from './synth';
+export { setBandRows as piSetBandRows, setUpsampleOnly as piSetUpsampleOnly } from './synth';
 
 /** Build the Laplace tables if needed. Call right after resetCall(), before any allocation. */
 export function piInit(): i32 {

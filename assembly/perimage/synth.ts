@@ -216,6 +216,11 @@ function conv3x3(l: u32, src: usize, dst: usize, nr: u32, S: u32, n0: u32, n1: u
 }
 
 let bandOverride: u32 = 0;
+let upsampleOnly: bool = false;
+/** Bench hook: stop after the upsampling (the output is left untouched). */
+export function setUpsampleOnly(on: bool): void {
+  upsampleOnly = on;
+}
 /** Test hook: rows per band (0: automatic). */
 export function setBandRows(n: u32): void {
   bandOverride = n;
@@ -259,6 +264,10 @@ export function synthesize(out: usize): i32 {
     memory.fill(nxt, 0, bytes);
     for (let c: u32 = 0; c < aL; c++) {
       if (!upRows(aL - 1 - c, 0, r0, r1, cur + ((<usize>c * nr * S) << 2), S)) return ST_OOM;
+    }
+    if (upsampleOnly) {
+      arenaRelease(mark);
+      continue;
     }
     let v0: u32 = 0;
     let v1: u32 = nr;

@@ -45,6 +45,7 @@ interface PiExports {
   piDecodeLatents(p: number, len: number): number;
   piSynthesize(out: number): number;
   piSetBandRows(n: number): void;
+  piSetUpsampleOnly(on: number): void;
 }
 
 const STATUS: Record<number, NimgErrorCode> = { 1: 'BAD_INPUT', 2: 'CORRUPT_STREAM', 3: 'TRUNCATED', 4: 'LIMIT_EXCEEDED', 5: 'INTERNAL', 6: 'INTERNAL' };
@@ -408,6 +409,11 @@ export class PerImageCore {
   /** Test hook: rows per synthesis band (0: automatic, about 4 MiB of floats per buffer). */
   setBandRows(n: number): void {
     this.run('setBandRows', (ex) => ex.piSetBandRows(n >>> 0));
+  }
+
+  /** Bench hook: synthesize() stops after the upsampling (its output is then meaningless). */
+  setUpsampleOnly(on: boolean): void {
+    this.run('setUpsampleOnly', (ex) => ex.piSetUpsampleOnly(on ? 1 : 0));
   }
 
   /** bytes of WASM memory of this instance */

@@ -1,0 +1,69 @@
+/**
+ * Per-image profile decode speed (npx tsx bench/perimage-decode.ts): a 768×512 image with the
+ * default architecture (SPEC.md §1), random but realistic parameters (small ARM weights and
+ * biases, bicubic-like taps, synthesis weights ~ ±0.5) and grids whose values are mostly 0 / ±1,
+ * one thread. Times (median of RUNS after WARMUP):
+ *   - entropy + ARM: decodeLatents (params installed, stream decoded, grids copied out);
+ *   - upsampling: synthesize() stopped after the upsampling (bench hook);
+ *   - synthesis: synthesize() minus the upsampling;
+ *   - whole: decodePayload (params section + latent stream → RGBA).
+ * Env: RUNS (default 9), WARMUP (3), W, H.
+ */
+import { createPerImageCore } from '../src/profiles/perimage/core.js';
+import { defaultArch } from '../src/profiles/perimage/types.js';
+import { makeRng, randomGrids, randomParams } from '../test/fixtures/perimage-random.js';
+
+const RUNS = Number(process.env.RUNS ?? 9);
+const WARMUP = Number(process.env.WARMUP ?? 3);
+const W = Number(process.env.W ?? 768);
+const H = Number(process.env.H ?? 512);
+
+function median(a: number[]): number {
+  const s = [...a].sort((x, y) => x - y);
+  return s[s.length >> 1];
+}
+
+function time(fn: () => void): number {
+  for (let i = 0; i < WARMUP; i++) fn();
+  const t: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const t0 = performance.now();
+    fn();
+    t.push(performance.now() - t0);
+  }
+  return median(t);
+}
+
+const core = await createPerImageCore();
+const rng = makeRng(2026);
+const arch = defaultArch();
+const params = randomParams(rng, arch, { armScale: 24, armBias: 64 });
+const grids = randomGrids(rng, arch.L, W, H, 127, 0.6);
+const pBytes = core.encodeParams(params);
+const lBytes = core.encodeLatents(params, grids, W, H);
+const nLat = grids.reduce((s, g) => s + g.length, 0);
+
+const tLat = time(() => core.decodeLatents(params, lBytes, W, H));
+core.setUpsampleOnly(true);
+const tUp = time(() => core.synthesize(params, grids, W, H));
+core.setUpsampleOnly(false);
+const tSyn = time(() => core.synthesize(params, grids, W, H));
+const tAll = time(() => core.decodePayload(pBytes, lBytes, W, H));
+
+const r = (x: number) => Math.round(x * 10) / 10;
+console.log(
+  JSON.stringify(
+    {
+      image: `${W}x${H}`,
+      latents: nLat,
+      latentBytes: lBytes.length,
+      bpp: r((lBytes.length * 8 * 1000) / (W * H)) / 1000,
+      paramsBytes: pBytes.length,
+      ms: { entropyArm: r(tLat), upsampling: r(tUp), synthesis: r(tSyn - tUp), whole: r(tAll) },
+      nsPerLatent: r((tLat * 1e6) / nLat),
+      runs: RUNS,
+    },
+    null,
+    2,
+  ),
+);

@@ -61,6 +61,9 @@ console.log(
       paramsBytes: pBytes.length,
       ms: { entropyArm: r(tLat), upsampling: r(tUp), synthesis: r(tSyn - tUp), whole: r(tAll) },
       nsPerLatent: r((tLat * 1e6) / nLat),
+      // WASM memory after the runs; grids (i16, padded) + RGBA output are the image-sized part
+      wasmMemoryMiB: r(core.memorySize() / 2 ** 20),
+      gridsAndOutputMiB: r((nLat * 2 + W * H * 4) / 2 ** 20),
       runs: RUNS,
     },
     null,

@@ -131,22 +131,80 @@ function upRows(j: u32, k: u32, a: u32, b: u32, dst: usize, ds: u32): bool {
   return buf + ((<usize>(c * nr + r) * S + MG) << 2);
 }
 
-/** 1x1 layer on band rows [v0, v1) (relative), all columns (rounded up to 4) */
-function conv1x1(l: u32, src: usize, dst: usize, nr: u32, S: u32, v0: u32, v1: u32, W4: u32): void {
+/** act + residual + store of one 8-pixel accumulator pair of output o */
+// @ts-ignore: decorator
+@inline function finish1(a0: v128, a1: v128, relu: bool, res: bool, s0: usize, d0: usize, o: u32, cs: usize, xo: usize): void {
+  const zero = f32x4.splat(0);
+  if (relu) {
+    a0 = f32x4.pmax(a0, zero);
+    a1 = f32x4.pmax(a1, zero);
+  }
+  if (res) {
+    const sp = s0 + <usize>o * cs + xo;
+    a0 = f32x4.add(v128.load(sp), a0);
+    a1 = f32x4.add(v128.load(sp + 16), a1);
+  }
+  const dp = d0 + <usize>o * cs + xo;
+  v128.store(dp, a0);
+  v128.store(dp + 16, a1);
+}
+
+/**
+ * 1x1 layer on band rows [v0, v1) (relative), all columns (rounded up to 8). Register
+ * blocking: 4 outputs × 8 pixels per pass over the inputs (each input vector loaded once for
+ * 4 outputs); per output the sum is still b + w_0·x_0 + w_1·x_1 + … in input order.
+ */
+function conv1x1(l: u32, src: usize, dst: usize, nr: u32, S: u32, v0: u32, v1: u32, W8: u32): void {
   const cin = syn(l, 1);
   const cout = syn(l, 2);
   const relu = syn(l, 3) == 1;
   const res = syn(l, 4) == 1;
   const Wt = <usize>load<u32>(synW + (<usize>l << 2));
   const Bt = <usize>load<u32>(synB + (<usize>l << 2));
-  const zero = f32x4.splat(0);
   const cs = <usize>nr * S << 2; // channel plane stride in bytes
+  const cout4 = cout & ~3;
   for (let r = v0; r < v1; r++) {
     const s0 = rowAt(src, 0, r, nr, S);
     const d0 = rowAt(dst, 0, r, nr, S);
-    for (let x: u32 = 0; x < W4; x += 8) {
+    for (let x: u32 = 0; x < W8; x += 8) {
       const xo = <usize>x << 2;
-      for (let o: u32 = 0; o < cout; o++) {
+      let o: u32 = 0;
+      for (; o < cout4; o += 4) {
+        let a0 = v128.load32_splat(Bt + (<usize>o << 2));
+        let b0 = v128.load32_splat(Bt + (<usize>(o + 1) << 2));
+        let c0 = v128.load32_splat(Bt + (<usize>(o + 2) << 2));
+        let e0 = v128.load32_splat(Bt + (<usize>(o + 3) << 2));
+        let a1 = a0, b1 = b0, c1 = c0, e1 = e0;
+        const wa = Wt + (<usize>(o * cin) << 2);
+        const wb = wa + (<usize>cin << 2);
+        const wc = wb + (<usize>cin << 2);
+        const we = wc + (<usize>cin << 2);
+        let sp = s0 + xo;
+        for (let i: u32 = 0; i < cin; i++) {
+          const x0 = v128.load(sp);
+          const x1 = v128.load(sp + 16);
+          const io = <usize>i << 2;
+          let w = v128.load32_splat(wa + io);
+          a0 = f32x4.add(a0, f32x4.mul(w, x0));
+          a1 = f32x4.add(a1, f32x4.mul(w, x1));
+          w = v128.load32_splat(wb + io);
+          b0 = f32x4.add(b0, f32x4.mul(w, x0));
+          b1 = f32x4.add(b1, f32x4.mul(w, x1));
+          w = v128.load32_splat(wc + io);
+          c0 = f32x4.add(c0, f32x4.mul(w, x0));
+          c1 = f32x4.add(c1, f32x4.mul(w, x1));
+          w = v128.load32_splat(we + io);
+          e0 = f32x4.add(e0, f32x4.mul(w, x0));
+          e1 = f32x4.add(e1, f32x4.mul(w, x1));
+          sp += cs;
+        }
+        // outputs are stored only after all 4 are computed: with residual, dst != src anyway
+        finish1(a0, a1, relu, res, s0, d0, o, cs, xo);
+        finish1(b0, b1, relu, res, s0, d0, o + 1, cs, xo);
+        finish1(c0, c1, relu, res, s0, d0, o + 2, cs, xo);
+        finish1(e0, e1, relu, res, s0, d0, o + 3, cs, xo);
+      }
+      for (; o < cout; o++) {
         let a0 = v128.load32_splat(Bt + (<usize>o << 2));
         let a1 = a0;
         const wr = Wt + (<usize>(o * cin) << 2);
@@ -157,18 +215,7 @@ function conv1x1(l: u32, src: usize, dst: usize, nr: u32, S: u32, v0: u32, v1: u
           a1 = f32x4.add(a1, f32x4.mul(w, v128.load(sp + 16)));
           sp += cs;
         }
-        if (relu) {
-          a0 = f32x4.pmax(a0, zero);
-          a1 = f32x4.pmax(a1, zero);
-        }
-        const dp = d0 + <usize>o * cs + xo;
-        if (res) {
-          const sp2 = s0 + <usize>o * cs + xo;
-          a0 = f32x4.add(v128.load(sp2), a0);
-          a1 = f32x4.add(v128.load(sp2 + 16), a1);
-        }
-        v128.store(dp, a0);
-        v128.store(dp + 16, a1);
+        finish1(a0, a1, relu, res, s0, d0, o, cs, xo);
       }
     }
   }

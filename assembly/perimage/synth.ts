@@ -290,9 +290,10 @@ export function synthesize(out: usize): i32 {
     if (syn(l, 2) > maxC) maxC = syn(l, 2);
     if (syn(l, 0) == 1) n3++;
   }
-  // rows per band: about 2^20 floats per buffer, at least 16 rows
-  let B: u32 = <u32>((<u64>1 << 20) / (<u64>maxC * S));
-  B = B < 16 ? 16 : B > 256 ? 256 : B;
+  // rows per band: about 2^21 floats (8 MiB) per buffer, at least 32 rows (each band
+  // recomputes a few rows of every coarser level: short bands cost upsampling time)
+  let B: u32 = <u32>((<u64>1 << 21) / (<u64>maxC * S));
+  B = B < 32 ? 32 : B > 256 ? 256 : B;
   if (bandOverride > 0) B = bandOverride;
   const zero = f32x4.splat(0);
   const k255 = f32x4.splat(255);

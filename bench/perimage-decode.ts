@@ -24,14 +24,22 @@ function median(a: number[]): number {
   return s[s.length >> 1];
 }
 
-function time(fn: () => void): number {
+/** CPU time (user + system) of this process: less disturbed than wall time on a shared machine */
+const cpu: Record<string, number> = {};
+
+function time(fn: () => void, name: string): number {
   for (let i = 0; i < WARMUP; i++) fn();
   const t: number[] = [];
+  const c: number[] = [];
   for (let i = 0; i < RUNS; i++) {
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     fn();
     t.push(performance.now() - t0);
+    const d = process.cpuUsage(c0);
+    c.push((d.user + d.system) / 1000);
   }
+  cpu[name] = median(c);
   return median(t);
 }
 
@@ -45,12 +53,12 @@ const pBytes = core.encodeParams(params);
 const lBytes = core.encodeLatents(params, grids, W, H);
 const nLat = grids.reduce((s, g) => s + g.length, 0);
 
-const tLat = time(() => core.decodeLatents(params, lBytes, W, H));
+const tLat = time(() => core.decodeLatents(params, lBytes, W, H), 'entropyArm');
 core.setUpsampleOnly(true);
-const tUp = time(() => core.synthesize(params, grids, W, H));
+const tUp = time(() => core.synthesize(params, grids, W, H), 'upsampling');
 core.setUpsampleOnly(false);
-const tSyn = time(() => core.synthesize(params, grids, W, H));
-const tAll = time(() => core.decodePayload(pBytes, lBytes, W, H));
+const tSyn = time(() => core.synthesize(params, grids, W, H), 'synthesize');
+const tAll = time(() => core.decodePayload(pBytes, lBytes, W, H), 'whole');
 // memory of a decoder that only decodes (the encoder's symbol arrays above grew `core`)
 const dec = await createPerImageCore(mod);
 dec.decodePayload(pBytes, lBytes, W, H);
@@ -65,6 +73,7 @@ console.log(
       bpp: r((lBytes.length * 8 * 1000) / (W * H)) / 1000,
       paramsBytes: pBytes.length,
       ms: { entropyArm: r(tLat), upsampling: r(tUp), synthesis: r(tSyn - tUp), whole: r(tAll) },
+      cpuMs: { entropyArm: r(cpu.entropyArm), upsampling: r(cpu.upsampling), synthesis: r(cpu.synthesize - cpu.upsampling), whole: r(cpu.whole) },
       nsPerLatent: r((tLat * 1e6) / nLat),
       // WASM memory after the runs; grids (i16, padded) + RGBA output are the image-sized part
       decoderWasmMemoryMiB: r(dec.memorySize() / 2 ** 20),

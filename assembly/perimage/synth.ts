@@ -223,9 +223,9 @@ function conv1x1(l: u32, src: usize, dst: usize, nr: u32, S: u32, v0: u32, v1: u
 
 /**
  * 3x3 layer: output rows [n0, n1) (relative to the band start r0), input rows outside
- * [0, H) skipped; columns −1 and W … read zeros (margins zeroed by the caller).
+ * [0, H) skipped; columns −1 and W … W8 + 4 read zeros (margins zeroed by the caller).
  */
-function conv3x3(l: u32, src: usize, dst: usize, nr: u32, S: u32, n0: u32, n1: u32, r0: u32, H: u32, W4: u32): void {
+function conv3x3(l: u32, src: usize, dst: usize, nr: u32, S: u32, n0: u32, n1: u32, r0: u32, H: u32, W8: u32): void {
   const cin = syn(l, 1);
   const cout = syn(l, 2);
   const relu = syn(l, 3) == 1;
@@ -241,22 +241,39 @@ function conv3x3(l: u32, src: usize, dst: usize, nr: u32, S: u32, n0: u32, n1: u
     for (let o: u32 = 0; o < cout; o++) {
       const bias = v128.load32_splat(Bt + (<usize>o << 2));
       const dp = rowAt(dst, o, r, nr, S);
-      for (let x: u32 = 0; x < W4; x += 4) {
+      // 8 pixels per pass (each weight broadcast once for two vectors), W rounded up to 8:
+      // the extra lanes read the zeroed margin / stride slack and are never used
+      for (let x: u32 = 0; x < W8; x += 8) {
         const xo = <usize>x << 2;
         let acc = bias;
+        let acc2 = bias;
         for (let i: u32 = 0; i < cin; i++) {
           const wi = Wt + (<usize>((o * cin + i) * 9) << 2);
           for (let ky = kyLo; ky < kyHi; ky++) {
             const sp = rowAt(src, i, r + ky - 1, nr, S) + xo;
             const wk = wi + (<usize>(ky * 3) << 2);
-            acc = f32x4.add(acc, f32x4.mul(v128.load32_splat(wk), v128.load(sp - 4)));
-            acc = f32x4.add(acc, f32x4.mul(v128.load32_splat(wk + 4), v128.load(sp)));
-            acc = f32x4.add(acc, f32x4.mul(v128.load32_splat(wk + 8), v128.load(sp + 4)));
+            const w0 = v128.load32_splat(wk);
+            const w1 = v128.load32_splat(wk + 4);
+            const w2 = v128.load32_splat(wk + 8);
+            acc = f32x4.add(acc, f32x4.mul(w0, v128.load(sp - 4)));
+            acc2 = f32x4.add(acc2, f32x4.mul(w0, v128.load(sp + 12)));
+            acc = f32x4.add(acc, f32x4.mul(w1, v128.load(sp)));
+            acc2 = f32x4.add(acc2, f32x4.mul(w1, v128.load(sp + 16)));
+            acc = f32x4.add(acc, f32x4.mul(w2, v128.load(sp + 4)));
+            acc2 = f32x4.add(acc2, f32x4.mul(w2, v128.load(sp + 20)));
           }
         }
-        if (relu) acc = f32x4.pmax(acc, zero);
-        if (res) acc = f32x4.add(v128.load(rowAt(src, o, r, nr, S) + xo), acc);
+        if (relu) {
+          acc = f32x4.pmax(acc, zero);
+          acc2 = f32x4.pmax(acc2, zero);
+        }
+        if (res) {
+          const rp = rowAt(src, o, r, nr, S) + xo;
+          acc = f32x4.add(v128.load(rp), acc);
+          acc2 = f32x4.add(v128.load(rp + 16), acc2);
+        }
         v128.store(dp + xo, acc);
+        v128.store(dp + xo + 16, acc2);
       }
     }
   }
@@ -281,7 +298,6 @@ export function synthesize(out: usize): i32 {
   if (aL == 0) return ST_BAD_INPUT;
   const W = gridW(0);
   const H = gridH(0);
-  const W4 = (W + 3) & ~3;
   const W8 = (W + 7) & ~7;
   const S = rowStride(W8);
   let maxC = aL;
@@ -323,17 +339,17 @@ export function synthesize(out: usize): i32 {
       if (syn(l, 0) == 0) {
         conv1x1(l, cur, nxt, nr, S, v0, v1, W8);
       } else {
-        // zero pad on the right: columns W … W4 + 4 of every input row
+        // zero pad on the right: columns W … W8 + 4 of every input row
         const cin = syn(l, 1);
         for (let i: u32 = 0; i < cin; i++) {
           for (let r = v0; r < v1; r++) {
             const p = rowAt(cur, i, r, nr, S) + (<usize>W << 2);
-            for (let x = W; x < W4 + 4; x++) store<f32>(p + (<usize>(x - W) << 2), 0);
+            for (let x = W; x < W8 + 4; x++) store<f32>(p + (<usize>(x - W) << 2), 0);
           }
         }
         const n0 = r0 + v0 > 0 ? v0 + 1 : v0;
         const n1 = r0 + v1 < H ? v1 - 1 : v1;
-        conv3x3(l, cur, nxt, nr, S, n0, n1, r0, H, W4);
+        conv3x3(l, cur, nxt, nr, S, n0, n1, r0, H, W8);
         v0 = n0;
         v1 = n1;
       }

@@ -165,20 +165,44 @@ export async function train(lay: Layout, target0: Float32Array, theta0: Float32A
 
 /**
  * Loss terms of given parameters with hard-rounded latents (no gradient): what the float
- * decoder would see. Used by quantize.ts and the tests.
+ * decoder would see. Holds the image, mask and latents on the device, so each evaluation
+ * uploads only theta (quantize.ts runs one per candidate exponent).
  */
-export async function evaluateRounded(lay: Layout, target0: Float32Array, theta: Float32Array, canvas: Float32Array, lambda: number): Promise<{ mse: number; bits: number; psnr: number; loss: number }> {
-  const net = new PerImageNet(lay);
-  try {
+export class Evaluator {
+  private readonly net: PerImageNet;
+  private readonly target: tf.Tensor2D;
+  private readonly mask: tf.Tensor4D;
+  private readonly canvas: tf.Tensor4D;
+
+  constructor(readonly lay: Layout, target0: Float32Array, canvas: Float32Array, readonly lambda: number) {
+    this.net = new PerImageNet(lay);
+    this.target = tf.tensor2d(target0, [lay.width * lay.height, 3]);
+    this.mask = tf.tensor4d(canvasMask(lay), [1, lay.Hc, lay.Wc, 1]);
+    this.canvas = tf.tensor4d(canvas, [1, lay.Hc, lay.Wc, 1]);
+  }
+
+  async run(theta: Float32Array): Promise<{ mse: number; bits: number; psnr: number; loss: number }> {
     const r = tf.tidy(() => {
-      const t = lossTerms(net, tf.tensor1d(theta), tf.tensor4d(canvas, [1, lay.Hc, lay.Wc, 1]), tf.tensor4d(canvasMask(lay), [1, lay.Hc, lay.Wc, 1]),
-        tf.tensor2d(target0, [lay.width * lay.height, 3]), lambda, { kind: 'round' });
+      const t = lossTerms(this.net, tf.tensor1d(theta), this.canvas, this.mask, this.target, this.lambda, { kind: 'round' });
       return tf.stack([t.mse, t.bits, t.loss]);
     });
     const v = await r.data();
     r.dispose();
     return { mse: v[0], bits: v[1], loss: v[2], psnr: psnrOf(v[0]) };
+  }
+
+  dispose(): void {
+    tf.dispose([this.target, this.mask, this.canvas]);
+    this.net.dispose();
+  }
+}
+
+/** One-off Evaluator run. */
+export async function evaluateRounded(lay: Layout, target0: Float32Array, theta: Float32Array, canvas: Float32Array, lambda: number): Promise<{ mse: number; bits: number; psnr: number; loss: number }> {
+  const ev = new Evaluator(lay, target0, canvas, lambda);
+  try {
+    return await ev.run(theta);
   } finally {
-    net.dispose();
+    ev.dispose();
   }
 }

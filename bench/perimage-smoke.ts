@@ -1,3 +1,7 @@
+/**
+ * Per-image encoder smoke run: train a crop of the sample photo and print progress.
+ *   LAMBDA=… LR=… LRL=… npx tsx bench/perimage-smoke.ts [W] [H] [steps] [backend]
+ */
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/backend/index.js';
 import { defaultArch } from '../src/profiles/perimage/types.js';
@@ -17,14 +21,3 @@ const r = await train(lay, x, th0, new Float32Array(lay.Hc * lay.Wc), { ...DEFAU
 const ms = (performance.now() - t0) / steps;
 console.log('ms/step', ms.toFixed(1), 'canvas', lay.Hc, lay.Wc, 'nTheta', lay.nTheta);
 console.log(await evaluateRounded(lay, x, r.theta, r.canvas, +(process.env.LAMBDA ?? 2.5e-3)));
-{
-  const { PerImageNet } = await import('../src/profiles/perimage/encoder/forward.js');
-  const { lossTerms } = await import('../src/profiles/perimage/encoder/train.js');
-  const { canvasMask } = await import('../src/profiles/perimage/encoder/model.js');
-  const net = new PerImageNet(lay);
-  for (const mode of [{ kind: 'ste' }, { kind: 'round' }, { kind: 'noise', key: 5 }] as const) {
-    const v = tf.tidy(() => { const t = lossTerms(net, tf.tensor1d(r.theta), tf.tensor4d(r.canvas, [1, lay.Hc, lay.Wc, 1]), tf.tensor4d(canvasMask(lay), [1, lay.Hc, lay.Wc, 1]), tf.tensor2d(x, [W * H, 3]), 2.5e-3, mode as never); return tf.stack([t.mse, t.bits]); });
-    console.log(mode.kind, await v.data());
-  }
-  const c = r.canvas; let mx = 0; for (const v of c) mx = Math.max(mx, Math.abs(v)); console.log('max |latent|', mx, 'taps', r.theta.subarray(lay.offsets[lay.tapsIndex], lay.offsets[lay.tapsIndex] + 4));
-}

@@ -1,0 +1,30 @@
+/**
+ * How long an encode takes, from measured step costs: seconds ≈ steps · (a + b · pixels)
+ * plus the quantization passes (≈ 110 forward passes for the default architecture, each
+ * about a third of a step). Numbers measured with bench/perimage-smoke.ts (see the
+ * comments on each entry); the codec uses them to print an honest estimate, or to refuse
+ * and name the fast profile.
+ */
+import type { BackendName } from '../../../model/types.js';
+
+/** per-step cost: a ms fixed (dispatch, JS) + b ms per pixel */
+export const STEP_COST: Readonly<Record<BackendName, { a: number; b: number }>> = Object.freeze({
+  // tfjs WASM, 2 shared cores (bench/perimage-speed.ts, default arch): 768x512 8131 ms/step,
+  // 64x48 70-200 ms/step (machine load): b = 8131 / 393216 px; a = the small-image floor
+  wasm: { a: 60, b: 0.0207 },
+  // WebGPU: NOT measured on hardware yet (the lead measures on H100); SwiftShader gave
+  // 4475 ms/step at 24x16 (774 dispatching kernels a step). Placeholder from the 6-12 ms
+  // target: a fixed dispatch cost, the arithmetic of 768x512 a few ms on an H100
+  webgpu: { a: 8, b: 0.00001 },
+  // tfjs plain-JS kernels: not measured; assumed ~10x WASM
+  cpu: { a: 600, b: 0.2 },
+});
+
+/** forward passes of the exponent search, relative to one training step */
+const QUANT_STEP_EQUIV = 110 / 3;
+
+export function estimateEncodeSeconds(width: number, height: number, steps: number, backend: BackendName): number {
+  const c = STEP_COST[backend];
+  const ms = c.a + c.b * width * height;
+  return ((steps + QUANT_STEP_EQUIV) * ms) / 1000;
+}

@@ -1,0 +1,141 @@
+/**
+ * The float model of SPEC §1 in tfjs, differentiable by tfjs's tape: the ARM over the
+ * packed latent canvas (model.ts) and the synthesis (up2 chain + layers).
+ *
+ * Every learnt weight enters through a matMul, never as a convolution filter: tfjs WASM has
+ * no Conv2DBackpropFilter kernel, so a learnt conv filter could not be trained there. The
+ * convolutions that remain have CONSTANT one-hot filters (they only gather neighbours:
+ * their input gradient is Conv2DBackpropInput, which every backend has):
+ *   ARM     one conv [5, 9, 1, N] over the canvas padded top 4, left/right 4 gathers the
+ *           N causal neighbours of every latent of every grid at once (the gaps between
+ *           packed grids read 0), then matMuls with W1ᵀ, W2ᵀ, …
+ *   up2     one conv [5, 1, 1, 5] (rows) / [1, 5, 1, 5] (columns) gathers x[i-2 … i+2]
+ *           over the edge-replicated input, then a matMul with the [5, 2] matrix of the
+ *           even / odd taps built from the 4 learnt taps;
+ *   3x3     one im2col conv [3, 3, C, 9C] ('same', zero padding as SPEC), then a matMul
+ *           with W [out, C·9] in SPEC's [out][in][ky][kx] order.
+ * Weights are transposed explicitly before tf.fused.matMul: tfjs WASM 4.22's fused matMul
+ * with transposeB and a bias returns wrong values (measured: max error 2.15 on a 50x7x24
+ * product; without transposeB it matches matMul + add).
+ * Feature maps of the up2 chain are [C, h, w, 1] (channels as batch: up2 treats each
+ * channel alike); the synthesis runs on [H·W, C] rows.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { CONTEXT, type Layout } from './model.js';
+
+export interface ArmOut {
+  /** [Hc * Wc] centre and log2 scale (clamped to SPEC's [-3, 6.875]) of every canvas position */
+  mu: tf.Tensor1D;
+  log2b: tf.Tensor1D;
+}
+
+export const LOG2B_MIN = -3;
+export const LOG2B_MAX = 6.875;
+/** hidden activations of the integer ARM saturate at 32767 / 256 */
+export const ARM_HIDDEN_MAX = 128;
+
+export class PerImageNet {
+  readonly lay: Layout;
+  private readonly armCtx: tf.Tensor4D;
+  private readonly rowGather: tf.Tensor4D;
+  private readonly colGather: tf.Tensor4D;
+  private readonly tapsProj: tf.Tensor2D;
+  private readonly im2col = new Map<number, tf.Tensor4D>();
+
+  constructor(lay: Layout) {
+    this.lay = lay;
+    const N = lay.arch.N;
+    const k = new Float32Array(5 * 9 * N);
+    for (let j = 0; j < N; j++) {
+      const [dy, dx] = CONTEXT[j];
+      k[((dy + 4) * 9 + (dx + 4)) * N + j] = 1;
+    }
+    this.armCtx = tf.tensor4d(k, [5, 9, 1, N]);
+    const eye5 = new Float32Array(25);
+    for (let j = 0; j < 5; j++) eye5[j * 5 + j] = 1;
+    this.rowGather = tf.tensor4d(eye5, [5, 1, 1, 5]);
+    this.colGather = tf.tensor4d(eye5, [1, 5, 1, 5]);
+    // T[j][0] = t_j (j < 4), T[j][1] = t_(4-j) (j >= 1): even output i reads x[i-2+j] with
+    // t_j, odd output with the mirrored taps (SPEC §1 up2)
+    const p = new Float32Array(40);
+    for (let i = 0; i < 4; i++) {
+      p[i * 10 + i * 2] = 1;
+      p[i * 10 + (4 - i) * 2 + 1] = 1;
+    }
+    this.tapsProj = tf.tensor2d(p, [4, 10]);
+    let c = lay.arch.L;
+    for (const l of lay.arch.synthesis) {
+      if (l.kind === '3x3' && !this.im2col.has(c)) {
+        const m = new Float32Array(9 * c * 9 * c);
+        for (let ky = 0; ky < 3; ky++) for (let kx = 0; kx < 3; kx++) for (let ci = 0; ci < c; ci++) m[((ky * 3 + kx) * c + ci) * 9 * c + ci * 9 + ky * 3 + kx] = 1;
+        this.im2col.set(c, tf.tensor4d(m, [3, 3, c, 9 * c]));
+      }
+      c = l.out;
+    }
+  }
+
+  /** theta → the SPEC-order tensors (one split: its gradient is one concat). In a tidy. */
+  split(theta: tf.Tensor1D): tf.Tensor1D[] {
+    return tf.split(theta, this.lay.sizes) as tf.Tensor1D[];
+  }
+
+  /** The ARM on the (relaxed or integer) canvas [1, Hc, Wc, 1]. In a tidy. */
+  arm(p: tf.Tensor1D[], canvas: tf.Tensor4D): ArmOut {
+    const { arch, Hc, Wc } = this.lay;
+    const P = Hc * Wc;
+    const padded = tf.pad(canvas, [[0, 0], [4, 0], [4, 4], [0, 0]]);
+    let h: tf.Tensor2D = tf.reshape(tf.conv2d(padded, this.armCtx, 1, 'valid'), [P, arch.N]);
+    let inW = arch.N;
+    for (let l = 0; l < arch.D; l++) {
+      const W = tf.reshape(p[2 * l], [arch.Wh, inW]);
+      h = tf.clipByValue(tf.fused.matMul({ a: h, b: tf.transpose(W), bias: p[2 * l + 1] }), 0, ARM_HIDDEN_MAX) as tf.Tensor2D;
+      inW = arch.Wh;
+    }
+    const Wo = tf.reshape(p[2 * arch.D], [2, inW]);
+    const o = tf.fused.matMul({ a: h, b: tf.transpose(Wo), bias: p[2 * arch.D + 1] });
+    const [mu, ls] = tf.split(o, 2, 1);
+    return { mu: tf.reshape(mu, [P]), log2b: tf.reshape(tf.clipByValue(ls, LOG2B_MIN, LOG2B_MAX), [P]) };
+  }
+
+  /** SPEC up2 of x [C, h, w, 1] cropped to [C, th, tw, 1], with T [5, 2] the even/odd taps. */
+  private up2(x: tf.Tensor4D, T: tf.Tensor2D, th: number, tw: number): tf.Tensor4D {
+    const [C, h, w] = x.shape;
+    // rows: replicate 2 each side, gather x[i-2 … i+2], combine, interleave even/odd rows
+    const top = tf.slice(x, [0, 0, 0, 0], [C, 1, w, 1]);
+    const bot = tf.slice(x, [0, h - 1, 0, 0], [C, 1, w, 1]);
+    const xr = tf.conv2d(tf.concat([top, top, x, bot, bot], 1) as tf.Tensor4D, this.rowGather, 1, 'valid');
+    let r: tf.Tensor4D = tf.reshape(tf.matMul(tf.reshape(xr, [C * h * w, 5]), T), [C, h, w, 2]);
+    r = tf.reshape(tf.transpose(r, [0, 1, 3, 2]), [C, 2 * h, w, 1]);
+    if (th !== 2 * h) r = tf.slice(r, [0, 0, 0, 0], [C, th, w, 1]);
+    // columns: the same along axis 2; the [.., w, 2] → [.., 2w] reshape interleaves
+    const left = tf.slice(r, [0, 0, 0, 0], [C, th, 1, 1]);
+    const right = tf.slice(r, [0, 0, w - 1, 0], [C, th, 1, 1]);
+    const xc = tf.conv2d(tf.concat([left, left, r, right, right], 2) as tf.Tensor4D, this.colGather, 1, 'valid');
+    let c: tf.Tensor4D = tf.reshape(tf.matMul(tf.reshape(xc, [C * th * w, 5]), T), [C, th, 2 * w, 1]);
+    if (tw !== 2 * w) c = tf.slice(c, [0, 0, 0, 0], [C, th, tw, 1]);
+    return c;
+  }
+
+  /** The synthesis of the (relaxed or integer) canvas: [H * W, 3] RGB rows. In a tidy. */
+  synth(p: tf.Tensor1D[], canvas: tf.Tensor4D): tf.Tensor2D {
+    const { arch, grids, width: W, height: H, tapsIndex, synthIndex } = this.lay;
+    const grid = (k: number): tf.Tensor4D => tf.slice(canvas, [0, grids[k].y, grids[k].x, 0], [1, grids[k].h, grids[k].w, 1]);
+    const T: tf.Tensor2D = tf.reshape(tf.matMul(tf.reshape(p[tapsIndex], [1, 4]), this.tapsProj), [5, 2]);
+    let F = grid(arch.L - 1) as unknown as tf.Tensor4D;
+    for (let k = arch.L - 2; k >= 0; k--) F = tf.concat([this.up2(F, T, grids[k].h, grids[k].w), grid(k)], 0) as tf.Tensor4D;
+    let x: tf.Tensor2D = tf.transpose(tf.reshape(F, [arch.L, H * W])) as tf.Tensor2D;
+    let c = arch.L;
+    arch.synthesis.forEach((l, i) => {
+      const Wt = tf.reshape(p[synthIndex + 2 * i], [l.out, l.kind === '3x3' ? 9 * c : c]);
+      const inp = l.kind === '3x3' ? tf.reshape(tf.conv2d(tf.reshape(x, [1, H, W, c]) as tf.Tensor4D, this.im2col.get(c)!, 1, 'same'), [H * W, 9 * c]) as tf.Tensor2D : x;
+      const y = tf.fused.matMul({ a: inp, b: tf.transpose(Wt), bias: p[synthIndex + 2 * i + 1], activation: l.act === 'relu' ? 'relu' : 'linear' });
+      x = (l.residual ? tf.add(x, y) : y) as tf.Tensor2D;
+      c = l.out;
+    });
+    return x;
+  }
+
+  dispose(): void {
+    tf.dispose([this.armCtx, this.rowGather, this.colGather, this.tapsProj, ...this.im2col.values()]);
+  }
+}

@@ -1,0 +1,208 @@
+/**
+ * The per-image optimisation: Adam on (theta, latent canvas) for
+ *     loss = MSE(x̂, x) + λ · bits / (H·W)
+ * Phase 1 (the first `noiseFrac` of the steps): the latents see additive uniform noise
+ * U(−0.5, 0.5) in both the rate and the synthesis (the usual differentiable proxy of
+ * rounding). Phase 2: straight-through rounding (value round(y), gradient 1), so the
+ * network adapts to the integers it will really get, at a lower learning rate. Each phase
+ * has its own cosine schedule. After each step the latents are clamped to [−127, 127].
+ *
+ * The noise is refine-ops' counter hash (drawn on the device on WebGPU, uploaded on other
+ * backends): the same seed gives the same noise on every backend.
+ * Nothing is read back except the loss terms every `progressEvery` steps.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { NimgError } from '../../../errors.js';
+import { adamFused, noiseFused, noiseKey } from '../../../model/refine-ops.js';
+import { PerImageNet } from './forward.js';
+import { ensureGradients } from './grads.js';
+import { laplaceBits } from './rate.js';
+import { canvasMask, type Layout } from './model.js';
+
+export interface TrainSettings {
+  steps: number;
+  lambda: number;
+  seed: number;
+  /** Adam step of phase 1 for the network (cosine to 0 over the phase) */
+  lr: number;
+  /** Adam step of phase 1 for the latents */
+  lrLatent: number;
+  /** share of the steps in phase 1 (noise) */
+  noiseFrac: number;
+  /** phase 2's learning rate, relative to lr */
+  steLrScale: number;
+  progressEvery: number;
+  onProgress?: (done: number, total: number, info: TrainProgress) => void;
+  signal?: AbortSignal;
+}
+
+export const DEFAULT_TRAIN: Readonly<Omit<TrainSettings, 'steps' | 'lambda'>> = Object.freeze({
+  seed: 1, lr: 1e-2, lrLatent: 1e-2, noiseFrac: 0.75, steLrScale: 0.1, progressEvery: 50,
+});
+
+export interface TrainProgress {
+  phase: 'noise' | 'ste';
+  loss: number;
+  /** latent bits per pixel under the float ARM (relaxed latents in phase 1) */
+  bpp: number;
+  /** PSNR of the float reconstruction (dB, [0, 1] RGB, no 8-bit rounding) */
+  psnr: number;
+}
+
+export interface TrainState {
+  theta: Float32Array;
+  canvas: Float32Array;
+  history: { step: number; loss: number; bpp: number; psnr: number; phase: 'noise' | 'ste' }[];
+}
+
+/** Straight-through rounding: round(x) forward, identity backward. */
+const steRound = tf.customGrad(((x: tf.Tensor) => ({ value: tf.round(x), gradFunc: (dy: tf.Tensor) => dy })) as unknown as Parameters<typeof tf.customGrad>[0]);
+
+/** The loss terms of one forward pass; `mode` picks the latent relaxation. In a tidy. */
+export function lossTerms(
+  net: PerImageNet, theta: tf.Tensor1D, canvas: tf.Tensor4D, mask: tf.Tensor4D, target: tf.Tensor2D, lambda: number,
+  mode: { kind: 'noise'; key: number } | { kind: 'ste' } | { kind: 'round' },
+): { loss: tf.Scalar; mse: tf.Scalar; bits: tf.Scalar } {
+  const { Hc, Wc, width, height } = net.lay;
+  let q: tf.Tensor4D;
+  if (mode.kind === 'noise') q = tf.add(canvas, tf.sub(noiseFused([1, Hc, Wc, 1], mode.key), 0.5));
+  else if (mode.kind === 'ste') q = steRound(canvas) as tf.Tensor4D;
+  else q = tf.round(canvas);
+  q = tf.mul(q, mask);
+  const p = net.split(theta);
+  const { mu, log2b } = net.arm(p, q);
+  const bits = tf.sum(tf.mul(laplaceBits(tf.reshape(q, [Hc * Wc]), mu, log2b), tf.reshape(mask, [Hc * Wc]))) as tf.Scalar;
+  const mse = tf.mean(tf.squaredDifference(net.synth(p, q), target)) as tf.Scalar;
+  const loss = tf.add(mse, tf.mul(bits, lambda / (width * height))) as tf.Scalar;
+  return { loss, mse, bits };
+}
+
+/** RGBA bytes → [H·W, 3] in [0, 1] */
+export function rgbaToRows(data: ArrayLike<number>, width: number, height: number): Float32Array {
+  const x = new Float32Array(width * height * 3);
+  for (let i = 0; i < width * height; i++) for (let c = 0; c < 3; c++) x[i * 3 + c] = data[i * 4 + c] / 255;
+  return x;
+}
+
+export const psnrOf = (mse: number): number => 10 * Math.log10(1 / Math.max(mse, 1e-12));
+
+function checkAbort(signal?: AbortSignal): void {
+  // errors.ts has no ABORTED code yet: BAD_INPUT until the lead adds one
+  if (signal?.aborted) throw new NimgError('BAD_INPUT', 'perimage encode aborted');
+}
+
+/**
+ * Train from `theta0` / `canvas0` (model.ts layout). Runs on the active tfjs backend.
+ * REQUIRES: target is rgbaToRows of the image; steps >= 1.
+ */
+export async function train(lay: Layout, target0: Float32Array, theta0: Float32Array, canvas0: Float32Array, st: TrainSettings): Promise<TrainState> {
+  ensureGradients();
+  const net = new PerImageNet(lay);
+  const target = tf.tensor2d(target0, [lay.width * lay.height, 3]);
+  const mask = tf.tensor4d(canvasMask(lay), [1, lay.Hc, lay.Wc, 1]);
+  const npix = lay.width * lay.height;
+  let th: tf.Tensor1D = tf.tensor1d(theta0);
+  let lat: tf.Tensor4D = tf.tensor4d(canvas0, [1, lay.Hc, lay.Wc, 1]);
+  let mth: tf.Tensor = tf.zerosLike(th);
+  let sth: tf.Tensor = tf.zerosLike(th);
+  let mlat: tf.Tensor = tf.zerosLike(lat);
+  let slat: tf.Tensor = tf.zerosLike(lat);
+  const history: TrainState['history'] = [];
+  const n1 = Math.max(1, Math.round(st.steps * st.noiseFrac));
+  const n2 = st.steps - n1;
+  try {
+    for (let t = 0; t < st.steps; t++) {
+      checkAbort(st.signal);
+      const phase = t < n1 ? 'noise' : 'ste';
+      // cosine within each phase; Adam's moments carry over (the bias correction restarts
+      // at phase 2 would overshoot with moments already warm)
+      const sched = phase === 'noise'
+        ? 0.5 * (1 + Math.cos((Math.PI * t) / n1))
+        : st.steLrScale * 0.5 * (1 + Math.cos((Math.PI * (t - n1)) / Math.max(1, n2)));
+      const report = (t + 1) % st.progressEvery === 0 || t === st.steps - 1;
+      const key = noiseKey(st.seed, 2, t);
+      const out = tf.tidy(() => {
+        let terms: { mse: tf.Scalar; bits: tf.Scalar } | null = null;
+        const vg = tf.valueAndGrads((a: tf.Tensor, b: tf.Tensor) => {
+          const r = lossTerms(net, a as tf.Tensor1D, b as tf.Tensor4D, mask, target, st.lambda, phase === 'noise' ? { kind: 'noise', key } : { kind: 'ste' });
+          // copies, kept: valueAndGrads disposes the tensors its tape saved (mse and bits
+          // are inputs of the loss's add/mul), even kept ones, after the backward pass
+          if (report) terms = { mse: tf.keep(tf.add(r.mse, 0)), bits: tf.keep(tf.add(r.bits, 0)) };
+          return r.loss;
+        });
+        const { value, grads } = vg([th, lat]);
+        const [nth, nmth, nsth] = adamFused(th, mth, sth, grads[0], 1, st.lr * sched, t + 1);
+        const [nlat, nmlat, nslat] = adamFused(lat, mlat, slat, grads[1], 1, st.lrLatent * sched, t + 1);
+        const t2 = terms as { mse: tf.Scalar; bits: tf.Scalar } | null;
+        return { nth, nmth, nsth, nlat: tf.clipByValue(nlat, -127, 127), nmlat, nslat, loss: value, mse: t2?.mse, bits: t2?.bits };
+      });
+      tf.dispose([th, mth, sth, lat, mlat, slat]);
+      th = out.nth as tf.Tensor1D;
+      mth = out.nmth;
+      sth = out.nsth;
+      lat = out.nlat as tf.Tensor4D;
+      mlat = out.nmlat;
+      slat = out.nslat;
+      if (report) {
+        const [l, m, b] = await Promise.all([out.loss.data(), out.mse!.data(), out.bits!.data()]);
+        const info: TrainProgress = { phase, loss: l[0], bpp: b[0] / npix, psnr: psnrOf(m[0]) };
+        history.push({ step: t + 1, ...info });
+        st.onProgress?.(t + 1, st.steps, info);
+      } else if (t % 8 === 7) {
+        // let the backend flush and the event loop run (abort signals, UI)
+        await new Promise((r) => setTimeout(r, 0));
+      }
+      tf.dispose([out.loss, ...(out.mse ? [out.mse, out.bits!] : [])]);
+    }
+    checkAbort(st.signal);
+    const [theta, canvas] = await Promise.all([th.data(), lat.data()]);
+    return { theta: Float32Array.from(theta as Float32Array), canvas: Float32Array.from(canvas as Float32Array), history };
+  } finally {
+    tf.dispose([th, mth, sth, lat, mlat, slat, target, mask]);
+    net.dispose();
+  }
+}
+
+/**
+ * Loss terms of given parameters with hard-rounded latents (no gradient): what the float
+ * decoder would see. Holds the image, mask and latents on the device, so each evaluation
+ * uploads only theta (quantize.ts runs one per candidate exponent).
+ */
+export class Evaluator {
+  private readonly net: PerImageNet;
+  private readonly target: tf.Tensor2D;
+  private readonly mask: tf.Tensor4D;
+  private readonly canvas: tf.Tensor4D;
+
+  constructor(readonly lay: Layout, target0: Float32Array, canvas: Float32Array, readonly lambda: number) {
+    this.net = new PerImageNet(lay);
+    this.target = tf.tensor2d(target0, [lay.width * lay.height, 3]);
+    this.mask = tf.tensor4d(canvasMask(lay), [1, lay.Hc, lay.Wc, 1]);
+    this.canvas = tf.tensor4d(canvas, [1, lay.Hc, lay.Wc, 1]);
+  }
+
+  async run(theta: Float32Array): Promise<{ mse: number; bits: number; psnr: number; loss: number }> {
+    const r = tf.tidy(() => {
+      const t = lossTerms(this.net, tf.tensor1d(theta), this.canvas, this.mask, this.target, this.lambda, { kind: 'round' });
+      return tf.stack([t.mse, t.bits, t.loss]);
+    });
+    const v = await r.data();
+    r.dispose();
+    return { mse: v[0], bits: v[1], loss: v[2], psnr: psnrOf(v[0]) };
+  }
+
+  dispose(): void {
+    tf.dispose([this.target, this.mask, this.canvas]);
+    this.net.dispose();
+  }
+}
+
+/** One-off Evaluator run. */
+export async function evaluateRounded(lay: Layout, target0: Float32Array, theta: Float32Array, canvas: Float32Array, lambda: number): Promise<{ mse: number; bits: number; psnr: number; loss: number }> {
+  const ev = new Evaluator(lay, target0, canvas, lambda);
+  try {
+    return await ev.run(theta);
+  } finally {
+    ev.dispose();
+  }
+}

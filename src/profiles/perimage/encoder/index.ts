@@ -7,8 +7,7 @@
  *     → { params: PerImageParams, grids: LatentGrids, stats }
  *
  * Abort: `signal` is checked between steps and between quantization passes; an aborted
- * encode rejects with NimgError('BAD_INPUT', 'perimage encode aborted') — errors.ts has no
- * ABORTED code yet (to switch when it gets one).
+ * encode rejects with NimgError('ABORTED').
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { NimgError } from '../../../errors.js';
@@ -85,7 +84,7 @@ export async function encodePerImage(image: PerImageImage, opts: PerImageEncodeO
   const arch = opts.arch ?? defaultArch();
   const bad = archProblems(arch);
   if (bad.length) throw new NimgError('BAD_INPUT', `perimage: architecture outside SPEC (${bad.join(', ')})`);
-  if (opts.signal?.aborted) throw new NimgError('BAD_INPUT', 'perimage encode aborted');
+  if (opts.signal?.aborted) throw new NimgError('ABORTED', 'perimage encode aborted');
   const backend = await initBackend(opts.backend ?? 'auto');
   const seed = opts.seed ?? 1;
 

@@ -169,7 +169,7 @@ export async function quantize(
   let evaluations = 0;
   const ev = new Evaluator(lay, target, qcanvas, lambda);
   const evalJ = async (th: Float32Array) => {
-    if (signal?.aborted) throw new NimgError('BAD_INPUT', 'perimage encode aborted');
+    if (signal?.aborted) throw new NimgError('ABORTED', 'perimage encode aborted');
     evaluations++;
     const r = await ev.run(th);
     return { ...r, jBits: r.bits + (r.mse * npix) / lambda };

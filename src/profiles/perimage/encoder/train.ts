@@ -87,8 +87,7 @@ export function rgbaToRows(data: ArrayLike<number>, width: number, height: numbe
 export const psnrOf = (mse: number): number => 10 * Math.log10(1 / Math.max(mse, 1e-12));
 
 function checkAbort(signal?: AbortSignal): void {
-  // errors.ts has no ABORTED code yet: BAD_INPUT until the lead adds one
-  if (signal?.aborted) throw new NimgError('BAD_INPUT', 'perimage encode aborted');
+  if (signal?.aborted) throw new NimgError('ABORTED', 'perimage encode aborted');
 }
 
 /**

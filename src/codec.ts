@@ -186,7 +186,7 @@ export interface DecodeOptions {
   timeoutMs?: number;
 }
 
-const ENCODE_KEYS = ['quality', 'refine', 'backend', 'limits', 'stats', 'signal', 'timeoutMs'] as const;
+const ENCODE_KEYS = ['quality', 'refine', 'backend', 'limits', 'stats', 'signal', 'timeoutMs', 'onProgress'] as const;
 const DECODE_KEYS = ['backend', 'limits', 'stats', 'signal', 'timeoutMs'] as const;
 const INIT_KEYS = ['wasm', 'weights', 'backend', 'limits', 'wasmPaths', 'tfjsWasmModule', 'threads', 'tileSize', 'workerUrl', 'timeoutMs', 'core'] as const;
 

@@ -11,7 +11,6 @@
  * than it declares, when given alone), LIMIT_EXCEEDED (memory, or the caller's limits).
  */
 import { NimgError, type NimgErrorCode } from '../../errors.js';
-import { createCore } from '../../core/index.js';
 import type { LatentGrids, PerImageArch, PerImageParams, QuantTensor, SynthesisLayer } from './types.js';
 import { gridSize, tensorSizes } from './types.js';
 
@@ -461,12 +460,43 @@ export function macsOf(arch: PerImageArch): number {
 
 /**
  * Create a per-image core: `source` a compiled module or the bytes of nimg-core.wasm; without
- * it (Node only) build/nimg-core.wasm, through src/core's loader.
+ * it (Node only) build/nimg-core.wasm, read through src/core/node-loader.js and compiled once
+ * per process.
+ *
+ * Why not src/core's createCore: it would bring the amortized profile's wrapper (src/core/
+ * index.ts, ~12 KB minified, 40% of the v2 decode bundle: bench/results/perimage-payload.json)
+ * into every bundle that only decodes v2 files; compiling here needs none of it, and the Node
+ * loader is reached by a non-literal dynamic import that bundlers do not follow.
  */
+let nodeModule: Promise<WebAssembly.Module> | null = null;
+
+async function compileCore(source: BufferSource): Promise<WebAssembly.Module> {
+  try {
+    return await WebAssembly.compile(source);
+  } catch (e) {
+    throw new NimgError('BACKEND_UNAVAILABLE', `cannot compile the nimg core (WebAssembly SIMD needed): ${String(e)}`, { cause: e });
+  }
+}
+
 export async function createPerImageCore(source?: WebAssembly.Module | BufferSource): Promise<PerImageCore> {
   let mod: WebAssembly.Module;
   if (source instanceof WebAssembly.Module) mod = source;
-  else mod = (await createCore(source)).module;
+  else if (source !== undefined) {
+    if (!(ArrayBuffer.isView(source) || source instanceof ArrayBuffer)) bad('createPerImageCore: source must be a WebAssembly.Module or a BufferSource');
+    mod = await compileCore(source);
+  } else {
+    const isNode = typeof process !== 'undefined' && typeof process.versions === 'object' && !!process.versions?.node;
+    if (!isNode) bad('createPerImageCore: pass the nimg-core WebAssembly.Module (or its bytes) outside Node');
+    if (!nodeModule) {
+      nodeModule = (async () => {
+        const spec = '../../core/node-loader.js'; // non-literal: keeps bundlers from following it
+        const { loadCoreWasm } = (await import(/* @vite-ignore */ spec)) as typeof import('../../core/node-loader.js');
+        return compileCore(await loadCoreWasm());
+      })();
+      nodeModule.catch(() => (nodeModule = null));
+    }
+    mod = await nodeModule;
+  }
   try {
     const inst = await WebAssembly.instantiate(mod, PerImageCore.imports());
     return new PerImageCore(mod, inst.exports as unknown as PiExports);

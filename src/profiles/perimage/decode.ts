@@ -24,7 +24,7 @@ import { NimgError } from '../../errors.js';
 import { decodeAlpha } from '../../format/alpha.js';
 import { resolveLimits, type Limits } from '../../limits.js';
 import { parsePerImageContainer, type PerImageHeader } from './container.js';
-import { macsOf, PerImageCore, type ParamsLimits, type PayloadTimings } from './core.js';
+import { macsOf, type PerImageCore, type ParamsLimits, type PayloadTimings } from './core.js';
 import type { PerImageParams } from './types.js';
 
 export interface PerImageDecodeOptions {
@@ -104,7 +104,10 @@ const now = (): number => performance.now();
 /** Decode a version-2 .nimg file (its whole bytes) with `core`. Throws only NimgError. */
 export async function decodePerImageFile(core: PerImageCore, bytes: Uint8Array | ArrayBuffer | ArrayBufferView, opts?: PerImageDecodeOptions): Promise<PerImageDecoded> {
   const t0 = now();
-  if (!(core instanceof PerImageCore)) throw new NimgError('BAD_INPUT', 'perimage decode: core must come from createPerImageCore()');
+  // duck-typed, not instanceof: a core made by another copy of this module (two bundles, src and dist) is as good
+  if (!core || typeof core !== 'object' || typeof (core as PerImageCore).decodePayload !== 'function' || typeof (core as PerImageCore).memorySize !== 'function') {
+    throw new NimgError('BAD_INPUT', 'perimage decode: core must come from createPerImageCore()');
+  }
   const o = readOptions(opts);
   const limits = resolveLimits(o.limits);
   const abort = Abort.from(o.signal, o.timeoutMs, 'decode');

@@ -100,6 +100,18 @@ describe('decodePerImageFile', () => {
     expect(core.memorySize()).toBe(before);
   });
 
+  it('a side beyond the core (2^28) under raised limits → LIMIT_EXCEEDED, not BAD_INPUT (regression)', async () => {
+    const limits = { maxPixels: Infinity, maxWidth: Infinity, maxHeight: Infinity };
+    for (const [w, h] of [[2 ** 28 + 1, 1], [1, 0x30000000], [0xffffffff, 1]]) {
+      const f = writePerImageContainer({ width: W, height: H, quality: 4, params: pBytes, latents: lBytes, alpha: null });
+      const dv = new DataView(f.buffer);
+      dv.setUint32(12, w, true);
+      dv.setUint32(16, h, true);
+      dv.setUint32(44, crc32(f, 0, 44), true);
+      expect(await codeOf(decodePerImageFile(core, f, { limits })), `${w}x${h}`).toBe('LIMIT_EXCEEDED');
+    }
+  });
+
   it('options: BAD_INPUT on malformed ones; params limits reach the core', async () => {
     const file = writePerImageContainer({ width: W, height: H, quality: 4, params: pBytes, latents: lBytes, alpha: null });
     for (const o of [null, 5, { bogus: 1 }, { limits: { maxPixel: 5 } }, { limits: null }, { params: { maxParams: -1 } }, { params: { what: 1 } }, { stats: 3 }, { signal: {} }, { timeoutMs: -5 }]) {

@@ -49,6 +49,8 @@ interface PiExports {
 
 const STATUS: Record<number, NimgErrorCode> = { 1: 'BAD_INPUT', 2: 'CORRUPT_STREAM', 3: 'TRUNCATED', 4: 'LIMIT_EXCEEDED', 5: 'INTERNAL', 6: 'INTERNAL' };
 const MAX_BYTES = 0x7000_0000;
+/** the largest side the core's grids address (assembly/perimage/latents.ts allocGrids) */
+export const MAX_SIDE = 0x1000_0000;
 
 /** Optional stricter limits for decodeParams (the format's own are always applied). */
 export interface ParamsLimits {
@@ -213,7 +215,12 @@ export class PerImageCore {
   }
 
   private static dims(width: number, height: number): void {
-    if (!isInt(width, 1, 0x1000_0000) || !isInt(height, 1, 0x1000_0000)) bad(`width and height must be positive integers, got ${String(width)}x${String(height)}`);
+    if (!isInt(width, 1, Number.MAX_SAFE_INTEGER) || !isInt(height, 1, Number.MAX_SAFE_INTEGER)) bad(`width and height must be positive integers, got ${String(width)}x${String(height)}`);
+    // a size the format can declare (u32) but the core cannot address is a limit, not a bad
+    // argument: a v2 file under raised limits gets LIMIT_EXCEEDED, as for any other size
+    // (it was BAD_INPUT, found by a v2 header declaring 2^28 + 1 columns)
+    if (width > MAX_SIDE) throw new NimgError('LIMIT_EXCEEDED', `width ${width} exceeds the core's maximum of ${MAX_SIDE}`, { limit: 'maxWidth', value: width });
+    if (height > MAX_SIDE) throw new NimgError('LIMIT_EXCEEDED', `height ${height} exceeds the core's maximum of ${MAX_SIDE}`, { limit: 'maxHeight', value: height });
   }
 
   /** grids → core planes (BAD_INPUT if they disagree with the header or hold values outside [−127, 127]) */

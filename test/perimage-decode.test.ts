@@ -112,6 +112,22 @@ describe('decodePerImageFile', () => {
     }
   });
 
+  it('memory: only the grids and the RGBA output grow with the image (synthesis in bands)', async () => {
+    // a full-image float feature map would be 7 channels × 4 bytes a pixel (168 MB at 6 MP);
+    // what is left besides grids, output and input is tables and band buffers: < 32 MiB
+    for (const [w, h] of [[1536, 1024], [3000, 2000]]) {
+      const rng = makeRng(4);
+      const p = randomParams(rng, defaultArch(), { armScale: 20, armBias: 100 });
+      const f = writePerImageContainer({ width: w, height: h, quality: 4, params: core.encodeParams(p), latents: core.encodeLatents(p, randomGrids(rng, 7, w, h, 10, 0.5), w, h), alpha: null });
+      const fresh = await createPerImageCore();
+      await decodePerImageFile(fresh, f, { limits: { maxPixels: w * h } });
+      let grids = 0;
+      for (let k = 0; k < 7; k++) grids += (Math.ceil(w / 2 ** k) + 8) * (Math.ceil(h / 2 ** k) + 4) * 2;
+      const rest = fresh.memorySize() - grids - w * h * 4 - f.length;
+      expect(rest, `${w}x${h}`).toBeLessThan(32 * 2 ** 20);
+    }
+  }, 60_000);
+
   it('options: BAD_INPUT on malformed ones; params limits reach the core', async () => {
     const file = writePerImageContainer({ width: W, height: H, quality: 4, params: pBytes, latents: lBytes, alpha: null });
     for (const o of [null, 5, { bogus: 1 }, { limits: { maxPixel: 5 } }, { limits: null }, { params: { maxParams: -1 } }, { params: { what: 1 } }, { stats: 3 }, { signal: {} }, { timeoutMs: -5 }]) {

@@ -3,7 +3,8 @@
  *
  *   npm run fuzz -- --seconds 60                                   # print the counts
  *   npm run fuzz -- --seconds 3600 --out bench/results/fuzz.json   # checkpointed every 60 s
- *   options: --seed N (default 1)  --targets nimg,png,jpeg (default all)
+ *   options: --seed N (default 1)  --targets nimg,png,jpeg,perimage (default nimg,png,jpeg: the
+ *            inputs of committed runs stay reproducible; perimage = the v2 decoder)
  *            --shipped W (also decode with the shipped weights, at relative weight W; default 0)
  *            --max-iterations N  --checkpoint S  --repro N (rebuild iteration N's input to .out/)
  *
@@ -18,7 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fuzz, inputAt, type FuzzReport } from './harness.js';
 import type { FuzzTarget } from './mutator.js';
-import { FUZZ_LIMITS, jpegTarget, nimgTarget, pngTarget } from './targets.js';
+import { FUZZ_LIMITS, jpegTarget, nimgTarget, perimageTarget, pngTarget } from './targets.js';
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -43,6 +44,13 @@ async function main(): Promise<void> {
     const t = await nimgTarget({ model: 'shipped', weight: shipped });
     targets.push(t);
     disposers.push(t.dispose);
+  }
+  // the per-image (v2) decoder; with other targets it takes a weight like the .nimg decoder's
+  let piCore: { memorySize(): number } | null = null;
+  if (names.includes('perimage')) {
+    const t = await perimageTarget(10);
+    piCore = t.core;
+    targets.push(t);
   }
   if (names.includes('png')) targets.push(pngTarget(0.6));
   if (names.includes('jpeg')) targets.push(jpegTarget(0.6));
@@ -79,7 +87,9 @@ async function main(): Promise<void> {
   const save = (r: FuzzReport) => {
     if (!out) return;
     mkdirSync(path.dirname(out), { recursive: true });
-    writeFileSync(`${out}.tmp`, `${JSON.stringify({ ...meta, ...r, loadavg_now: os.loadavg().map((x) => Math.round(x * 100) / 100) }, null, 1)}\n`);
+    // the v2 decoder's WASM memory (it never shrinks: its size is the largest decode's need)
+    const wasm = piCore ? { perimage_core_wasm_mb: Math.round((piCore.memorySize() / 2 ** 20) * 10) / 10 } : {};
+    writeFileSync(`${out}.tmp`, `${JSON.stringify({ ...meta, ...r, ...wasm, loadavg_now: os.loadavg().map((x) => Math.round(x * 100) / 100) }, null, 1)}\n`);
     renameSync(`${out}.tmp`, out);
   };
   const r = await fuzz(targets, {

@@ -18,6 +18,10 @@ import { PNG_MUTATORS, JPEG_MUTATORS } from './image-mutators.js';
 import type { FuzzTarget } from './mutator.js';
 import { NIMG_MUTATORS } from './nimg-mutators.js';
 import { jpegSeeds, nimgSeeds, pngSeeds } from './seeds.js';
+import { createPerImageCore } from '../src/profiles/perimage/core.js';
+import { decodePerImageFile } from '../src/profiles/perimage/decode.js';
+import { perimageMutators } from './perimage-mutators.js';
+import { perimageSeeds } from './perimage-seeds.js';
 
 /** 512x512 at most: every input stays a few milliseconds of work. */
 export const FUZZ_LIMITS: Partial<Limits> = { maxPixels: 512 * 512, maxFileBytes: 1 << 20 };
@@ -57,4 +61,25 @@ export function pngTarget(weight = 1): FuzzTarget {
 
 export function jpegTarget(weight = 1): FuzzTarget {
   return { name: 'jpeg-read', weight, seeds: jpegSeeds(), mutators: JPEG_MUTATORS, run: (input) => decodeImageFile(input, FUZZ_LIMITS) };
+}
+
+/**
+ * The per-image profile's decoder (container v2): the entry the public API uses,
+ * decodePerImageFile (container → params section → latent stream → synthesis → alpha), on
+ * the real WASM core. The mutators get a core of their own (they re-encode valid files with
+ * extreme weights), so the decoder's instance sees only decodes. `core` is exposed so a run
+ * can report its WASM memory.
+ */
+export async function perimageTarget(weight = 1): Promise<FuzzTarget & { core: Awaited<ReturnType<typeof createPerImageCore>> }> {
+  const mod = await WebAssembly.compile(readFileSync(CORE));
+  const core = await createPerImageCore(mod);
+  const helper = await createPerImageCore(mod);
+  return {
+    name: 'perimage-decode',
+    weight,
+    seeds: await perimageSeeds(helper),
+    mutators: perimageMutators(helper),
+    core,
+    run: (input) => decodePerImageFile(core, input, { limits: FUZZ_LIMITS }),
+  };
 }

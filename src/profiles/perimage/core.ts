@@ -11,7 +11,6 @@
  * than it declares, when given alone), LIMIT_EXCEEDED (memory, or the caller's limits).
  */
 import { NimgError, type NimgErrorCode } from '../../errors.js';
-import { createCore } from '../../core/index.js';
 import type { LatentGrids, PerImageArch, PerImageParams, QuantTensor, SynthesisLayer } from './types.js';
 import { gridSize, tensorSizes } from './types.js';
 
@@ -50,6 +49,8 @@ interface PiExports {
 
 const STATUS: Record<number, NimgErrorCode> = { 1: 'BAD_INPUT', 2: 'CORRUPT_STREAM', 3: 'TRUNCATED', 4: 'LIMIT_EXCEEDED', 5: 'INTERNAL', 6: 'INTERNAL' };
 const MAX_BYTES = 0x7000_0000;
+/** the largest side the core's grids address (assembly/perimage/latents.ts allocGrids) */
+export const MAX_SIDE = 0x1000_0000;
 
 /** Optional stricter limits for decodeParams (the format's own are always applied). */
 export interface ParamsLimits {
@@ -57,6 +58,16 @@ export interface ParamsLimits {
   maxParams?: number;
   /** largest accepted decoder MAC/px (format: 4096) */
   maxMacsPerPixel?: number;
+}
+
+/** Where a decodePayload call spent its time (ms), filled when passed. */
+export interface PayloadTimings {
+  /** params section: rANS decode of the tensor integers and the prepared model */
+  paramsMs?: number;
+  /** latent stream: the ARM and one rANS step per latent (the entropy path) */
+  latentsMs?: number;
+  /** upsampling + synthesis into RGBA8 (the bench splits the two with setUpsampleOnly) */
+  synthesisMs?: number;
 }
 
 /** Per-grid coded size of the latents. */
@@ -204,7 +215,12 @@ export class PerImageCore {
   }
 
   private static dims(width: number, height: number): void {
-    if (!isInt(width, 1, 0x1000_0000) || !isInt(height, 1, 0x1000_0000)) bad(`width and height must be positive integers, got ${String(width)}x${String(height)}`);
+    if (!isInt(width, 1, Number.MAX_SAFE_INTEGER) || !isInt(height, 1, Number.MAX_SAFE_INTEGER)) bad(`width and height must be positive integers, got ${String(width)}x${String(height)}`);
+    // a size the format can declare (u32) but the core cannot address is a limit, not a bad
+    // argument: a v2 file under raised limits gets LIMIT_EXCEEDED, as for any other size
+    // (it was BAD_INPUT, found by a v2 header declaring 2^28 + 1 columns)
+    if (width > MAX_SIDE) throw new NimgError('LIMIT_EXCEEDED', `width ${width} exceeds the core's maximum of ${MAX_SIDE}`, { limit: 'maxWidth', value: width });
+    if (height > MAX_SIDE) throw new NimgError('LIMIT_EXCEEDED', `height ${height} exceeds the core's maximum of ${MAX_SIDE}`, { limit: 'maxHeight', value: height });
   }
 
   /** grids → core planes (BAD_INPUT if they disagree with the header or hold values outside [−127, 127]) */
@@ -362,20 +378,26 @@ export class PerImageCore {
    * come from the container, so a stream that runs past its end is CORRUPT_STREAM here.
    * The caller has checked width/height against its limits (container.ts).
    */
-  decodePayload(paramsBytes: Uint8Array, latentBytes: Uint8Array, width: number, height: number, limits?: ParamsLimits): { params: PerImageParams; rgba: Uint8ClampedArray } {
+  decodePayload(paramsBytes: Uint8Array, latentBytes: Uint8Array, width: number, height: number, limits?: ParamsLimits, timings?: PayloadTimings): { params: PerImageParams; rgba: Uint8ClampedArray } {
     if (!(paramsBytes instanceof Uint8Array) || !(latentBytes instanceof Uint8Array)) bad('decodePayload: sections must be Uint8Arrays');
     PerImageCore.dims(width, height);
     checkBytes(paramsBytes.length + latentBytes.length);
     return this.run('decodePayload', (ex) => {
+      const t0 = performance.now();
       const pp = PerImageCore.put(ex, paramsBytes);
       this.check(ex, ex.piDecodeParams(pp, paramsBytes.length), 'params section', { TRUNCATED: 'CORRUPT_STREAM' });
       const params = PerImageCore.readParams(ex, paramsBytes);
       PerImageCore.checkLimits(params, limits);
+      const t1 = performance.now();
       checkBytes(latentCountOf(params.arch.L, width, height) * 2 + width * height * 4);
       this.check(ex, ex.piAllocGrids(width, height), 'latent grids');
       const lp = PerImageCore.put(ex, latentBytes);
       this.check(ex, ex.piDecodeLatents(lp, latentBytes.length), 'latent stream', { TRUNCATED: 'CORRUPT_STREAM' });
-      return { params, rgba: PerImageCore.synth(ex, width, height, 'decodePayload') };
+      const t2 = performance.now();
+      const rgba = PerImageCore.synth(ex, width, height, 'decodePayload');
+      // the stage split costs three clock reads: the speed bench reads it from the real decode
+      if (timings) Object.assign(timings, { paramsMs: t1 - t0, latentsMs: t2 - t1, synthesisMs: performance.now() - t2 });
+      return { params, rgba };
     });
   }
 
@@ -445,12 +467,43 @@ export function macsOf(arch: PerImageArch): number {
 
 /**
  * Create a per-image core: `source` a compiled module or the bytes of nimg-core.wasm; without
- * it (Node only) build/nimg-core.wasm, through src/core's loader.
+ * it (Node only) build/nimg-core.wasm, read through src/core/node-loader.js and compiled once
+ * per process.
+ *
+ * Why not src/core's createCore: it would bring the amortized profile's wrapper (src/core/
+ * index.ts, ~12 KB minified, 40% of the v2 decode bundle: bench/results/perimage-payload.json)
+ * into every bundle that only decodes v2 files; compiling here needs none of it, and the Node
+ * loader is reached by a non-literal dynamic import that bundlers do not follow.
  */
+let nodeModule: Promise<WebAssembly.Module> | null = null;
+
+async function compileCore(source: BufferSource): Promise<WebAssembly.Module> {
+  try {
+    return await WebAssembly.compile(source);
+  } catch (e) {
+    throw new NimgError('BACKEND_UNAVAILABLE', `cannot compile the nimg core (WebAssembly SIMD needed): ${String(e)}`, { cause: e });
+  }
+}
+
 export async function createPerImageCore(source?: WebAssembly.Module | BufferSource): Promise<PerImageCore> {
   let mod: WebAssembly.Module;
   if (source instanceof WebAssembly.Module) mod = source;
-  else mod = (await createCore(source)).module;
+  else if (source !== undefined) {
+    if (!(ArrayBuffer.isView(source) || source instanceof ArrayBuffer)) bad('createPerImageCore: source must be a WebAssembly.Module or a BufferSource');
+    mod = await compileCore(source);
+  } else {
+    const isNode = typeof process !== 'undefined' && typeof process.versions === 'object' && !!process.versions?.node;
+    if (!isNode) bad('createPerImageCore: pass the nimg-core WebAssembly.Module (or its bytes) outside Node');
+    if (!nodeModule) {
+      nodeModule = (async () => {
+        const spec = '../../core/node-loader.js'; // non-literal: keeps bundlers from following it
+        const { loadCoreWasm } = (await import(/* @vite-ignore */ spec)) as typeof import('../../core/node-loader.js');
+        return compileCore(await loadCoreWasm());
+      })();
+      nodeModule.catch(() => (nodeModule = null));
+    }
+    mod = await nodeModule;
+  }
   try {
     const inst = await WebAssembly.instantiate(mod, PerImageCore.imports());
     return new PerImageCore(mod, inst.exports as unknown as PiExports);

@@ -136,8 +136,8 @@ describe.skipIf(!existsSync(WASM))('public entry points throw only NimgError', (
     expect(await codeOf(() => NimgCodec.create({ weights, threads: 256 }))).toBe('BAD_INPUT');
     expect(await codeOf(() => NimgCodec.create({ weights, threads: 17 }))).toBe('BAD_INPUT');
     expect(await codeOf(() => NimgCodec.create({ weights, threads: 1.5 }))).toBe('BAD_INPUT');
-    expect(() => parseArgs(['decode', 'a', 'b', '--threads', '256'])).toThrow(/threads/);
-    expect(parseArgs(['decode', 'a', 'b', '--threads', '16'])).toMatchObject({ threads: 16 });
+    expect(() => parseArgs(['decode', 'a.nimg', 'b.png', '--threads', '256'])).toThrow(/threads/);
+    expect(parseArgs(['decode', 'a.nimg', 'b.png', '--threads', '16'])).toMatchObject({ threads: 16 });
   });
 
   it('jpeg-js gets a memory budget derived from the declared size, enough for a real CMYK image of it', async () => {

@@ -46,7 +46,7 @@ import type {
   WeightsSource,
 } from './api-types.js';
 import { checkImage, now, toNimgError } from './profiles/shared.js';
-import type { CodecResources, EncodeJob, Profile } from './profiles/types.js';
+import type { CodecResources, EncodeJob, PerImageCoreApi, Profile } from './profiles/types.js';
 import { AmortizedModel, type FusedCore, type TransformFactoryOptions } from './profiles/amortized/model.js';
 import { amortizedProfile } from './profiles/amortized/index.js';
 import { checkRefine } from './profiles/amortized/refine-steps.js';
@@ -54,7 +54,6 @@ import { perImageProfile } from './profiles/perimage/profile.js';
 import { checkEffort } from './profiles/perimage/effort.js';
 import { checkPerImageOptions } from './profiles/perimage/encode.js';
 import { quantizeQuality } from './format/container.js';
-import type { PerImageCore } from './profiles/perimage/core.js';
 
 export type * from './api-types.js';
 export { MAX_REFINE, refineYSteps } from './profiles/amortized/refine-steps.js';
@@ -174,7 +173,7 @@ const NO_WEIGHTS =
 export class NimgCodec implements CodecResources {
   private model: AmortizedModel | null = null;
   private modelLoad: Promise<AmortizedModel> | null = null;
-  private piCore: Promise<PerImageCore> | null = null;
+  private piCore: Promise<PerImageCoreApi> | null = null;
   private readonly queue = new Queue();
   private disposed = false;
 
@@ -286,12 +285,12 @@ export class NimgCodec implements CodecResources {
   }
 
   /** CodecResources: the per-image core, its own instance of the core module. */
-  perImageCore(): Promise<PerImageCore> {
+  perImageCore(): Promise<PerImageCoreApi> {
     if (this.disposed) return Promise.reject(new NimgError('NOT_INITIALIZED', 'this codec was disposed'));
     this.piCore ??= (async () => {
       const { createPerImageCore } = await import('./profiles/perimage/core.js');
       const src = await this.coreSource();
-      return createPerImageCore(src as WebAssembly.Module | BufferSource | undefined);
+      return createPerImageCore(src as Parameters<typeof createPerImageCore>[0]);
     })();
     const p = this.piCore;
     p.catch(() => {

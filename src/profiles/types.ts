@@ -12,7 +12,20 @@ import type { Limits } from '../limits.js';
 import type { BackendChoice, DecodedImage, DecodeStats, EncodeProgress, EncodeStats, ProbeInfo, ProfileName } from '../api-types.js';
 import type { CheckedImage } from './shared.js';
 import type { AmortizedModel } from './amortized/model.js';
-import type { PerImageCore } from './perimage/core.js';
+import type { LatentGrids, PerImageParams } from './perimage/types.js';
+
+/**
+ * What the codec uses of the per-image core (src/profiles/perimage/core.ts PerImageCore),
+ * structurally: the package's declarations then name no WebAssembly types beyond Module,
+ * which a strict consumer without the DOM library cannot resolve.
+ */
+export interface PerImageCoreApi {
+  encodeParams(params: PerImageParams): Uint8Array;
+  encodeLatents(params: PerImageParams, grids: LatentGrids, width: number, height: number): Uint8Array;
+  decodeParams(bytes: Uint8Array): PerImageParams;
+  decodeLatents(params: PerImageParams, bytes: Uint8Array, width: number, height: number): LatentGrids;
+  synthesize(params: PerImageParams, grids: LatentGrids, width: number, height: number): Uint8ClampedArray;
+}
 
 /** What a codec instance lends a profile: its resources, each made on first use. */
 export interface CodecResources {
@@ -21,7 +34,7 @@ export interface CodecResources {
   /** the amortized model if it is already loaded (synchronous checks), else null */
   loadedAmortized(): AmortizedModel | null;
   /** the per-image core: an instance of the same nimg-core module, with its own memory */
-  perImageCore(): Promise<PerImageCore>;
+  perImageCore(): Promise<PerImageCoreApi>;
 }
 
 /** One encode, its options checked by the dispatcher. */

@@ -20,7 +20,16 @@ export type FusedCore = Core & {
   readonly module?: WebAssembly.Module;
 };
 
-export type GpuHs = import('../../model/gpu-hs.js').GpuHyperSynthesis;
+/**
+ * The WebGPU h_s (src/model/gpu-hs.ts) as this model uses it. Structural, so that the
+ * package's declarations (NimgCodec exposes this class) never name WebGPU's types: a strict
+ * consumer without the DOM library must compile them.
+ */
+export interface GpuHs {
+  run(zhat: Int32Array, hz: number, wz: number): Promise<Uint32Array>;
+  fits(hz: number, wz: number): boolean;
+  dispose(): void;
+}
 
 export type TransformFactoryOptions = Pick<InitOptions, 'wasmPaths' | 'tfjsWasmModule' | 'threads' | 'tileSize' | 'workerUrl' | 'timeoutMs'>;
 
@@ -30,7 +39,7 @@ export class AmortizedModel {
   private readonly transforms = new Map<BackendChoice, Promise<Transforms>>();
   /** the WebGPU h_s, made on first use on that backend (null: unusable, the core runs h_s) */
   private gpuHs: Promise<GpuHs | null> | null = null;
-  private joint: Promise<import('../../model/refine-z.js').JointModel> | null = null;
+  private joint: Promise<import('../../model/refine-types.js').JointModel> | null = null;
   private disposed = false;
   readonly modelId: string;
   readonly weightsHash: string;
@@ -129,7 +138,7 @@ export class AmortizedModel {
   }
 
   /** The integer h_s, z tables and scales that refinement's joint phase differentiates (built once). */
-  jointModel(): Promise<import('../../model/refine-z.js').JointModel> {
+  jointModel(): Promise<import('../../model/refine-types.js').JointModel> {
     this.joint ??= import('../../core/model.js').then(({ coreModelFromWeights }) => {
       return { ...coreModelFromWeights(this.weights), scales: this.scaleTable() };
     });

@@ -184,7 +184,7 @@ async function childBig(): Promise<object> {
     bpp: round(enc.stats.bpp, 4),
     psnr_db: round(p, 3),
     decoded_sha256: decodedSha256,
-    latent: info.latent,
+    latent: info.profile === 'amortized' ? info.latent : undefined,
     init_s: round(initS, 2),
     encode_s: round(enc.stats.totalMs / 1000, 2),
     decode_s: round(dec.stats.totalMs / 1000, 2),

@@ -22,7 +22,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NimgError } from '../src/errors.js';
 import { createPerImageCore } from '../src/profiles/perimage/core.js';
-import { decodePerImageFile } from '../src/profiles/perimage/decode.js';
+import { decodePerImageFile } from '../src/profiles/perimage/decode-file.js';
 import { DEFAULT_LIMITS } from '../src/limits.js';
 import { standInFile } from './perimage-standin.js';
 

@@ -32,7 +32,7 @@ import { fileURLToPath } from 'node:url';
 import { decodePng } from '../src/image/png.js';
 import { createPerImageCore } from '../src/profiles/perimage/core.js';
 import { parsePerImageContainer } from '../src/profiles/perimage/container.js';
-import { decodePerImageFile, type PerImageDecodeStats } from '../src/profiles/perimage/decode.js';
+import { decodePerImageFile, type PerImageDecodeStats } from '../src/profiles/perimage/decode-file.js';
 import { avifFactory, webpFactory, type CodecAdapter } from './codecs.js';
 import { psnrRgb } from './metrics.js';
 import { median } from './stats.js';

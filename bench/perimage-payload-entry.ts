@@ -3,8 +3,8 @@
  * bench/perimage-payload.ts bundles this entry to measure the JavaScript that decoding costs.
  * `wasm`: the compiled nimg-core.wasm (a WebAssembly.Module, or its bytes).
  */
-import { createPerImageCore, type PerImageCore } from '../src/profiles/perimage/core.js';
-import { decodePerImageFile } from '../src/profiles/perimage/decode.js';
+// the package's decode-only entry (nimg/perimage-decoder), as an application imports it
+import { createPerImageCore, decodePerImageFile, type PerImageCore } from '../src/perimage-decoder.js';
 
 let core: Promise<PerImageCore> | null = null;
 

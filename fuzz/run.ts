@@ -51,6 +51,7 @@ async function main(): Promise<void> {
     const t = await perimageTarget(10);
     piCore = t.core;
     targets.push(t);
+    disposers.push(t.dispose);
   }
   if (names.includes('png')) targets.push(pngTarget(0.6));
   if (names.includes('jpeg')) targets.push(jpegTarget(0.6));

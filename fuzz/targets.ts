@@ -18,8 +18,7 @@ import { PNG_MUTATORS, JPEG_MUTATORS } from './image-mutators.js';
 import type { FuzzTarget } from './mutator.js';
 import { NIMG_MUTATORS } from './nimg-mutators.js';
 import { jpegSeeds, nimgSeeds, pngSeeds } from './seeds.js';
-import { createPerImageCore } from '../src/profiles/perimage/core.js';
-import { decodePerImageFile } from '../src/profiles/perimage/decode.js';
+import { createPerImageCore, type PerImageCore } from '../src/profiles/perimage/core.js';
 import { perimageMutators } from './perimage-mutators.js';
 import { perimageSeeds } from './perimage-seeds.js';
 
@@ -64,15 +63,17 @@ export function jpegTarget(weight = 1): FuzzTarget {
 }
 
 /**
- * The per-image profile's decoder (container v2): the entry the public API uses,
- * decodePerImageFile (container → params section → latent stream → synthesis → alpha), on
- * the real WASM core. The mutators get a core of their own (they re-encode valid files with
- * extreme weights), so the decoder's instance sees only decodes. `core` is exposed so a run
- * can report its WASM memory.
+ * The per-image profile's decoder (container v2) through the public API: a codec with the
+ * core only (no weights), `decode(bytes)` → the dispatcher → the perimage profile (container
+ * → params section → latent stream → synthesis → alpha) on the real WASM core. The mutators
+ * get a core of their own (they re-encode valid files with extreme weights), so the
+ * decoder's instance sees only decodes. `core` is the codec's own per-image core, exposed so
+ * a run can report its WASM memory.
  */
-export async function perimageTarget(weight = 1): Promise<FuzzTarget & { core: Awaited<ReturnType<typeof createPerImageCore>> }> {
+export async function perimageTarget(weight = 1): Promise<FuzzTarget & { core: PerImageCore; dispose(): void }> {
   const mod = await WebAssembly.compile(readFileSync(CORE));
-  const core = await createPerImageCore(mod);
+  const codec = await NimgCodec.createLazy({ wasm: mod, backend: 'wasm', threads: 1 });
+  const core = (await codec.perImageCore()) as PerImageCore;
   const helper = await createPerImageCore(mod);
   return {
     name: 'perimage-decode',
@@ -80,6 +81,7 @@ export async function perimageTarget(weight = 1): Promise<FuzzTarget & { core: A
     seeds: await perimageSeeds(helper),
     mutators: perimageMutators(helper),
     core,
-    run: (input) => decodePerImageFile(core, input, { limits: FUZZ_LIMITS }),
+    run: (input) => codec.decode(input, { limits: FUZZ_LIMITS }),
+    dispose: () => codec.dispose(),
   };
 }

@@ -72,6 +72,26 @@ export class Abort implements AbortCheck {
   }
 
   /**
+   * An AbortSignal that fires when this abort does (the caller's signal or the deadline), for
+   * work that takes a signal rather than calling check() (the perimage optimiser checks it
+   * between its steps). `dispose()` removes the listener and the timer.
+   */
+  linkedSignal(): { signal: AbortSignal; dispose(): void } {
+    const ac = new AbortController();
+    const fire = () => ac.abort(this.fired('the signal') ?? new NimgError('ABORTED', `${this.what} aborted`));
+    this.signal?.addEventListener('abort', fire, { once: true });
+    const timer = this.deadline === Infinity ? undefined : setTimeout(fire, Math.min(0x7fffffff, Math.max(0, this.deadline - now())));
+    if (this.fired('start')) fire();
+    return {
+      signal: ac.signal,
+      dispose: () => {
+        this.signal?.removeEventListener('abort', fire);
+        if (timer !== undefined) clearTimeout(timer);
+      },
+    };
+  }
+
+  /**
    * `p`, unless the signal fires or the budget runs out first: then ABORTED at once. The
    * listener and the timer are removed when either settles (no leak, no process kept alive).
    */

@@ -22,6 +22,7 @@ export {
   NimgCodec,
   DEFAULT_QUALITY,
   DEFAULT_ENCODE_OPTIONS,
+  DEFAULT_EFFORT,
   MAX_REFINE,
   interpolateGain,
 } from './codec.js';
@@ -32,6 +33,10 @@ export type {
   DecodeOptions,
   ProbeOptions,
   ProbeInfo,
+  AmortizedProbeInfo,
+  PerImageProbeInfo,
+  PerImageArchInfo,
+  ProfileName,
   EncodeStats,
   DecodeStats,
   HsPlace,

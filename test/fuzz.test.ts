@@ -81,6 +81,7 @@ describe.skipIf(!HAVE_CORE)('fuzz: the per-image (v2) decoder (short run)', () =
   beforeAll(async () => {
     pi = await perimageTarget();
   }, 60_000);
+  afterAll(() => pi?.dispose());
 
   it('seeds are valid v2 files that decode; the repairing mutators keep both CRCs right', async () => {
     for (const s of pi.seeds) await expect(Promise.resolve(pi.run(s))).resolves.toBeTruthy();

@@ -9,7 +9,7 @@ import { NimgError } from '../src/errors.js';
 import { encodeAlpha } from '../src/format/alpha.js';
 import { writePerImageContainer } from '../src/profiles/perimage/container.js';
 import { createPerImageCore, type PerImageCore } from '../src/profiles/perimage/core.js';
-import { decodePerImageFile } from '../src/profiles/perimage/decode.js';
+import { decodePerImageFile } from '../src/profiles/perimage/decode-file.js';
 import { defaultArch, type LatentGrids, type PerImageParams } from '../src/profiles/perimage/types.js';
 import { crc32 } from '../src/format/crc32.js';
 import { makeRng, randomGrids, randomParams } from './fixtures/perimage-random.js';

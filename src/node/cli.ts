@@ -1,7 +1,7 @@
 /**
  * The `nimg` command line (bin/nimg.js). Node only.
  *
- *   nimg encode IN.(png|jpg) OUT.nimg [--quality Q] [--refine N] [--backend B]   ('-': stdin/stdout)
+ *   nimg encode IN.(png|jpg) OUT.nimg [--profile P] [--quality Q] [--refine N | --effort E] [--backend B]   ('-': stdin/stdout)
  *   nimg encode IN... -o DIR [--jobs N] [--force] …                             (files and folders)
  *   nimg decode IN.nimg OUT.png | nimg decode IN... -o DIR
  *   nimg info IN.nimg
@@ -107,7 +107,16 @@ async function code(args: Parsed, io: Io): Promise<number> {
   const t0 = performance.now();
   const plan = await makePlan(args);
   const n = jobCount(args, plan.jobs.length);
-  const settings: JobSettings = { command, quality: args.quality, refine: args.refine, backend: args.backend, threads: args.threads };
+  const settings: JobSettings = {
+    command,
+    profile: args.profile,
+    quality: args.quality,
+    refine: args.refine,
+    effort: args.effort,
+    backend: args.backend,
+    requestedBackend: args.backend,
+    threads: args.threads,
+  };
   // several jobs share the cores: each WASM backend gets its share of threads
   if (n > 1 && settings.threads === undefined) settings.threads = Math.max(1, Math.floor(availableParallelism() / n));
   const tty = io.stderrIsTTY ?? (io === defaultIo && !!process.stderr.isTTY);

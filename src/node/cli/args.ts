@@ -2,7 +2,7 @@
  * Command-line parsing of `nimg` (src/node/cli.ts): the usage text, the options and the
  * checks that need no file system. A UsageError means exit status 2.
  */
-import { DEFAULT_QUALITY, MAX_REFINE, type BackendChoice } from '../../codec.js';
+import { DEFAULT_QUALITY, MAX_REFINE, type BackendChoice, type ProfileName } from '../../codec.js';
 import { QUALITY_MAX, QUALITY_MIN } from '../../format/container.js';
 import { MAX_THREADS } from '../../backend/threads.js';
 
@@ -15,8 +15,13 @@ export const USAGE = `Usage:
   nimg --help | --version
 
 Options:
-  -q, --quality Q   ${QUALITY_MIN} (smallest) .. ${QUALITY_MAX} (best), continuous, default ${DEFAULT_QUALITY}
-  -r, --refine N    encoder effort: N steps of latent refinement, 0 (default) .. ${MAX_REFINE};
+  -p, --profile P   amortized (default: fast, any machine; container v1) | perimage (a decoder
+                    learnt per image and sent in the file; container v2, decodes without
+                    the weights; thousands of optimisation steps: use a GPU)
+  -q, --quality Q   ${QUALITY_MIN} (smallest) .. ${QUALITY_MAX} (best), continuous, default ${DEFAULT_QUALITY} (both profiles)
+  -e, --effort E    perimage encoder effort: the share (0, 1] of the default optimisation
+                    steps to run (default 1; 0.25 runs a quarter of them, about 4x faster)
+  -r, --refine N    amortized encoder effort: N steps of latent refinement, 0 (default) .. ${MAX_REFINE};
                     on Kodak at equal PSNR, 75 steps: 9.0% smaller, 150: 10.6%; each step
                     runs the decoder's network forward and backward, so use a GPU
                     (--backend webgpu)
@@ -25,7 +30,9 @@ Options:
   -f, --force       overwrite existing outputs (with --out-dir)
   -j, --jobs N      files coded at once, each by its own codec in a worker thread
                     (default: cores, up to 4 and up to the number of files; 1 on a GPU)
-  -b, --backend B   auto (default) | webgpu | wasm | cpu
+  -b, --backend B   auto (default) | webgpu | wasm | cpu; perimage encodes with auto need a
+                    hardware GPU and are refused without one (the message estimates the CPU
+                    time): --backend wasm runs them on the CPU anyway
   -t, --threads N   worker threads of the WASM backend per job, 1..${MAX_THREADS}, never more
                     than the cores (default: cores / jobs, up to 8; 1 = none)
   -v, --verbose     print size and stage timings to stderr
@@ -47,6 +54,8 @@ export interface Parsed {
   /** the single-file form's output ('-': stdout); undefined with --out-dir */
   output?: string;
   outDir?: string;
+  profile?: ProfileName;
+  effort?: number;
   quality?: number;
   refine?: number;
   backend?: BackendChoice;
@@ -81,6 +90,8 @@ export function parseArgs(argv: string[]): Parsed | 'help' | 'version' {
   let command = '';
   let quality: number | undefined;
   let refine: number | undefined;
+  let profile: ProfileName | undefined;
+  let effort: number | undefined;
   let backend: BackendChoice | undefined;
   let verbose = false;
   let force = false;
@@ -118,6 +129,15 @@ export function parseArgs(argv: string[]): Parsed | 'help' | 'version' {
         throw new UsageError(`--quality must be a number in [${QUALITY_MIN}, ${QUALITY_MAX}], got ${JSON.stringify(s)}`);
       }
       quality = q;
+    } else if (a === '-p' || a === '--profile') {
+      const p = next();
+      if (p !== 'amortized' && p !== 'perimage') throw new UsageError(`--profile must be amortized or perimage, got ${JSON.stringify(p)}`);
+      profile = p;
+    } else if (a === '-e' || a === '--effort') {
+      const s = next();
+      const e = Number(s);
+      if (s.trim() === '' || !Number.isFinite(e) || e <= 0 || e > 1) throw new UsageError(`--effort must be a number in (0, 1], got ${JSON.stringify(s)}`);
+      effort = e;
     } else if (a === '-r' || a === '--refine') {
       refine = intOption('--refine', next(), 0, MAX_REFINE);
     } else if (a === '-b' || a === '--backend') {
@@ -146,7 +166,12 @@ export function parseArgs(argv: string[]): Parsed | 'help' | 'version' {
   }
   if (!command) throw new UsageError('no command given');
   if (command !== 'encode' && command !== 'decode' && command !== 'info') throw new UsageError(`unknown command ${JSON.stringify(command)}`);
-  const base = { command, quality, refine, backend, threads, jobs, force, verbose } as const;
+  const base = { command, profile, effort, quality, refine, backend, threads, jobs, force, verbose } as const;
+  if (command !== 'encode' && (profile !== undefined || effort !== undefined)) {
+    throw new UsageError(`${command} takes no --profile or --effort (the file's header names its profile)`);
+  }
+  if (effort !== undefined && profile !== 'perimage') throw new UsageError('--effort is for --profile perimage (the amortized profile\'s effort is --refine)');
+  if (refine !== undefined && profile === 'perimage') throw new UsageError('--refine is for the amortized profile (perimage takes --effort)');
 
   if (command === 'info') {
     if (files.length !== 1) throw new UsageError(`info takes 1 file argument, got ${files.length}`);

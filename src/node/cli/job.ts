@@ -8,16 +8,23 @@ import path from 'node:path';
 import { NimgError, isNimgError } from '../../errors.js';
 // the Node default assets (core, weights): a job may run in a worker thread of its own
 import '../defaults.js';
-import { NimgCodec, probe, type BackendChoice, type EncodeProgress, type InitOptions } from '../../codec.js';
+import { NimgCodec, probe, type BackendChoice, type EncodeProgress, type InitOptions, type ProfileName } from '../../codec.js';
+import { noGpuError } from '../../profiles/perimage/encode.js';
+import { stepsOfEffort } from '../../profiles/perimage/effort.js';
+import { mayHaveGpu } from './gpu-probe.js';
 import { decodeImageFile, encodePng } from '../../image/index.js';
 import { weightsPaths } from '../loader.js';
 
 /** What every job of a run shares (sent to the workers as it is: plain data). */
 export interface JobSettings {
   command: 'encode' | 'decode';
+  profile?: ProfileName;
   quality?: number;
   refine?: number;
+  effort?: number;
   backend?: BackendChoice;
+  /** the --backend the user gave (undefined: auto), kept when the GPU probe rewrites `backend` */
+  requestedBackend?: BackendChoice;
   threads?: number;
 }
 
@@ -47,18 +54,31 @@ export function initOptions(s: JobSettings): InitOptions {
   return o;
 }
 
+/** The codec of a run; `needsWeights`: the job is amortized (an encode, or a version-1 file). */
+export type CodecGetter = (needsWeights: boolean) => Promise<NimgCodec>;
+
+const initFailure = (e: unknown): never => {
+  throw new InitFailure(isNimgError(e) ? e : new NimgError('INTERNAL', String(e)));
+};
+
 /**
  * A codec made on first use (after the first input was read and checked), once. `prepare`
  * may adjust the settings first (the CLI's quiet GPU probe); its failure is the codec's.
+ * The weights and the backend are loaded when the first amortized job asks for them, so a
+ * run of perimage files never reads them; their failure stops the run (InitFailure).
  */
-export function lazyCodec(s: JobSettings, prepare?: (s: JobSettings) => Promise<JobSettings>): { get: () => Promise<NimgCodec>; dispose: () => void } {
+export function lazyCodec(s: JobSettings, prepare?: (s: JobSettings) => Promise<JobSettings>): { get: CodecGetter; dispose: () => void } {
   let p: Promise<NimgCodec> | null = null;
+  let weights: Promise<NimgCodec> | null = null;
   return {
-    get: () => {
-      p ??= (async () => NimgCodec.create(initOptions(prepare ? await prepare(s) : s)))().catch((e) => {
-        throw new InitFailure(isNimgError(e) ? e : new NimgError('INTERNAL', String(e)));
+    get: (needsWeights) => {
+      p ??= (async () => NimgCodec.createLazy(initOptions(prepare ? await prepare(s) : s)))().catch(initFailure);
+      if (!needsWeights) return p;
+      weights ??= p.then(async (c) => {
+        await c.prepare().catch(initFailure);
+        return c;
       });
-      return p;
+      return weights;
     },
     dispose: () => {
       p?.then((c) => c.dispose(), () => {});
@@ -133,15 +153,22 @@ const ms = (v: number) => `${v.toFixed(0)} ms`;
 export async function runJob(
   job: { input: string; output: string },
   s: JobSettings,
-  codec: () => Promise<NimgCodec>,
+  codec: CodecGetter,
   onProgress?: (p: EncodeProgress) => void,
 ): Promise<JobResult> {
   // the backend is the codec's own (lazyCodec's `prepare` may have chosen it): no per-call one
   const input = await readInput(job.input);
   if (s.command === 'encode') {
     const image = await decodeImageFile(input);
-    const c = await codec();
-    const { bytes, stats } = await c.encodeWithStats(image, { quality: s.quality, refine: s.refine, onProgress });
+    const perimage = s.profile === 'perimage';
+    const c = await codec(!perimage);
+    if (perimage) await refuseCpuPerImage(s, c, image.width, image.height);
+    const { bytes, stats } = await c.encodeWithStats(image, {
+      profile: s.profile,
+      quality: s.quality,
+      ...(perimage ? { effort: s.effort } : { refine: s.refine }),
+      onProgress,
+    });
     await writeOutput(job.output, bytes);
     return {
       bytes: bytes.length,
@@ -149,14 +176,16 @@ export async function runJob(
       height: image.height,
       bpp: stats.bpp,
       backend: stats.backend,
-      timings:
-        `total ${ms(stats.totalMs)} (transforms ${ms(stats.transformMs)}, entropy ${ms(stats.entropyMs)}, pre ${ms(stats.preMs)}` +
-        `${stats.refineMs ? `, refine ${ms(stats.refineMs)}` : ''})`,
+      timings: perimage
+        ? `total ${ms(stats.totalMs)} (optimize ${ms(stats.optimizeMs ?? 0)} for ${stats.steps} steps, quantize ${ms(stats.quantizeMs ?? 0)}, ` +
+          `entropy ${ms(stats.entropyMs)}; params ${stats.paramsBytes} B, latents ${stats.latentBytes} B)`
+        : `total ${ms(stats.totalMs)} (transforms ${ms(stats.transformMs)}, entropy ${ms(stats.entropyMs)}, pre ${ms(stats.preMs)}` +
+          `${stats.refineMs ? `, refine ${ms(stats.refineMs)}` : ''})`,
     };
   }
   const info = probe(input); // container errors before loading the model
-  await checkModelEarly(info.modelId, info.weightsHash);
-  const c = await codec();
+  if (info.profile === 'amortized') await checkModelEarly(info.modelId, info.weightsHash);
+  const c = await codec(info.profile === 'amortized');
   const { image, stats } = await c.decodeWithStats(input);
   const png = encodePng(image);
   await writeOutput(job.output, png);
@@ -166,6 +195,22 @@ export async function runJob(
     height: image.height,
     bpp: info.bpp,
     backend: stats.backend,
-    timings: `total ${ms(stats.totalMs)} (transform ${ms(stats.transformMs)}, entropy ${ms(stats.entropyMs)}, post ${ms(stats.postMs)})`,
+    timings: `total ${ms(stats.totalMs)} (${info.profile === 'perimage' ? 'upsampling + synthesis' : 'transform'} ${ms(stats.transformMs)}, entropy ${ms(stats.entropyMs)}, post ${ms(stats.postMs)})`,
   };
+}
+
+/**
+ * The no-GPU policy of the API (src/profiles/perimage/encode.ts), decided from the CLI's
+ * quiet probe rather than by loading Dawn here (its warnings would reach the terminal): with
+ * --backend auto (or none) on a machine without a hardware GPU, refuse and name the estimate.
+ */
+async function refuseCpuPerImage(s: JobSettings, c: NimgCodec, width: number, height: number): Promise<void> {
+  const requested = s.requestedBackend ?? 'auto';
+  if (requested !== 'auto') return;
+  const noDevice = !mayHaveGpu();
+  if (!noDevice && c.defaultBackend !== 'wasm' && c.defaultBackend !== 'cpu') return;
+  const { DEFAULT_STEPS } = await import('../../profiles/perimage/encoder/index.js');
+  const steps = stepsOfEffort(s.effort ?? 1, DEFAULT_STEPS);
+  // every file of the run would be refused the same way: stop the run
+  throw new InitFailure(noGpuError(width, height, steps, noDevice ? 'no GPU device on this machine' : 'the adapter probe found no hardware adapter'));
 }

@@ -44,8 +44,9 @@ export function formatDuration(ms: number): string {
 }
 
 /**
- * How far a job is, 0..1, from its encoder progress: refinement dominates a refined encode
- * (5% .. 95%); otherwise analysis is most of the transforms' time.
+ * How far a job is, 0..1, from its encoder progress: refinement (amortized) or the
+ * optimisation (perimage) dominates such an encode (5% .. 95%); otherwise analysis is most
+ * of the transforms' time.
  */
 export function jobFraction(p: EncodeProgress | undefined, refining: boolean): number {
   if (!p) return 0;
@@ -53,6 +54,7 @@ export function jobFraction(p: EncodeProgress | undefined, refining: boolean): n
     case 'analysis':
       return refining ? 0.02 : 0.05;
     case 'refine':
+    case 'optimize':
       return 0.05 + (0.9 * p.done) / Math.max(1, p.total);
     case 'coding':
       return refining ? 0.95 : 0.7;
@@ -136,11 +138,12 @@ export class Progress {
     const elapsed = this.now() - this.t0;
     const total = this.o.total;
     let frac = this.done + this.failed;
-    for (const a of this.active.values()) frac += jobFraction(a.p, a.p?.stage === 'refine' || (a.p?.total ?? 0) > 1);
+    for (const a of this.active.values()) frac += jobFraction(a.p, a.p?.stage === 'refine' || a.p?.stage === 'optimize' || (a.p?.total ?? 0) > 1);
     frac = total > 0 ? Math.min(1, frac / total) : 1;
     const current = [...this.active.values()].map((a) => {
       const name = a.job.input === '-' ? 'stdin' : path.basename(a.job.input);
-      return a.p?.stage === 'refine' ? `${name} refine ${a.p.done}/${a.p.total}` : name;
+      // the long stages show their steps: `refine 45/150`, `optimize 2400/8000`
+      return a.p?.stage === 'refine' || a.p?.stage === 'optimize' ? `${name} ${a.p.stage} ${a.p.done}/${a.p.total}` : name;
     });
     // an estimate needs some progress to go on
     const eta = frac > 0.02 && frac < 1 ? `, ETA ${formatDuration((elapsed * (1 - frac)) / frac)}` : '';

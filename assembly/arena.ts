@@ -45,16 +45,46 @@ export function resetCall(): void {
   setErrIndex(-1);
 }
 
+/**
+ * Bumped by resetModel(): data kept across calls (atCallStart) records it and are stale (their memory
+ * reused) once it changes.
+ */
+let generation: u32 = 1;
+export function arenaGeneration(): u32 {
+  return generation;
+}
+
 /** Drop everything, model included. */
 export function resetModel(): void {
   setErrIndex(-1);
   top = heapStart;
   modelTop = heapStart;
+  generation++;
 }
 
 /** Everything allocated so far belongs to the model and survives resetCall(). */
 export function commitModel(): void {
   modelTop = top;
+}
+
+/**
+ * True while nothing was allocated since resetCall(): data built once and kept for the
+ * module's life (the per-image profile's Laplace tables) is allocated then and joined to the
+ * model region with commitModel(), so it never sits among call buffers. resetModel() drops it
+ * (arenaGeneration() changes, and its owner rebuilds it).
+ */
+export function atCallStart(): bool {
+  return top == modelTop;
+}
+
+/** Current top, to give back later with arenaRelease (scratch reused band after band). */
+export function arenaMark(): usize {
+  return top;
+}
+
+/** Drop every block allocated since arenaMark() returned mark. */
+export function arenaRelease(mark: usize): void {
+  if (mark >= modelTop && mark <= top) top = mark;
 }
 
 /** Bytes in use (model + current call), for diagnostics. */

@@ -19,3 +19,10 @@ export function debugTrap(): void {
 export function coreVersion(): i32 {
   return 1;
 }
+
+// Profile 2, "perimage" (src/profiles/perimage/SPEC.md)
+export {
+  piInit, piTablesMeta, piTableCdfs, piTablePtrs, piTableCdfCount,
+  piDecodeParams, piEncodeParams, piSetModel, piHeaderLen, piParamCount, piTensorCount, piK, piOut, piOutLength,
+  piArmEval, piAllocGrids, piLatentCount, piLoadGrids, piStoreGrids, piEncodeLatents, piDecodeLatents, piSynthesize, piSetBandRows, piSetUpsampleOnly,
+} from './perimage/index';

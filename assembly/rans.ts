@@ -53,13 +53,13 @@ const LUT_SHIFT: u32 = PREC - LUT_BITS;
 // Table meta: 16 bytes per table: cdf ptr (u32 values, n+1 of them), lut ptr (u16 [LUT_SIZE]),
 // lo = offset (i32), n = number of symbols incl. escape (u32).
 // @ts-ignore: decorator
-@inline const META_CDF: usize = 0;
+@inline export const META_CDF: usize = 0;
 // @ts-ignore: decorator
-@inline const META_LUT: usize = 4;
+@inline export const META_LUT: usize = 4;
 // @ts-ignore: decorator
-@inline const META_LO: usize = 8;
+@inline export const META_LO: usize = 8;
 // @ts-ignore: decorator
-@inline const META_N: usize = 12;
+@inline export const META_N: usize = 12;
 
 let buildStatus: i32 = ST_OK;
 export function getBuildStatus(): i32 {
@@ -377,6 +377,53 @@ function decodeEscape(lo: i32, n: u32): i32 {
   return ST_OK;
 }
 
+// ---------------------------------------------------------------------------------------
+// Decoder step functions, shared by the batch decoder (decodeSyms) and the per-symbol decoder
+// (decStart / decNext / decFinish, used when the table of a symbol depends on the symbols
+// decoded before it: the per-image profile's context model).
+
+/**
+ * The symbol s of table m (meta entry) whose interval [cdf[s], cdf[s+1]) holds slot.
+ * REQUIRES: m a meta entry of buildTables(); slot < 2^16.
+ * ENSURES: bounded by the table length (cdf[n] = 2^16 > slot stops the walk).
+ */
+// @ts-ignore: decorator
+@inline function findSym(m: usize, slot: u32): u32 {
+  const cdf = <usize>load<u32>(m, META_CDF);
+  const lut = <usize>load<u32>(m, META_LUT);
+  let s = <u32>load<u16>(lut + (<usize>(slot >> LUT_SHIFT) << 1));
+  while (slot >= load<u32>(cdf + (<usize>(s + 1) << 2))) s++;
+  return s;
+}
+
+/**
+ * The state after decoding symbol s (before renormalisation): freq·(x >> 16) + slot − start.
+ * REQUIRES: s = findSym(m, x & 0xFFFF).
+ */
+// @ts-ignore: decorator
+@inline function advance(m: usize, s: u32, x: u32): u32 {
+  const cdf = <usize>load<u32>(m, META_CDF);
+  const c0 = load<u32>(cdf + (<usize>s << 2));
+  const c1 = load<u32>(cdf + (<usize>(s + 1) << 2));
+  return (c1 - c0) * (x >> 16) + (x & 0xFFFF) - c0;
+}
+
+/**
+ * The escape of table m after its escape symbol, on the state (x, pos): decodes the bypass
+ * bits, leaves the state in dX / dPos and the value in dVal.
+ * REQUIRES: pos <= end; L <= x.
+ * ENSURES: ST_OK, ST_CORRUPT (decodeEscape) or ST_TRUNCATED (ran past end).
+ */
+function escapeStep(m: usize, x: u32, pos: usize, end: usize): i32 {
+  dX = x;
+  dPos = pos;
+  dEnd = end;
+  dOver = false;
+  const st = decodeEscape(load<i32>(m, META_LO), load<u32>(m, META_N));
+  if (dOver) return ST_TRUNCATED;
+  return st;
+}
+
 /**
  * Decode n values into out[i] with table idx[i] (idxPtr = 0: table = i / perTable).
  * REQUIRES: meta from buildTables() with T tables; inPtr points to inLen readable bytes
@@ -415,17 +462,8 @@ export function decodeSyms(meta: usize, T: u32, inPtr: usize, inLen: u32, idxPtr
       return ST_BAD_INPUT;
     }
     const m = meta + (<usize>t << 4);
-    const cdf = <usize>load<u32>(m, META_CDF);
-    const lut = <usize>load<u32>(m, META_LUT);
-    const slot = x & 0xFFFF;
-    let s = <u32>load<u16>(lut + (<usize>(slot >> LUT_SHIFT) << 1));
-    let c1 = load<u32>(cdf + (<usize>(s + 1) << 2));
-    while (slot >= c1) {
-      s++;
-      c1 = load<u32>(cdf + (<usize>(s + 1) << 2));
-    }
-    const c0 = load<u32>(cdf + (<usize>s << 2));
-    x = (c1 - c0) * (x >> 16) + slot - c0;
+    const s = findSym(m, x & 0xFFFF);
+    x = advance(m, s, x);
     // branchless renormalisation (the branch would be unpredictable): the word at pos is
     // loaded in any case (pos <= end here; the 2 bytes after the input are readable slack)
     // and used only if x < L. A valid stream never needs a word past its end, so pos > end
@@ -438,23 +476,18 @@ export function decodeSyms(meta: usize, T: u32, inPtr: usize, inLen: u32, idxPtr
       setErrIndex(i);
       return ST_TRUNCATED;
     }
-    const lo = load<i32>(m, META_LO);
     const nsym = load<u32>(m, META_N);
     if (s == nsym - 1) {
-      dX = x;
-      dPos = pos;
-      dEnd = end;
-      dOver = false;
-      const st = decodeEscape(lo, nsym);
+      const st = escapeStep(m, x, pos, end);
+      if (st != ST_OK) {
+        setErrIndex(i);
+        return st;
+      }
       x = dX;
       pos = dPos;
-      if (st != ST_OK || dOver) {
-        setErrIndex(i);
-        return dOver ? ST_TRUNCATED : st;
-      }
       store<i32>(outPtr + (<usize>i << 2), dVal);
     } else {
-      store<i32>(outPtr + (<usize>i << 2), lo + <i32>s);
+      store<i32>(outPtr + (<usize>i << 2), load<i32>(m, META_LO) + <i32>s);
     }
     const tmp = x;
     x = y;
@@ -462,4 +495,65 @@ export function decodeSyms(meta: usize, T: u32, inPtr: usize, inLen: u32, idxPtr
   }
   if (x != L || y != L || pos != end) return ST_CORRUPT;
   return ST_OK;
+}
+
+// Per-symbol decoder: same stream, same A/B interleaving (sX is the state of the next symbol,
+// sY the other), state kept in globals between calls.
+let sX: u32 = 0;
+let sY: u32 = 0;
+let sPos: usize = 0;
+let sEnd: usize = 0;
+let sVal: i32 = 0;
+
+/**
+ * Start decoding the stream [inPtr, inPtr + inLen) one symbol at a time.
+ * REQUIRES: as decodeSyms (2 readable slack bytes after the input).
+ * ENSURES: ST_OK, ST_TRUNCATED (< 8 bytes) or ST_CORRUPT (a header state below 2^16).
+ */
+export function decStart(inPtr: usize, inLen: u32): i32 {
+  if (inLen < 8) return ST_TRUNCATED;
+  sX = load<u32>(inPtr);
+  sY = load<u32>(inPtr, 4);
+  if (sX < L || sY < L) return ST_CORRUPT;
+  sPos = inPtr + 8;
+  sEnd = inPtr + inLen;
+  return ST_OK;
+}
+
+/**
+ * Decode the next symbol with table m (a meta entry of buildTables()); the value is decValue().
+ * REQUIRES: decStart() returned ST_OK and every decNext() since returned ST_OK.
+ * ENSURES: same steps as decodeSyms; ST_OK, ST_TRUNCATED or ST_CORRUPT (escape).
+ */
+export function decNext(m: usize): i32 {
+  let x = sX;
+  const s = findSym(m, x & 0xFFFF);
+  x = advance(m, s, x);
+  let pos = sPos;
+  const need = x < L;
+  const wrd = <u32>load<u16>(pos);
+  x = select<u32>((x << 16) | wrd, x, need);
+  pos += <usize>need << 1;
+  if (pos > sEnd) return ST_TRUNCATED;
+  if (s == load<u32>(m, META_N) - 1) {
+    const st = escapeStep(m, x, pos, sEnd);
+    if (st != ST_OK) return st;
+    x = dX;
+    pos = dPos;
+    sVal = dVal;
+  } else sVal = load<i32>(m, META_LO) + <i32>s;
+  sPos = pos;
+  sX = sY;
+  sY = x;
+  return ST_OK;
+}
+
+// @ts-ignore: decorator
+@inline export function decValue(): i32 {
+  return sVal;
+}
+
+/** ST_OK if the stream ended exactly (both states back to 2^16, every byte used), else ST_CORRUPT. */
+export function decFinish(): i32 {
+  return sX == L && sY == L && sPos == sEnd ? ST_OK : ST_CORRUPT;
 }

@@ -1,0 +1,171 @@
+"""Profile 2 ("perimage") in PyTorch: the per-image model of src/profiles/perimage/SPEC.md.
+
+One module per image: L latent grids, an autoregressive context model (ARM) over causal
+neighbours, a 2x upsampler with 4 learnable taps, and a small synthesis. Trained per image
+by encode.py; its integer twin (the rate the core will really code) is in exact.py.
+
+Shapes follow the SPEC exactly so that a model trained here can be quantized and written
+by the TypeScript core (export.py); the float ARM mimics the integer one's clamps.
+"""
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+# SPEC §1: the causal context, in priority order; N is a prefix of this list.
+CONTEXT = [(0, -1), (-1, 0), (-1, -1), (-1, 1), (0, -2), (-2, 0), (-1, -2), (-1, 2),
+           (-2, -1), (-2, 1), (0, -3), (-3, 0), (-2, -2), (-2, 2), (-1, -3), (-1, 3),
+           (-3, -1), (-3, 1), (-2, -3), (-2, 3), (-3, -2), (-3, 2), (0, -4), (-4, 0)]
+# the masked first layer is a conv over rows -4..0 and columns -4..+4 of the padded grid
+CTX_ROWS, CTX_COLS = 5, 9
+LOG2B_MIN, LOG2B_MAX = -3.0, -3.0 + 79 / 8
+Q_MAX = 127
+HIDDEN_MAX = 128.0  # 32767 / 256: the integer ARM clamps its Q8 activations there
+BICUBIC = (-0.03515625, 0.26171875, 0.87890625, -0.10546875)  # a = -0.75 at offsets 1.75, .75, .25, 1.25
+
+
+def default_arch():
+    return dict(L=7, N=16, D=2, Wh=16,
+                synthesis=[('1x1', 24, 'relu', False), ('1x1', 24, 'relu', False), ('1x1', 3, 'none', False),
+                           ('3x3', 3, 'relu', True), ('3x3', 3, 'none', True)])
+
+
+def grid_sizes(H, W, L):
+    return [(math.ceil(H / 2 ** k), math.ceil(W / 2 ** k)) for k in range(L)]
+
+
+def context_scatter(N):
+    """[N, 5*9] one-hot: where neighbour j sits in the 5x9 window (row 4 = current row, col 4 = current col)."""
+    P = torch.zeros(N, CTX_ROWS * CTX_COLS)
+    for j, (dy, dx) in enumerate(CONTEXT[:N]):
+        P[j, (dy + 4) * CTX_COLS + (dx + 4)] = 1.0
+    return P
+
+
+def up2(x, taps, out_h, out_w):
+    """SPEC up2 on [B, C, h, w]: rows then columns, edge replication, cropped to out_h x out_w."""
+    t0, t1, t2, t3 = taps[0], taps[1], taps[2], taps[3]
+    z = torch.zeros((), device=x.device, dtype=x.dtype)
+    even = torch.stack([t0, t1, t2, t3, z])  # offsets -2..+2
+    odd = torch.stack([z, t3, t2, t1, t0])
+    k = torch.stack([even, odd])  # [2, 5]
+    B, C, h, w = x.shape
+    y = x.reshape(B * C, 1, h, w)
+    # rows
+    yp = F.pad(y, (0, 0, 2, 2), mode='replicate')
+    r = F.conv2d(yp, k.view(2, 1, 5, 1))  # [BC, 2, h, w]
+    r = r.permute(0, 2, 1, 3).reshape(B * C, 1, 2 * h, w)[:, :, :out_h]
+    # columns
+    rp = F.pad(r, (2, 2, 0, 0), mode='replicate')
+    c = F.conv2d(rp, k.view(2, 1, 1, 5))  # [BC, 2, out_h, w]
+    c = c.permute(0, 2, 3, 1).reshape(B * C, 1, out_h, 2 * w)[:, :, :, :out_w]
+    return c.reshape(B, C, out_h, out_w)
+
+
+def laplace_bits(q, mu, log2b):
+    """-log2 of the Laplace(mu, b) mass of [q - 0.5, q + 0.5]; stable on both tails."""
+    b = torch.exp2(log2b)
+    u = (q - mu).abs()
+    tail = 0.5 * torch.exp(-(u - 0.5).clamp_min(0) / b) * (-torch.expm1(-1.0 / b))
+    centre = 1 - 0.5 * (torch.exp(-(0.5 + u) / b) + torch.exp(-(0.5 - u).clamp_min(0) / b))
+    p = torch.where(u >= 0.5, tail, centre)
+    return -torch.log2(p.clamp_min(2.0 ** -20))
+
+
+class PerImage(nn.Module):
+    def __init__(self, H, W, arch=None, seed=0):
+        super().__init__()
+        arch = arch or default_arch()
+        self.arch, self.H, self.W = arch, H, W
+        g = torch.Generator().manual_seed(seed)
+        self.sizes = grid_sizes(H, W, arch['L'])
+        self.latents = nn.ParameterList([nn.Parameter(torch.zeros(1, 1, h, w)) for h, w in self.sizes])
+        # ARM
+        N, D, Wh = arch['N'], arch['D'], arch['Wh']
+        dims = [N] + [Wh] * D + [2]
+        self.arm = nn.ModuleList()
+        for i in range(len(dims) - 1):
+            lin = nn.Linear(dims[i], dims[i + 1])
+            bound = 1 / math.sqrt(dims[i])
+            with torch.no_grad():
+                lin.weight.uniform_(-bound, bound, generator=g)
+                lin.bias.zero_()
+                if i == len(dims) - 2:  # start from a broad, centred prior
+                    lin.weight.mul_(0.1)
+                    lin.bias[1] = 1.0
+            self.arm.append(lin)
+        self.register_buffer('scatter', context_scatter(N))
+        self.taps = nn.Parameter(torch.tensor(BICUBIC))
+        # synthesis
+        self.syn = nn.ModuleList()
+        c = arch['L']
+        for li, (kind, out, act, res) in enumerate(arch['synthesis']):
+            k = 3 if kind == '3x3' else 1
+            conv = nn.Conv2d(c, out, k, padding=k // 2)
+            with torch.no_grad():
+                bound = 1 / math.sqrt(c * k * k)
+                conv.weight.uniform_(-bound, bound, generator=g)
+                conv.bias.zero_()
+                if res:
+                    conv.weight.zero_()
+                if out == 3 and not res:  # the RGB layer starts at mid-grey
+                    conv.bias.fill_(0.5)
+            self.syn.append(conv)
+            c = out
+
+    # -- the three parts -------------------------------------------------------------
+    def arm_params(self, q):
+        """mu, log2b for every position of grid q [1,1,h,w] (float twin of the integer ARM)."""
+        W1 = self.arm[0].weight  # [out, N]
+        kern = (W1 @ self.scatter).view(-1, 1, CTX_ROWS, CTX_COLS)
+        qp = F.pad(q, (4, 4, 4, 0))
+        h = F.conv2d(qp, kern, self.arm[0].bias)
+        for lin in self.arm[1:]:
+            h = h.clamp(0, HIDDEN_MAX)
+            h = F.conv2d(h, lin.weight[:, :, None, None], lin.bias)
+        mu, log2b = h[:, 0:1], h[:, 1:2]
+        return mu.clamp(-128, 128), log2b.clamp(LOG2B_MIN, LOG2B_MAX)
+
+    def synth_input(self, grids):
+        L = len(grids)
+        f = grids[L - 1]
+        for k in range(L - 2, -1, -1):
+            h, w = self.sizes[k]
+            f = torch.cat([up2(f, self.taps, h, w), grids[k]], dim=1)
+        return f
+
+    def synthesis(self, f):
+        for conv, (kind, out, act, res) in zip(self.syn, self.arch['synthesis']):
+            y = conv(f)
+            if act == 'relu':
+                y = F.relu(y)
+            f = f + y if res else y
+        return f
+
+    def forward(self, mode):
+        """mode: 'noise' | 'ste' | 'round'. Returns (x_hat [1,3,H,W], bits)."""
+        grids, bits = [], 0.0
+        for y in self.latents:
+            y = y.clamp(-Q_MAX, Q_MAX)
+            if mode == 'noise':
+                q = y + torch.empty_like(y).uniform_(-0.5, 0.5)
+            elif mode == 'ste':
+                q = y + (torch.round(y) - y).detach()
+            else:
+                q = torch.round(y)
+            mu, log2b = self.arm_params(q)
+            bits = bits + laplace_bits(q, mu, log2b).sum()
+            grids.append(q)
+        return self.synthesis(self.synth_input(grids)), bits
+
+    def macs_per_pixel(self):
+        a = self.arch
+        arm = a['N'] * a['Wh'] + (a['D'] - 1) * a['Wh'] ** 2 + 2 * a['Wh'] if a['D'] else 2 * a['N']
+        lat = sum(h * w for h, w in self.sizes) / (self.H * self.W)
+        syn, c = 0, a['L']
+        for kind, out, act, res in a['synthesis']:
+            syn += c * out * (9 if kind == '3x3' else 1)
+            c = out
+        up = 2 * 4 * (a['L'] - 1) * 4 / 3  # rough: rows+cols, 4 taps, channels growing
+        return arm * lat + syn + up

@@ -6,10 +6,13 @@
 #   .gpu/kodak/        the 24 Kodak PNGs (../shared/data/kodak)
 #   .gpu/gl/           Debian bookworm libvulkan1 + GL loader .debs (for Dawn's Vulkan backend)
 #   .gpu/nimg-core.wasm
+#   .gpu/calib/        BSDS500 train photos for the perimage lambda calibration (every 50th, sorted)
+#   .gpu/fixsrc/       two 256x256 training crops for the perimage GPU fixtures
+#   .gpu/train/        a copy of train/perimage (the PyTorch reference, for its ms/step)
 # Usage: bash bench/gpu/prepare.sh   (from the repo root; needs network to npm + apt)
 set -euo pipefail
 cd "$(git rev-parse --show-toplevel)"
-grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo /.gpu/ >> .git/info/exclude
+X="$(git rev-parse --git-common-dir)/info/exclude"; grep -qx '/.gpu/' "$X" 2>/dev/null || echo /.gpu/ >> "$X"
 mkdir -p .gpu
 T=$(mktemp -d)
 if [ ! -f .gpu/node.xz ]; then
@@ -21,7 +24,7 @@ NM="$T/nmsub/node_modules"; mkdir -p "$NM"
 (cd node_modules && tar cf - -T ../bench/gpu/nm-files.txt) | (cd "$NM" && tar xf -)
 (cd "$T/nmsub" && tar cf - node_modules | xz -9 -T0 > "$OLDPWD/.gpu/nm.tar.xz")
 rm -rf .gpu/app
-node_modules/.bin/esbuild $(find src bench/gpu-speed.ts bench/gpu-profile.ts bench/refine-rd.ts bench/refine-report.ts bench/anchors.ts bench/metrics.ts bench/bdrate.ts bench/plot.ts bench/stats.ts -name '*.ts' ! -name '*.d.ts') --outdir=.gpu/app --outbase=. \
+node_modules/.bin/esbuild $(find src bench/gpu-speed.ts bench/gpu-profile.ts bench/refine-rd.ts bench/perimage-gpu.ts bench/refine-report.ts bench/anchors.ts bench/metrics.ts bench/bdrate.ts bench/plot.ts bench/stats.ts -name '*.ts' ! -name '*.d.ts') --outdir=.gpu/app --outbase=. \
   --format=esm --platform=node --target=node20 --log-level=warning
 echo '{"type":"module"}' > .gpu/app/package.json
 cp bench/gpu/probe.mjs .gpu/app/probe.mjs
@@ -31,6 +34,12 @@ cp bench/gpu/prof-joint2.mjs .gpu/app/bench/prof-joint2.js
 npm run asbuild >/dev/null
 cp build/nimg-core.wasm .gpu/nimg-core.wasm
 mkdir -p .gpu/kodak && cp ../shared/data/kodak/*.png .gpu/kodak/
+TR=../shared/data/train
+rm -rf .gpu/calib .gpu/fixsrc .gpu/train && mkdir -p .gpu/calib .gpu/fixsrc .gpu/train
+ls $TR/bsds500/train | sort | awk 'NR%50==1' | while read -r f; do cp "$TR/bsds500/train/$f" .gpu/calib/; done
+cp $TR/urban100-crops/img_001_00.png $TR/kphotoalbum_demo-crops/kpa_blackie_s2_r0c0.png .gpu/fixsrc/
+cp train/perimage/*.py .gpu/train/
+cp bench/gpu/perimage-device.sh .gpu/perimage-device.sh
 if ! ls .gpu/gl/libvulkan1_*.deb >/dev/null 2>&1; then
   mkdir -p .gpu/gl /tmp/amd64/partial
   o='-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64'

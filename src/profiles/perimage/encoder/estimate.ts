@@ -12,10 +12,12 @@ export const STEP_COST: Readonly<Record<BackendName, { a: number; b: number }>> 
   // tfjs WASM, 2 shared cores (bench/perimage-speed.ts, default arch): 768x512 8131 ms/step,
   // 64x48 70-200 ms/step (machine load): b = 8131 / 393216 px; a = the small-image floor
   wasm: { a: 60, b: 0.0207 },
-  // WebGPU: NOT measured on hardware yet (the lead measures on H100); SwiftShader gave
-  // 4475 ms/step at 24x16 (774 dispatching kernels a step). Placeholder from the 6-12 ms
-  // target: a fixed dispatch cost, the arithmetic of 768x512 a few ms on an H100
-  webgpu: { a: 8, b: 0.00001 },
+  // WebGPU, measured on an NVIDIA H100 (tfjs-webgpu on Dawn/Vulkan in Node 20, one process
+  // alone on the GPU; bench/perimage-gpu.ts speed, bench/results/perimage-gpu/): 768x512
+  // 68.1 ms/step, 64x48 46.4 ms/step (400 steps each after a warm-up) → b = 21.7 ms /
+  // 390144 px, a = the rest. Processes side by side share it: 2 or 4 of them ran at
+  // 17.0 steps/s together (768x512), against 14.7 alone
+  webgpu: { a: 46.2, b: 0.0000557 },
   // tfjs plain-JS kernels: not measured; assumed ~10x WASM
   cpu: { a: 600, b: 0.2 },
 });

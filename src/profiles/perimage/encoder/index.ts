@@ -19,7 +19,7 @@ import { archProblems, initTheta, makeLayout } from './model.js';
 import { quantize } from './quantize.js';
 import { DEFAULT_TRAIN, psnrOf, rgbaToRows, train, type TrainProgress, type TrainSettings } from './train.js';
 
-export { qualityToLambda, LAMBDA_TABLE } from './lambda.js';
+export { qualityToLambda, lambdaToQuality, LAMBDA_TABLE } from './lambda.js';
 export { estimateEncodeSeconds, STEP_COST } from './estimate.js';
 
 /** steps at the default effort */
@@ -35,6 +35,11 @@ export interface PerImageImage {
 export interface PerImageEncodeOptions {
   /** 1 … 8 (fractional allowed) */
   quality: number;
+  /**
+   * λ of the loss, overriding qualityToLambda(quality) (benches, calibration; `quality` is
+   * still what the caller writes in the header)
+   */
+  lambda?: number;
   /** gradient steps (default DEFAULT_STEPS) */
   steps?: number;
   /** tfjs backend; default 'auto' (WebGPU on a hardware adapter, else WASM) */
@@ -80,7 +85,8 @@ export async function encodePerImage(image: PerImageImage, opts: PerImageEncodeO
   if (data.length !== width * height * 4) throw new NimgError('BAD_INPUT', `perimage: ${data.length} bytes for ${width}x${height} RGBA`);
   const steps = opts.steps ?? DEFAULT_STEPS;
   if (!(Number.isInteger(steps) && steps >= 1)) throw new NimgError('BAD_INPUT', `perimage: steps ${steps}`);
-  const lambda = qualityToLambda(opts.quality);
+  const lambda = opts.lambda ?? qualityToLambda(opts.quality);
+  if (!(lambda > 0 && Number.isFinite(lambda))) throw new NimgError('BAD_INPUT', `perimage: lambda ${lambda}`);
   const arch = opts.arch ?? defaultArch();
   const bad = archProblems(arch);
   if (bad.length) throw new NimgError('BAD_INPUT', `perimage: architecture outside SPEC (${bad.join(', ')})`);

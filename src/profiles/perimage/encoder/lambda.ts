@@ -18,3 +18,17 @@ export function qualityToLambda(quality: number): number {
   const f = quality - 1 - i;
   return Math.exp(Math.log(LAMBDA_TABLE[i]) * (1 - f) + Math.log(LAMBDA_TABLE[i + 1]) * f);
 }
+
+/**
+ * The inverse of qualityToLambda on the table (log-linear), clamped to [1, 8]: the quality a
+ * file encoded with an explicit λ declares in its header.
+ */
+export function lambdaToQuality(lambda: number): number {
+  if (!(lambda > 0 && Number.isFinite(lambda))) throw new NimgError('BAD_INPUT', `perimage: lambda ${lambda}`);
+  const T = LAMBDA_TABLE;
+  if (lambda >= T[0]) return 1;
+  if (lambda <= T[7]) return 8;
+  let i = 0;
+  while (lambda < T[i + 1]) i++;
+  return 1 + i + Math.log(lambda / T[i]) / Math.log(T[i + 1] / T[i]);
+}

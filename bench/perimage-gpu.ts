@@ -1,0 +1,217 @@
+/**
+ * Per-image profile ("perimage", profile 2) on a GPU: step speed, real-codec encodes, fixtures.
+ * Written for the device machine (bench/gpu/device-run-perimage.sh runs it there), runs
+ * anywhere Node runs (WASM or SwiftShader for checks).
+ *
+ *   npx tsx bench/perimage-gpu.ts speed [--image F] [--w 768] [--h 512] [--steps 300] [--warm 20]
+ *        [--start-at EPOCH_MS] [--backend webgpu]
+ *     ms per training step at the default architecture (after a warm-up run that compiles the
+ *     shaders); --start-at lines several processes up so that their timed runs overlap. One
+ *     JSON line: {w, h, steps, ms, msPerStep, t0, t1, ...}.
+ *
+ *   npx tsx bench/perimage-gpu.ts jobs --queue Q.jsonl --dir D [--backend webgpu] [--worker K]
+ *     Takes jobs from the queue (one JSON object a line: {name, image, lambda, quality?, steps?,
+ *     crop?: [x, y, w, h]}) that no other worker has claimed (claims are mkdir D/claims/NAME,
+ *     so any number of workers share a queue) and that have no D/NAME.json yet (resume), encodes
+ *     each with encodePerImage and writes the REAL file D/NAME.nimg (container v2: header,
+ *     params section and latent stream coded by the core) and its row D/NAME.json.
+ *
+ *   npx tsx bench/perimage-gpu.ts fixtures --dir D --images a.png,b.png [--crop x,y,w,h] [--steps 1000]
+ *     Cross-machine fixtures: encodes a crop of each image, writes D/gpu-NAME.nimg and in
+ *     D/gpu-fixtures.json the SHA-256 of the latent grids the encoder chose and of the RGBA the
+ *     core (WASM) decodes from the file in this same process.
+ *
+ * The core is read from $NIMG_CORE_WASM (default build/nimg-core.wasm). $NIMG_GPU_NAME (e.g.
+ * from nvidia-smi) is written into the rows beside the WebGPU adapter's own description.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend, probeWebGpuAdapter } from '../src/backend/index.js';
+import { decodeImageFile } from '../src/image/index.js';
+import type { BackendChoice } from '../src/model/types.js';
+import { createPerImageCore, type PerImageCore } from '../src/profiles/perimage/core.js';
+import { parsePerImageContainer, writePerImageContainer } from '../src/profiles/perimage/container.js';
+import { defaultArch, type LatentGrids } from '../src/profiles/perimage/types.js';
+import { DEFAULT_STEPS, encodePerImage, lambdaToQuality, qualityToLambda } from '../src/profiles/perimage/encoder/index.js';
+import { initTheta, makeLayout } from '../src/profiles/perimage/encoder/model.js';
+import { DEFAULT_TRAIN, rgbaToRows, train } from '../src/profiles/perimage/encoder/train.js';
+
+const argv = process.argv.slice(2);
+const mode = argv[0];
+const opt = (name: string, def?: string): string | undefined => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1] : def;
+};
+const backendName = (opt('backend', 'webgpu') as BackendChoice);
+
+interface Rgba { width: number; height: number; data: Uint8ClampedArray }
+
+async function loadImage(file: string, crop?: number[]): Promise<Rgba> {
+  const img = await decodeImageFile(new Uint8Array(readFileSync(file)));
+  const full = { width: img.width, height: img.height, data: new Uint8ClampedArray(img.data.buffer, img.data.byteOffset, img.data.byteLength) };
+  if (!crop) return full;
+  const [x0, y0, w, h] = crop;
+  if (x0 + w > full.width || y0 + h > full.height) throw new Error(`crop ${crop} outside ${file} (${full.width}x${full.height})`);
+  const data = new Uint8ClampedArray(w * h * 4);
+  for (let y = 0; y < h; y++) data.set(full.data.subarray(((y + y0) * full.width + x0) * 4, ((y + y0) * full.width + x0 + w) * 4), y * w * 4);
+  return { width: w, height: h, data };
+}
+
+/** SHA-256 of the grids, finest first, each value an int16 little-endian (the grids' own layout). */
+export function gridsSha256(grids: LatentGrids): string {
+  const h = createHash('sha256');
+  for (const g of grids) {
+    const b = new Uint8Array(g.length * 2);
+    const dv = new DataView(b.buffer);
+    for (let i = 0; i < g.length; i++) dv.setInt16(2 * i, g[i], true);
+    h.update(b);
+  }
+  return h.digest('hex');
+}
+
+const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+
+async function loadCore(): Promise<PerImageCore> {
+  const p = process.env.NIMG_CORE_WASM ?? path.resolve('build/nimg-core.wasm');
+  return createPerImageCore(new Uint8Array(readFileSync(p)));
+}
+
+async function adapterInfo(): Promise<string> {
+  if (tf.getBackend() !== 'webgpu') return tf.getBackend();
+  return (await probeWebGpuAdapter()).description;
+}
+
+/** One encode → the real file bytes and what is known about it. */
+async function encodeFile(core: PerImageCore, img: Rgba, o: { quality: number; lambda?: number; steps: number; seed?: number }) {
+  const t0 = performance.now();
+  const r = await encodePerImage(img, { quality: o.quality, lambda: o.lambda, steps: o.steps, backend: backendName, seed: o.seed });
+  const t1 = performance.now();
+  const params = core.encodeParams(r.params);
+  const latents = core.encodeLatents(r.params, r.grids, img.width, img.height);
+  const file = writePerImageContainer({ width: img.width, height: img.height, quality: Math.round(o.quality * 256) / 256, params, latents, alpha: null });
+  const t2 = performance.now();
+  return { r, file, params, latents, encodeSeconds: (t2 - t0) / 1000, codeSeconds: (t2 - t1) / 1000 };
+}
+
+async function speed(): Promise<void> {
+  await initBackend(backendName);
+  const W = +(opt('w', '768')!), H = +(opt('h', '512')!), steps = +(opt('steps', '300')!), warm = +(opt('warm', '20')!);
+  const file = opt('image');
+  const data = file ? (await loadImage(file, [0, 0, W, H])).data : new Uint8ClampedArray(W * H * 4).map((_, i) => (i * 37 + ((i >> 9) * 11)) & 255);
+  const lay = makeLayout(defaultArch(), W, H);
+  const x = rgbaToRows(data, W, H);
+  const run = async (n: number) => {
+    await train(lay, x, initTheta(lay, 1, [0.5, 0.5, 0.5]), new Float32Array(lay.Hc * lay.Wc), { ...DEFAULT_TRAIN, steps: n, lambda: 1e-3 });
+  };
+  const tw = performance.now();
+  await run(warm);
+  const warmMs = performance.now() - tw;
+  const startAt = +(opt('start-at', '0')!);
+  const wait = startAt - Date.now();
+  if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+  const t0 = Date.now();
+  const p0 = performance.now();
+  await run(steps);
+  const ms = performance.now() - p0;
+  console.log(JSON.stringify({
+    mode: 'speed', backend: tf.getBackend(), adapter: await adapterInfo(), gpu: process.env.NIMG_GPU_NAME ?? null, W, H, steps,
+    ms: +ms.toFixed(1), msPerStep: +(ms / steps).toFixed(3), warmMs: +warmMs.toFixed(0), lateMs: startAt > 0 && wait < 0 ? -wait : 0, t0, t1: t0 + Math.round(ms), pid: process.pid,
+  }));
+}
+
+interface Job { name: string; image: string; lambda?: number; quality?: number; steps?: number; crop?: number[]; seed?: number }
+
+async function jobs(): Promise<void> {
+  const dir = opt('dir')!;
+  const queue = readFileSync(opt('queue')!, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as Job);
+  mkdirSync(path.join(dir, 'claims'), { recursive: true });
+  await initBackend(backendName);
+  const core = await loadCore();
+  const adapter = await adapterInfo();
+  const worker = opt('worker', String(process.pid));
+  const concurrency = +(opt('concurrency', '1')!);
+  for (const job of queue) {
+    if (existsSync(path.join(dir, `${job.name}.json`))) continue;
+    try {
+      mkdirSync(path.join(dir, 'claims', job.name));
+    } catch {
+      continue; // another worker has it
+    }
+    try {
+      await runJob(core, job, dir, adapter, worker, concurrency);
+    } catch (e) {
+      console.log(JSON.stringify({ name: job.name, error: String(e) }));
+    }
+  }
+}
+
+async function runJob(core: PerImageCore, job: Job, dir: string, adapter: string, worker: string | undefined, concurrency: number): Promise<void> {
+  {
+    const img = await loadImage(job.image, job.crop);
+    const lambda = job.lambda ?? qualityToLambda(job.quality!);
+    const quality = job.quality ?? lambdaToQuality(lambda);
+    const steps = job.steps ?? DEFAULT_STEPS;
+    const started = new Date().toISOString();
+    const e = await encodeFile(core, img, { quality, lambda, steps, seed: job.seed });
+    // the file decodes back to the grids the encoder chose (the integer context path agrees)
+    const f = parsePerImageContainer(e.file);
+    const back = core.decodeLatents(core.decodeParams(f.params), f.latents, img.width, img.height);
+    const gsha = gridsSha256(e.r.grids);
+    const npix = img.width * img.height;
+    const row = {
+      name: job.name, image: path.basename(job.image), crop: job.crop ?? null, width: img.width, height: img.height,
+      quality, lambda, steps, seed: job.seed ?? 1, bytes: e.file.length, bpp: (e.file.length * 8) / npix,
+      paramsBytes: e.params.length, latentBytes: e.latents.length,
+      encodeSeconds: +e.encodeSeconds.toFixed(2), trainSeconds: +e.r.stats.trainSeconds.toFixed(2), quantizeSeconds: +e.r.stats.quantizeSeconds.toFixed(2),
+      msPerStep: +e.r.stats.msPerStep.toFixed(3), psnrFloat: +e.r.stats.psnrFloat.toFixed(3), psnrQuantized: +e.r.stats.psnrQuantized.toFixed(3),
+      bppEstimate: +e.r.stats.bppEstimate.toFixed(5), gridsSha256: gsha, gridsRoundTrip: gridsSha256(back) === gsha,
+      backend: e.r.stats.backend, adapter, gpu: process.env.NIMG_GPU_NAME ?? null, worker, concurrency, started, finished: new Date().toISOString(),
+    };
+    writeFileSync(path.join(dir, `${job.name}.nimg`), e.file);
+    writeFileSync(path.join(dir, `${job.name}.json.tmp`), `${JSON.stringify(row)}\n`);
+    renameSync(path.join(dir, `${job.name}.json.tmp`), path.join(dir, `${job.name}.json`));
+    console.log(JSON.stringify({ name: row.name, bpp: +row.bpp.toFixed(4), psnrQ: row.psnrQuantized, s: row.encodeSeconds, msPerStep: row.msPerStep }));
+  }
+}
+
+async function fixtures(): Promise<void> {
+  const dir = opt('dir')!;
+  mkdirSync(dir, { recursive: true });
+  const images = opt('images')!.split(',');
+  const crop = opt('crop', '0,0,64,48')!.split(',').map(Number);
+  const steps = +(opt('steps', '1000')!);
+  const quality = +(opt('quality', '5')!);
+  await initBackend(backendName);
+  const core = await loadCore();
+  const adapter = await adapterInfo();
+  const out: unknown[] = [];
+  for (const file of images) {
+    const img = await loadImage(file, crop);
+    const e = await encodeFile(core, img, { quality, steps });
+    const name = `gpu-${path.basename(file).replace(/\.[a-z]+$/i, '')}-${img.width}x${img.height}.nimg`;
+    writeFileSync(path.join(dir, name), e.file);
+    const f = parsePerImageContainer(e.file);
+    const back = core.decodeLatents(core.decodeParams(f.params), f.latents, img.width, img.height);
+    const { rgba } = core.decodePayload(f.params, f.latents, img.width, img.height);
+    out.push({
+      file: name, source: path.basename(file), crop, width: img.width, height: img.height, quality, steps, lambda: e.r.stats.lambda,
+      fileSha256: sha256(e.file), gridsSha256: gridsSha256(e.r.grids), decodedGridsSha256: gridsSha256(back),
+      rgbaSha256: sha256(new Uint8Array(rgba.buffer, rgba.byteOffset, rgba.byteLength)),
+      encoder: { backend: e.r.stats.backend, adapter, gpu: process.env.NIMG_GPU_NAME ?? null, psnrQuantized: e.r.stats.psnrQuantized, msPerStep: e.r.stats.msPerStep },
+      decoder: `nimg core (WASM) in Node ${process.version}, same process`,
+      date: new Date().toISOString(),
+    });
+    console.log(JSON.stringify(out[out.length - 1]));
+  }
+  writeFileSync(path.join(dir, 'gpu-fixtures.json'), `${JSON.stringify({ hashes: 'gridsSha256: SHA-256 of the latent grids, finest first, int16 little-endian; rgbaSha256: SHA-256 of the decoded RGBA bytes', fixtures: out }, null, 2)}\n`);
+}
+
+if (mode === 'speed') await speed();
+else if (mode === 'jobs') await jobs();
+else if (mode === 'fixtures') await fixtures();
+else {
+  console.error('usage: perimage-gpu.ts speed | jobs | fixtures (see the header)');
+  process.exit(2);
+}

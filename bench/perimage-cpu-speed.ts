@@ -6,8 +6,9 @@
  *   npm run bench:perimage -- --files DIR --runs 7 --images 24 --kodak ../shared/data/kodak
  *                             [--out FILE] [--no-save]
  *
- * What runs: every kodimNN.nimg of --files is decoded with decodePerImageFile (the entry the
- * public API uses: container → params → latent stream → synthesis, WASM core, one thread).
+ * What runs: every kodimNN.nimg (or kodimNN-<settings>.nimg) of --files is decoded with
+ * decodePerImageFile (nimg/perimage-decoder: container → params → latent stream → synthesis,
+ * WASM core, one thread; the public API's decode runs the same core functions).
  * The same Kodak PNG is encoded by the bench as AVIF 4:4:4, AVIF 4:2:0 and WebP (jSquash
  * builds, bench/codecs.ts) at the quality whose size is closest to the .nimg file's bpp
  * (secant search on the quality, at most 6 encodes), then all four are decoded --runs times,
@@ -115,7 +116,10 @@ async function main(): Promise<void> {
     throw new Error(`${path.relative(ROOT, FILES)} does not exist: pass --files DIR (stand-in files for development: npx tsx bench/perimage-standin.ts, then --files .out/perimage-standin)`);
   }
   const standIn = existsSync(path.join(FILES, 'STAND_IN'));
-  const names = readdirSync(FILES).filter((f) => /^kodim\d\d\.nimg$/.test(f)).sort().slice(0, N_IMAGES);
+  // kodimNN.nimg, or kodimNN-<settings>.nimg (the GPU queue's names): the first per image
+  const byImage = new Map<string, string>();
+  for (const f of readdirSync(FILES).filter((x) => /^kodim\d\d(-[\w.+-]+)?\.nimg$/.test(x)).sort()) if (!byImage.has(f.slice(0, 7))) byImage.set(f.slice(0, 7), f);
+  const names = [...byImage.values()].slice(0, N_IMAGES);
   if (!names.length) throw new Error(`no kodimNN.nimg in ${FILES}`);
   const loadStart = load();
   const rssStart = r1(process.memoryUsage().rss / 2 ** 20);
@@ -126,10 +130,10 @@ async function main(): Promise<void> {
   const images: { name: string; file: Uint8Array; png: { width: number; height: number; data: Uint8Array | Uint8ClampedArray }; psnr: number }[] = [];
   for (const n of names) {
     const file = new Uint8Array(readFileSync(path.join(FILES, n)));
-    const png = await decodePng(readFileSync(path.join(KODAK, n.replace('.nimg', '.png'))));
+    const png = await decodePng(readFileSync(path.join(KODAK, `${n.slice(0, 7)}.png`)));
     const d = await decodePerImageFile(core, file);
     if (d.width !== png.width || d.height !== png.height) throw new Error(`${n}: ${d.width}x${d.height}, the PNG is ${png.width}x${png.height}`);
-    images.push({ name: n.replace('.nimg', ''), file, png, psnr: psnrRgb(d.data, png.data, png.width, png.height) });
+    images.push({ name: n.slice(0, 7), file, png, psnr: psnrRgb(d.data, png.data, png.width, png.height) });
   }
   const nimgPeakRss = peakRssMb();
   const nimgWasm = mb(core.memorySize());

@@ -5,6 +5,7 @@
  *   npm run bench:big                    # both parts, writes bench/results/big-image.json
  *   npm run bench:big -- --no-save       # print only
  *   npm run bench:big -- --only seams    # or: --only big (one process) | split (encode, decode in two)
+ *                                        #     | png (writing the decoded image as PNG: upng-js vs streamed)
  *   options: --quality 5 --threads N (default: the codec's default) --tile 512 (default: backend's)
  *            --width 6000 --height 4000 --seam-size 1024x768 --images DIR (default ../shared/data/kodak)
  *
@@ -20,6 +21,13 @@
  * attribute the peak to stages. Seams: on a 1024x768 crop of the mosaic (straddling four
  * source images), encode and decode with the default tiles and with `tileSize: Infinity`;
  * PSNR of each combination, bytes identical or not, max pixel difference.
+ *
+ * PNG output (`--only png`, needs the split part's .nimg in the temp folder): the 24 MP image
+ * written as PNG by the platform-neutral `encodePng` (upng-js, the whole file in memory, what
+ * the CLI and `decodeFile` used before) and by the streaming writer (src/node/png-writer.ts),
+ * each in its own child: (a) writing the mosaic alone (the writer's own memory on top of the
+ * RGBA), (b) decode + write, as `decodeFile` and `nimg decode x.nimg out.png` do. The parent
+ * reads every PNG back and checks its pixels against the child's RGBA hash.
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -29,7 +37,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import '../src/node/defaults.js'; // init() reads the packaged core and weights
 import { NimgCodec } from '../src/codec.js';
-import { decodePng } from '../src/image/png.js';
+import { decodePng, encodePng } from '../src/image/png.js';
+import { writePngFile } from '../src/node/png-writer.js';
 import { psnrRgba } from '../src/image/psnr.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -252,6 +261,73 @@ async function childDecode(): Promise<object> {
   };
 }
 
+const PNG_OUT = (what: string, writer: string) => path.join(tmpdir(), `nimg-big-${W}x${H}-${what}-${writer}.png`);
+
+/** Write `img` as PNG with --writer upng|stream; the time and bytes. */
+async function writePngWith(file: string, img: { width: number; height: number; data: Uint8Array | Uint8ClampedArray }): Promise<{ write_s: number; png_bytes: number }> {
+  const writer = arg('writer', 'stream');
+  const t = performance.now();
+  let n: number;
+  if (writer === 'upng') {
+    const png = encodePng(img);
+    writeFileSync(file, png);
+    n = png.length;
+  } else {
+    n = await writePngFile(file, img);
+  }
+  return { write_s: round((performance.now() - t) / 1000, 2), png_bytes: n };
+}
+
+/** The mosaic written as PNG, nothing else: the writer's memory beyond the RGBA. */
+async function childPngWrite(): Promise<object> {
+  const rss = rssSampler();
+  const img = await makeMosaic(W, H);
+  const sha = createHash('sha256').update(img.data).digest('hex');
+  (globalThis as { gc?: () => void }).gc?.();
+  const before = process.memoryUsage().rss;
+  const maxBefore = process.resourceUsage().maxRSS * 1024;
+  rss.stage('png');
+  const w = await writePngWith(PNG_OUT('mosaic', arg('writer', 'stream')), img);
+  return {
+    writer: arg('writer', 'stream'),
+    rgba_mb: MB(img.data.length),
+    rss_before_write_mb: MB(before),
+    peak_rss_before_write_mb: MB(maxBefore),
+    peak_rss_mb: MB(process.resourceUsage().maxRSS * 1024),
+    write_peak_over_rss_before_mb: MB(process.resourceUsage().maxRSS * 1024 - before),
+    ...w,
+    rgba_sha256: sha,
+    sampled_rss_peak_mb_by_stage: rss.done(),
+  };
+}
+
+/** Decode the split part's .nimg and write it as PNG, as decodeFile and the CLI's decode do. */
+async function childPngDecode(): Promise<object> {
+  const rss = rssSampler();
+  const bytes = new Uint8Array(readFileSync(SPLIT_FILE));
+  rss.stage('init');
+  const codec = await NimgCodec.create({ backend: 'wasm', threads: THREADS, tileSize: TILE, limits: LIMITS });
+  rss.stage('decode');
+  const dec = await codec.decodeWithStats(bytes, { backend: 'wasm' });
+  const sha = createHash('sha256').update(dec.image.data).digest('hex');
+  const maxBefore = process.resourceUsage().maxRSS * 1024;
+  const before = process.memoryUsage().rss;
+  rss.stage('png');
+  const w = await writePngWith(PNG_OUT('decoded', arg('writer', 'stream')), dec.image);
+  const stagePeaks = rss.done();
+  codec.dispose();
+  return {
+    writer: arg('writer', 'stream'),
+    decode_s: round(dec.stats.totalMs / 1000, 2),
+    rss_before_write_mb: MB(before),
+    peak_rss_before_write_mb: MB(maxBefore),
+    peak_rss_mb: MB(process.resourceUsage().maxRSS * 1024),
+    ...w,
+    rgba_sha256: sha,
+    sampled_rss_peak_mb_by_stage: stagePeaks,
+  };
+}
+
 async function childSeams(): Promise<object> {
   // a crop straddling four source images of the mosaic (cells of 1500x1000)
   const big = await makeMosaic(W, H);
@@ -301,9 +377,9 @@ async function childSeams(): Promise<object> {
 }
 
 /** Run this script as a child in `mode`; its last stdout line is the JSON result. */
-function runChild(mode: string): Promise<Record<string, unknown>> {
+function runChild(mode: string, extra: string[] = []): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
-    const args = ['--import', 'tsx', fileURLToPath(import.meta.url), ...process.argv.slice(2), '--child', mode];
+    const args = ['--expose-gc', '--import', 'tsx', fileURLToPath(import.meta.url), ...process.argv.slice(2), ...extra, '--child', mode];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], cwd: ROOT });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
@@ -323,7 +399,18 @@ function runChild(mode: string): Promise<Record<string, unknown>> {
 async function main(): Promise<void> {
   const mode = arg('child', '');
   if (mode) {
-    const r = mode === 'big' ? await childBig() : mode === 'encode' ? await childEncode() : mode === 'decode' ? await childDecode() : await childSeams();
+    const r =
+      mode === 'big'
+        ? await childBig()
+        : mode === 'encode'
+          ? await childEncode()
+          : mode === 'decode'
+            ? await childDecode()
+            : mode === 'png-write'
+              ? await childPngWrite()
+              : mode === 'png-decode'
+                ? await childPngDecode()
+                : await childSeams();
     process.stdout.write(`\n${JSON.stringify(r)}\n`);
     process.exit(0);
   }
@@ -372,6 +459,33 @@ async function main(): Promise<void> {
     const seams = await runChild('seams');
     out.seams = { ...seams, date: new Date().toISOString(), loadavg_before: load0.map((x) => round(x, 2)), loadavg_after: os.loadavg().map((x) => round(x, 2)) };
     console.log(JSON.stringify(out.seams, null, 2));
+  }
+  if (only === 'png') {
+    // not part of a plain run: it needs the split part's .nimg (run --only split first)
+    readFileSync(SPLIT_FILE);
+    const load0 = os.loadavg();
+    const res: Record<string, Record<string, unknown>> = {};
+    for (const what of ['write', 'decode'] as const) {
+      for (const writer of ['upng', 'stream']) {
+        console.error(`[big-image] PNG ${what === 'write' ? 'write of the mosaic' : 'decode + write'} with ${writer} ...`);
+        const r = await runChild(`png-${what}`, ['--writer', writer]);
+        const back = await decodePng(readFileSync(PNG_OUT(what === 'write' ? 'mosaic' : 'decoded', writer)), LIMITS);
+        r.png_pixels_identical = createHash('sha256').update(back.data).digest('hex') === r.rgba_sha256;
+        res[`${what}_${writer}`] = r;
+        console.log(JSON.stringify(r));
+      }
+    }
+    out.png_output = {
+      date: new Date().toISOString(),
+      machine: { ...machine, where: arg('machine-note', 'the 2-core shared machine (noisy: other sessions run beside it)') },
+      note:
+        'PNG output of the 24 MP image: upng = encodePng (upng-js, whole file in memory; the CLI and decodeFile before the streaming writer), stream = src/node/png-writer.ts. ' +
+        'write_*: the mosaic (RGBA built in the child) written alone; decode_*: the split part\'s .nimg decoded (WASM) then written, as decodeFile does. ' +
+        'peak_rss_mb = maxRSS of the child; rss_before_write_mb = RSS when the write starts (after a GC in write_*). png_pixels_identical: the file read back by decodePng equals the RGBA.',
+      ...res,
+      loadavg_before: load0.map((x) => round(x, 2)),
+      loadavg_after: os.loadavg().map((x) => round(x, 2)),
+    };
   }
   if (!flag('no-save')) {
     let prev: Record<string, unknown> = {};

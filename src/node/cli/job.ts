@@ -12,7 +12,8 @@ import { NimgCodec, probe, type BackendChoice, type EncodeProgress, type InitOpt
 import { noGpuError } from '../../profiles/perimage/encode.js';
 import { stepsOfEffort } from '../../profiles/perimage/effort.js';
 import { mayHaveGpu } from './gpu-probe.js';
-import { decodeImageFile, encodePng } from '../../image/index.js';
+import { decodeImageFile } from '../../image/index.js';
+import { writePngFile, writePngStream, type PngImage } from '../png-writer.js';
 import { weightsPaths } from '../loader.js';
 
 /** What every job of a run shares (sent to the workers as it is: plain data). */
@@ -127,6 +128,21 @@ export async function writeOutput(p: string, bytes: Uint8Array): Promise<void> {
 }
 
 /**
+ * Write a decoded image as PNG, streamed (src/node/png-writer.ts): to stdout as it is
+ * compressed, or through a temporary file renamed at the end like writeOutput. Resolves to
+ * the bytes written.
+ */
+export async function writePngOutput(p: string, image: PngImage): Promise<number> {
+  if (p !== '-') return writePngFile(p, image);
+  try {
+    return await writePngStream(process.stdout, image);
+  } catch (e) {
+    if (e instanceof NimgError) throw e;
+    throw new NimgError('BAD_INPUT', `cannot write stdout: ${errno(e)}`, { cause: e });
+  }
+}
+
+/**
  * MODEL_MISMATCH before loading anything heavy: the manifest's sha256 starts with the
  * weights hash (weights/README.md). Silent when the manifest cannot be read (init reports it).
  */
@@ -187,10 +203,9 @@ export async function runJob(
   if (info.profile === 'amortized') await checkModelEarly(info.modelId, info.weightsHash);
   const c = await codec(info.profile === 'amortized');
   const { image, stats } = await c.decodeWithStats(input);
-  const png = encodePng(image);
-  await writeOutput(job.output, png);
+  const written = await writePngOutput(job.output, image);
   return {
-    bytes: png.length,
+    bytes: written,
     width: image.width,
     height: image.height,
     bpp: info.bpp,

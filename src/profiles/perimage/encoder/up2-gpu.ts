@@ -24,7 +24,7 @@
  * edges too: clamping maps only positions < 0 to 0 and > n−1 to n−1). Hence
  *   dF_{k+1}[c][m][n] = Σ_{y ∈ 2m−4…2m+5} w(y, m, h) · Σ_{x ∈ 2n−4…2n+5} w(x, n, w) · dF_k[c][y][x]
  * (cropped outputs simply do not exist), one program per level. The taps: a per-level program with one
- * thread per row (c, y) of the row-pass result R, which recomputes R and its gradient dR on
+ * thread per row (c, y) of the row-pass result R and block of its columns, which recomputes R and its gradient dR on
  * the fly and sums dR · F (row pass) and dF_k · R (column pass) into 4 partial sums; one
  * last program adds the partials of all levels. The canvas gradient is one scatter of the
  * last channel of every dF_k (zeros in the gaps, as the tfjs path's slice gradients give).
@@ -43,6 +43,8 @@ export const up2FusedActive = (): boolean => fusedAllowed && gpuKernelsAvailable
 
 /** tfjs-webgpu binds at most maxStorageBuffersPerShaderStage − 1 inputs; 8 is WebGPU's default limit */
 const MAX_INPUTS = 7;
+/** row-pass columns per thread of the tap-gradient programs */
+const TAP_COLS = 32;
 
 interface Level {
   C: number;
@@ -168,11 +170,14 @@ export class Up2Chain {
           let n = rem % ${dst.w};
           let x0 = max(2 * n - 4, 0);
           let x1 = min(2 * n + 5, ${lv.w - 1});
+          // the ≤ 10 column weights once, not once per row
+          var wx = array<f32, 10>(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
+          for (var x = x0; x <= x1; x++) { wx[x - x0] = wOf(x, n, ${dst.w}); }
           var acc = 0.0;
           for (var y = max(2 * m - 4, 0); y <= min(2 * m + 5, ${lv.h - 1}); y++) {
             var s = 0.0;
             for (var x = x0; x <= x1; x++) {
-              s = s + wOf(x, n, ${dst.w}) * ${readExpr(lay, k, 'D', 'c', 'y', 'x', false)};
+              s = s + wx[x - x0] * ${readExpr(lay, k, 'D', 'c', 'y', 'x', false)};
             }
             acc = acc + wOf(y, m, ${dst.h}) * s;
           }
@@ -187,19 +192,24 @@ export class Up2Chain {
       const lv = this.levels[k];
       const src = this.levels[k + 1];
       const top = k + 1 === L - 1;
+      // one thread per (row, block of TAP_COLS row-pass columns): a whole row per thread
+      // would leave a large GPU nearly idle (6·512 threads at 768x512) with long serial loops
       const rows = src.C * lv.h;
+      const blocks = Math.ceil(src.w / TAP_COLS);
       const F = (ry: string, cx: string) => readExpr(lay, k + 1, 'S', 'c', ry, cx, top);
       const code = `${WGSL_TAPS}
       fn main(index : i32) {
         // (uniforms read so the automatic layout keeps the binding tfjs fills)
         if (index * 4 < uniforms.size) {
-          let c = index / ${lv.h};
-          let y = index % ${lv.h};
+          let row = index / ${blocks};
+          let b = index % ${blocks};
+          let c = row / ${lv.h};
+          let y = row % ${lv.h};
           let iy = y / 2;
           let py = y % 2;
           var g = array<f32, 4>(0.0, 0.0, 0.0, 0.0);
           // row pass: R[y][x'] = Σ_i tap(py, i) F[c][clamp(iy−2+py+i)][x']; dt += dR · F
-          for (var xs = 0; xs < ${src.w}; xs++) {
+          for (var xs = b * ${TAP_COLS}; xs < min((b + 1) * ${TAP_COLS}, ${src.w}); xs++) {
             var dr = 0.0;
             for (var x = max(2 * xs - 4, 0); x <= min(2 * xs + 5, ${lv.w - 1}); x++) {
               dr = dr + wOf(x, xs, ${src.w}) * ${readExpr(lay, k, 'D', 'c', 'y', 'x', false)};
@@ -211,7 +221,8 @@ export class Up2Chain {
             }
           }
           // column pass: out[y][x] = Σ_j tap(px, j) R[y][clamp(ix−2+px+j)]; dt += dOut · R
-          for (var x = 0; x < ${lv.w}; x++) {
+          // (outputs 2·b·TAP_COLS … : the blocks cover 0 … 2·w_{k+1} − 1 ⊇ 0 … w_k − 1)
+          for (var x = 2 * b * ${TAP_COLS}; x < min(2 * (b + 1) * ${TAP_COLS}, ${lv.w}); x++) {
             let d = ${readExpr(lay, k, 'D', 'c', 'y', 'x', false)};
             let ix = x / 2;
             let px = x % 2;
@@ -229,9 +240,9 @@ export class Up2Chain {
           for (var q = 0; q < 4; q++) { result[index * 4 + q] = g[q]; }
         }
       }`;
-      const p = flatProgram(`nimg_up2t_${this.key}_${k}`, ['D', 'S', 'T'], [rows * 4], code);
-      // one thread per row, not per output element
-      p.dispatch = [Math.ceil(rows / 64), 1, 1];
+      const p = flatProgram(`nimg_up2t_${this.key}_${k}`, ['D', 'S', 'T'], [rows * blocks * 4], code);
+      // one thread per 4 outputs, not per output element
+      p.dispatch = [Math.ceil((rows * blocks) / 64), 1, 1];
       partials.push(run(p, [dF[k], top ? canvas : Fs[k + 1], taps]));
     }
     const dTaps = this.sumPartials(partials);
@@ -240,7 +251,12 @@ export class Up2Chain {
     return [dCanvas, dTaps];
   }
 
-  /** Σ over levels and rows of the [rows, 4] partials → [4]. Chunks of MAX_INPUTS − 1 plus the running sum. */
+  /**
+   * Σ over levels, rows and blocks of the [n, 4] partials → [4]: one workgroup of 64 per
+   * tap, strided sums then a tree in workgroup memory (a single thread per tap would walk
+   * ~50k partials at 768x512 in a dependent chain). Chunks of MAX_INPUTS − 1 inputs plus
+   * the running sum.
+   */
   private sumPartials(parts: tf.Tensor[]): tf.Tensor {
     let acc: tf.Tensor | null = null;
     let i = 0;
@@ -249,17 +265,30 @@ export class Up2Chain {
       const take = Math.min(parts.length - i, acc ? MAX_INPUTS - 1 : MAX_INPUTS);
       const chunk = parts.slice(i, i + take);
       const names = chunk.map((_, j) => `P${j}`);
-      const lines = chunk.map((t, j) => `for (var r = 0; r < ${t.size / 4}; r++) { s = s + P${j}[r * 4 + index]; }`).join('\n          ');
+      const lines = chunk.map((t, j) => `for (var r = l; r < ${t.size / 4}; r += 64) { s = s + P${j}[r * 4 + q]; }`).join('\n          ');
+      // no bounds test around the barriers (they need uniform control flow): exactly 4
+      // workgroups of 64 run
       const code = `
+      var<workgroup> red : array<f32, 64>;
       fn main(index : i32) {
-        if (index < uniforms.size) {
-          var s = ${acc ? 'A[index]' : '0.0'};
-          ${lines}
-          setOutputAtIndex(index, s);
+        let q = i32(workgroupId.x);
+        let l = i32(localIndex);
+        var s = 0.0;
+        ${lines}
+        red[l] = s;
+        workgroupBarrier();
+        for (var h = 32; h > 0; h = h / 2) {
+          if (l < h) { red[l] = red[l] + red[l + h]; }
+          workgroupBarrier();
+        }
+        if (l == 0 && q < uniforms.size) {
+          ${acc ? 'setOutputAtIndex(q, A[q] + red[0]);' : 'setOutputAtIndex(q, red[0]);'}
         }
       }`;
       const inputs = acc ? [acc, ...chunk] : chunk;
-      const out = run(flatProgram(`nimg_up2s_${this.key}_${n++}_${acc ? 1 : 0}`, acc ? ['A', ...names] : names, [4], code), inputs);
+      const p = flatProgram(`nimg_up2s_${this.key}_${n++}_${acc ? 1 : 0}`, acc ? ['A', ...names] : names, [4], code);
+      p.dispatch = [4, 1, 1];
+      const out = run(p, inputs);
       if (acc) acc.dispose();
       acc = tf.reshape(out, [4]);
       if (acc !== out) out.dispose();

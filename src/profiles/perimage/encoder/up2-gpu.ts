@@ -4,9 +4,9 @@
  *
  * Why: on WebGPU a training step is set by the fixed cost of each dispatch, not by
  * arithmetic, and the tfjs-op chain of forward.ts (PadV2/Concat, gather conv, matMul,
- * transpose, slices, per level, plus all their backward kernels) was about half of the
- * ~365 dispatches of a step. Here the chain is L−1 programs forward and 2(L−1) + 2
- * backward, whatever the image size.
+ * transpose, slices, per level, plus all their backward kernels) was ~276 of the ~450
+ * dispatches of a step (bench/perimage-speed.ts). Here the chain is L−1 programs forward
+ * and 2(L−1) + 2 backward (20 for L = 7), whatever the image size.
  *
  * Layouts. F_k (k ≥ 1) is channel-major [C_k, h_k, w_k] (C_k = L − k); F_0 is written
  * pixel-major [H·W, L], the row layout the synthesis wants, so the transpose that the tfjs
@@ -23,9 +23,9 @@
  * positions i−2+p … i+1+p, so input m is read only by outputs 2m−4 … 2m+5 (this holds at the
  * edges too: clamping maps only positions < 0 to 0 and > n−1 to n−1). Hence
  *   dF_{k+1}[c][m][n] = Σ_{y ∈ 2m−4…2m+5} w(y, m, h) · Σ_{x ∈ 2n−4…2n+5} w(x, n, w) · dF_k[c][y][x]
- * (cropped outputs simply do not exist), one program per level. The taps: a per-level program with one
- * thread per row (c, y) of the row-pass result R and block of its columns, which recomputes R and its gradient dR on
- * the fly and sums dR · F (row pass) and dF_k · R (column pass) into 4 partial sums; one
+ * (cropped outputs simply do not exist), one program per level. The taps: a per-level
+ * program with one thread per row (c, y) of the row-pass result R and block of its
+ * columns, which recomputes R and its gradient dR on the fly and sums dR · F (row pass) and dF_k · R (column pass) into 4 partial sums; one
  * last program adds the partials of all levels. The canvas gradient is one scatter of the
  * last channel of every dF_k (zeros in the gaps, as the tfjs path's slice gradients give).
  */

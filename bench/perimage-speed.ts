@@ -1,17 +1,24 @@
 /**
  * Per-image encoder step cost: ms/step and tfjs kernels (≈ dispatches) per step.
- *   npx tsx bench/perimage-speed.ts [W] [H] [steps] [backend]
+ *   npx tsx bench/perimage-speed.ts [W] [H] [steps] [backend] [up2]
  * Kernels per step = (kernels of a steps+2 run − kernels of a 2-step run) / steps, from
  * tf.profile; ms/step likewise from the difference of two timed runs (setup excluded).
+ * On webgpu also dispatchesPerStep: every runWebGPUProgram call (tfjs kernels and the
+ * project's own programs; Reshape/Identity and kernels tfjs runs on the CPU dispatch
+ * nothing, custom programs do not go through the engine's kernel count).
+ * up2 = 'ref' runs the tfjs-op up2 chain instead of the fused one (A/B; default 'fused').
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/backend/index.js';
 import { defaultArch } from '../src/profiles/perimage/types.js';
 import { initTheta, makeLayout } from '../src/profiles/perimage/encoder/model.js';
 import { DEFAULT_TRAIN, rgbaToRows, train } from '../src/profiles/perimage/encoder/train.js';
+import { setFusedUp2 } from '../src/profiles/perimage/encoder/up2-gpu.js';
 
 const W = +(process.argv[2] ?? 64), H = +(process.argv[3] ?? 48), steps = +(process.argv[4] ?? 20);
 const backend = await initBackend((process.argv[5] ?? 'wasm') as 'wasm');
+const up2 = process.argv[6] ?? 'fused';
+setFusedUp2(up2 !== 'ref');
 const data = new Uint8ClampedArray(W * H * 4).map((_, i) => (i * 37 + ((i >> 9) * 11)) & 255);
 const lay = makeLayout(defaultArch(), W, H);
 const x = rgbaToRows(data, W, H);
@@ -32,20 +39,32 @@ eng.runKernel = (name: string, ...a: unknown[]) => {
   if (counting) counts.set(name, (counts.get(name) ?? 0) + 1);
   return orig(name, ...a);
 };
+// GPU programs actually dispatched (webgpu only)
+let dispatches = 0;
+const be = tf.backend() as unknown as { runWebGPUProgram?: (...a: unknown[]) => unknown };
+if (backend === 'webgpu' && be.runWebGPUProgram) {
+  const origRun = be.runWebGPUProgram.bind(be);
+  be.runWebGPUProgram = (...a: unknown[]) => {
+    if (counting) dispatches++;
+    return origRun(...a);
+  };
+}
 const countRun = async (n: number) => {
   counts.clear();
+  dispatches = 0;
   counting = true;
   await run(n);
   counting = false;
-  return new Map(counts);
+  return { k: new Map(counts), d: dispatches };
 };
-const ca = await countRun(2);
-const cb = await countRun(steps + 2);
+const { k: ca, d: da } = await countRun(2);
+const { k: cb, d: db } = await countRun(steps + 2);
 const per = new Map<string, number>();
 for (const [k, v] of cb) per.set(k, (v - (ca.get(k) ?? 0)) / steps);
 const total = [...per.values()].reduce((a, b) => a + b, 0);
 console.log(JSON.stringify({
-  backend, W, H, steps, msPerStep: +((tB - tA) / steps).toFixed(2),
+  backend, W, H, steps, up2, msPerStep: +((tB - tA) / steps).toFixed(2),
   kernelsPerStep: total, kernelsPerStepNoReshape: total - (per.get('Reshape') ?? 0),
+  ...(backend === 'webgpu' ? { dispatchesPerStep: (db - da) / steps } : {}),
   top: [...per].sort((a, b) => b[1] - a[1]).slice(0, 14).map(([n, c]) => `${n}:${c}`).join(' '),
 }));

@@ -19,9 +19,12 @@
  * product; without transposeB it matches matMul + add).
  * Feature maps of the up2 chain are [C, h, w, 1] (channels as batch: up2 treats each
  * channel alike); the synthesis runs on [H·W, C] rows.
+ * On tfjs WebGPU the whole up2 chain is instead the fused programs of up2-gpu.ts (the
+ * tfjs-op chain here stays the path of every other backend and the reference).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { CONTEXT, type Layout } from './model.js';
+import { Up2Chain, up2FusedActive } from './up2-gpu.js';
 
 export interface ArmOut {
   /** [Hc * Wc] centre and log2 scale (clamped to SPEC's [-3, 6.875]) of every canvas position */
@@ -41,9 +44,11 @@ export class PerImageNet {
   private readonly colGather: tf.Tensor4D;
   private readonly tapsProj: tf.Tensor2D;
   private readonly im2col = new Map<number, tf.Tensor4D>();
+  private readonly chain: Up2Chain;
 
   constructor(lay: Layout) {
     this.lay = lay;
+    this.chain = new Up2Chain(lay);
     const N = lay.arch.N;
     const k = new Float32Array(5 * 9 * N);
     for (let j = 0; j < N; j++) {
@@ -116,14 +121,24 @@ export class PerImageNet {
     return c;
   }
 
-  /** The synthesis of the (relaxed or integer) canvas: [H * W, 3] RGB rows. In a tidy. */
-  synth(p: tf.Tensor1D[], canvas: tf.Tensor4D): tf.Tensor2D {
-    const { arch, grids, width: W, height: H, tapsIndex, synthIndex } = this.lay;
+  /**
+   * F_0 of SPEC §1 as [H * W, L] rows (channel c from grid L−1−c) from the canvas and the
+   * taps: the fused WebGPU chain when active, else (or with `reference`) the tfjs ops. In a tidy.
+   */
+  features(taps: tf.Tensor1D, canvas: tf.Tensor4D, reference = false): tf.Tensor2D {
+    if (!reference && up2FusedActive()) return this.chain.apply(canvas, taps);
+    const { arch, grids, width: W, height: H } = this.lay;
     const grid = (k: number): tf.Tensor4D => tf.slice(canvas, [0, grids[k].y, grids[k].x, 0], [1, grids[k].h, grids[k].w, 1]);
-    const T: tf.Tensor2D = tf.reshape(tf.matMul(tf.reshape(p[tapsIndex], [1, 4]), this.tapsProj), [5, 2]);
+    const T: tf.Tensor2D = tf.reshape(tf.matMul(tf.reshape(taps, [1, 4]), this.tapsProj), [5, 2]);
     let F = grid(arch.L - 1) as unknown as tf.Tensor4D;
     for (let k = arch.L - 2; k >= 0; k--) F = tf.concat([this.up2(F, T, grids[k].h, grids[k].w), grid(k)], 0) as tf.Tensor4D;
-    let x: tf.Tensor2D = tf.transpose(tf.reshape(F, [arch.L, H * W])) as tf.Tensor2D;
+    return tf.transpose(tf.reshape(F, [arch.L, H * W])) as tf.Tensor2D;
+  }
+
+  /** The synthesis of the (relaxed or integer) canvas: [H * W, 3] RGB rows. In a tidy. */
+  synth(p: tf.Tensor1D[], canvas: tf.Tensor4D): tf.Tensor2D {
+    const { arch, width: W, height: H, tapsIndex, synthIndex } = this.lay;
+    let x: tf.Tensor2D = this.features(p[tapsIndex], canvas);
     let c = arch.L;
     arch.synthesis.forEach((l, i) => {
       const Wt = tf.reshape(p[synthIndex + 2 * i], [l.out, l.kind === '3x3' ? 9 * c : c]);

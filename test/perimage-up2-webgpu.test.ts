@@ -1,0 +1,75 @@
+/**
+ * The fused up2 chain (src/profiles/perimage/encoder/up2-gpu.ts) against the tfjs-op chain
+ * of forward.ts, both on tfjs WebGPU (SwiftShader in CI: VK_ICD_FILENAMES=
+ * /usr/lib/chromium/vk_swiftshader_icd.json; skipped without an adapter): F_0 and the
+ * gradients of a random linear functional of F_0 w.r.t. the canvas (every grid) and the 4
+ * taps, on odd sizes where the crops and the edge replication matter. Taps away from
+ * bicubic and distinct, so a tap gradient sent to the wrong tap (e.g. the odd outputs'
+ * mirror) shows.
+ */
+import { describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend, probeWebGpuAdapter } from '../src/backend/index.js';
+import { defaultArch } from '../src/profiles/perimage/types.js';
+import { canvasMask, makeLayout, prng } from '../src/profiles/perimage/encoder/model.js';
+import { PerImageNet } from '../src/profiles/perimage/encoder/forward.js';
+import { ensureGradients } from '../src/profiles/perimage/encoder/grads.js';
+import { up2FusedActive } from '../src/profiles/perimage/encoder/up2-gpu.js';
+
+const adapter = await probeWebGpuAdapter();
+if (!adapter.found) console.warn(`[perimage-up2-webgpu] SKIPPED: no WebGPU adapter (${adapter.description})`);
+
+/** max |a − b| / max |a| */
+function relErr(a: Float32Array, b: Float32Array): number {
+  let err = 0;
+  let mag = 0;
+  for (let i = 0; i < a.length; i++) {
+    err = Math.max(err, Math.abs(a[i] - b[i]));
+    mag = Math.max(mag, Math.abs(a[i]));
+  }
+  return err / Math.max(mag, 1e-30);
+}
+
+describe.skipIf(!adapter.found)(`fused up2 chain on webgpu (${adapter.description})`, () => {
+  const cases: [number, number, number][] = [[37, 23, 7], [24, 16, 7], [37, 23, 8], [13, 9, 2], [5, 3, 3],
+    // wider than 2 × 32 at level 1: several column blocks per row in the tap-gradient programs
+    [131, 9, 4]];
+  it.each(cases)('%ix%i, L=%i: forward and gradients match the tfjs ops', async (W, H, L) => {
+    await initBackend('webgpu');
+    expect(tf.getBackend()).toBe('webgpu');
+    expect(up2FusedActive()).toBe(true);
+    ensureGradients();
+    const lay = makeLayout({ ...defaultArch(), L }, W, H);
+    const r = prng(W * 131 + H * 7 + L);
+    const canvas = Float32Array.from(canvasMask(lay), (m) => m * Math.round((r() - 0.5) * 40));
+    // gaps get values too: the fused gradient must be 0 there, as the reference's is
+    for (let i = 0; i < canvas.length; i += 5) if (canvas[i] === 0) canvas[i] = 3;
+    const taps = [-0.07, 0.31, 0.83, -0.12];
+    const weight = Float32Array.from({ length: W * H * L }, () => r() - 0.5);
+    const net = new PerImageNet(lay);
+    const wt = tf.tensor2d(weight, [W * H, L]);
+    const eval1 = async (reference: boolean) => {
+      const out = tf.tidy(() => {
+        const f = (t: tf.Tensor, c: tf.Tensor) => tf.sum(tf.mul(net.features(t as tf.Tensor1D, c as tf.Tensor4D, reference), wt)) as tf.Scalar;
+        const F = net.features(tf.tensor1d(taps), tf.tensor4d(canvas, [1, lay.Hc, lay.Wc, 1]), reference);
+        const { grads } = tf.valueAndGrads(f)([tf.tensor1d(taps), tf.tensor4d(canvas, [1, lay.Hc, lay.Wc, 1])]);
+        return [F, ...grads];
+      });
+      const v = (await Promise.all(out.map((t) => t.data()))) as Float32Array[];
+      expect(out[0].shape).toEqual([W * H, L]);
+      tf.dispose(out);
+      return v;
+    };
+    const ref = await eval1(true);
+    const fus = await eval1(false);
+    net.dispose();
+    wt.dispose();
+    expect(relErr(ref[0], fus[0])).toBeLessThan(1e-5);
+    // taps: each one on its own (a swapped pair would pass a max-norm test of the vector)
+    for (let q = 0; q < 4; q++) expect(Math.abs(ref[1][q] - fus[1][q])).toBeLessThan(1e-4 * Math.abs(ref[1][q]) + 1e-3);
+    expect(relErr(ref[2], fus[2])).toBeLessThan(1e-5);
+    // and the reference's gaps carry no gradient, so the fused one's must not either
+    const mask = canvasMask(lay);
+    for (let i = 0; i < mask.length; i++) if (!mask[i]) expect(fus[2][i]).toBe(0);
+  }, 120_000);
+});

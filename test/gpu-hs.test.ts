@@ -316,9 +316,10 @@ describe.skipIf(!adapter.found)(`codec with the WebGPU h_s (adapter: ${adapter.d
     expect(dec.stats.hs).toBe('webgpu');
     expect(spy.seen.hsDec).toBe(1);
     const zhat = ref.decodeZ(file.z, g.hz * g.wz);
-    const gDec = (codec as unknown as { gainDec: Float32Array }).gainDec;
-    const { interpolateGain } = await import('../src/codec.js');
-    const yhatCore = ref.decodeLatent(file.y, zhat, g.hz, g.wz, interpolateGain(gDec, codec.levels, codec.M, file.header.quality));
+    // the amortized model holds the gain tables (src/profiles/amortized/model.ts)
+    const m = await codec.amortized();
+    const { interpolateGain } = await import('../src/profiles/amortized/gain.js');
+    const yhatCore = ref.decodeLatent(file.y, zhat, g.hz, g.wz, interpolateGain(m.gainDec, m.levels, m.M, file.header.quality));
     expect(Buffer.from(spy.seen.yhat!.buffer).equals(Buffer.from(yhatCore.buffer)), 'yhat differs from the core path').toBe(true);
 
     // the WASM backend decodes the file too (h_s in the core)

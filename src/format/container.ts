@@ -157,18 +157,30 @@ export function writeContainer(f: WriteFields): Uint8Array {
   dv.setUint32(48, f.z.length, true);
   dv.setUint32(52, f.y.length, true);
   dv.setUint32(56, aLen, true);
-  let p = HEADER_SIZE;
-  out.set(f.z, p);
-  p += f.z.length;
-  out.set(f.y, p);
-  p += f.y.length;
-  if (f.alpha) out.set(f.alpha, p);
-  dv.setUint32(60, crc32(out, HEADER_SIZE, total), true);
-  dv.setUint32(64, crc32(out, 0, 64), true);
+  return sealContainer(out, HEADER_SIZE, [f.z, f.y, f.alpha], 60);
+}
+
+/**
+ * The end of every container version's writer: the sections copied in order after the
+ * header (null: absent), then the payload CRC (of everything after the header) at
+ * `payloadCrcAt` and the header CRC (of bytes 0 … payloadCrcAt + 3) just after it.
+ * REQUIRES: `out` is header + the sections' lengths long, the rest of the header written.
+ */
+export function sealContainer(out: Uint8Array, headerSize: number, sections: readonly (Uint8Array | null)[], payloadCrcAt: number): Uint8Array {
+  let p = headerSize;
+  for (const sec of sections) {
+    if (!sec) continue;
+    out.set(sec, p);
+    p += sec.length;
+  }
+  const dv = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  dv.setUint32(payloadCrcAt, crc32(out, headerSize, out.length), true);
+  dv.setUint32(payloadCrcAt + 4, crc32(out, 0, payloadCrcAt + 4), true);
   return out;
 }
 
-function asBytes(input: unknown): Uint8Array {
+/** The caller's .nimg bytes as a Uint8Array view (no copy), for every container version. */
+export function asBytes(input: unknown): Uint8Array {
   if (input instanceof Uint8Array) return input;
   if (input instanceof ArrayBuffer) return new Uint8Array(input);
   if (ArrayBuffer.isView(input)) return new Uint8Array(input.buffer, input.byteOffset, input.byteLength);

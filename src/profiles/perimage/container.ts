@@ -25,6 +25,7 @@
  */
 import { NimgError } from '../../errors.js';
 import { crc32, crc32Update } from '../../format/crc32.js';
+import { asBytes, sealContainer } from '../../format/container.js';
 import { DEFAULT_LIMITS, checkDimensions, type Limits } from '../../limits.js';
 
 export const SIGNATURE: Readonly<Uint8Array> = Uint8Array.of(0x4e, 0x49, 0x4d, 0x47, 0x0d, 0x0a, 0x87, 0x0a);
@@ -100,22 +101,7 @@ export function writePerImageContainer(f: PerImageWriteFields): Uint8Array {
   dv.setUint32(24, f.params.length, true);
   dv.setUint32(28, f.latents.length, true);
   dv.setUint32(32, aLen, true);
-  let p = PERIMAGE_HEADER_SIZE;
-  out.set(f.params, p);
-  p += f.params.length;
-  out.set(f.latents, p);
-  p += f.latents.length;
-  if (f.alpha) out.set(f.alpha, p);
-  dv.setUint32(40, crc32(out, PERIMAGE_HEADER_SIZE, total), true);
-  dv.setUint32(44, crc32(out, 0, 44), true);
-  return out;
-}
-
-function asBytes(input: unknown): Uint8Array {
-  if (input instanceof Uint8Array) return input;
-  if (input instanceof ArrayBuffer) return new Uint8Array(input);
-  if (ArrayBuffer.isView(input)) return new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
-  throw new NimgError('BAD_INPUT', 'expected the .nimg bytes as a Uint8Array, ArrayBuffer or ArrayBufferView');
+  return sealContainer(out, PERIMAGE_HEADER_SIZE, [f.params, f.latents, f.alpha], 40);
 }
 
 const hex8 = (n: number) => n.toString(16).padStart(8, '0');

@@ -53,14 +53,18 @@ export class Abort implements AbortCheck {
     return a;
   }
 
-  /** The error of an abort that has happened, else null. */
-  private fired(where: string): NimgError | null {
+  /**
+   * The error of an abort that has happened, else null. `timerFired` says the deadline's timer
+   * called: timers may fire a fraction of a millisecond before `now()` reaches the deadline
+   * (they round), and that must still read as the budget running out, not as a bare abort.
+   */
+  private fired(where: string, timerFired = false): NimgError | null {
     if (this.reason) return this.reason;
     if (this.signal?.aborted) {
       const r = this.signal.reason;
       const why = r instanceof Error ? r.message : r === undefined ? 'aborted' : String(r);
       this.reason = new NimgError('ABORTED', `${this.what} aborted by its signal (${why}) at ${where}`, { cause: r });
-    } else if (now() >= this.deadline) {
+    } else if (timerFired || now() >= this.deadline) {
       this.reason = new NimgError('ABORTED', `${this.what} ran out of its time budget (timeoutMs = ${this.timeoutMs}) at ${where}`);
     }
     return this.reason;
@@ -78,14 +82,15 @@ export class Abort implements AbortCheck {
    */
   linkedSignal(): { signal: AbortSignal; dispose(): void } {
     const ac = new AbortController();
-    const fire = () => ac.abort(this.fired('the signal') ?? new NimgError('ABORTED', `${this.what} aborted`));
-    this.signal?.addEventListener('abort', fire, { once: true });
-    const timer = this.deadline === Infinity ? undefined : setTimeout(fire, Math.min(0x7fffffff, Math.max(0, this.deadline - now())));
+    const fire = (timerFired = false) => ac.abort(this.fired(timerFired ? 'the deadline' : 'the signal', timerFired));
+    const onAbort = () => fire();
+    this.signal?.addEventListener('abort', onAbort, { once: true });
+    const timer = this.deadline === Infinity ? undefined : setTimeout(() => fire(true), Math.min(0x7fffffff, Math.max(0, this.deadline - now())));
     if (this.fired('start')) fire();
     return {
       signal: ac.signal,
       dispose: () => {
-        this.signal?.removeEventListener('abort', fire);
+        this.signal?.removeEventListener('abort', onAbort);
         if (timer !== undefined) clearTimeout(timer);
       },
     };
@@ -98,9 +103,9 @@ export class Abort implements AbortCheck {
   race<T>(p: Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       let timer: ReturnType<typeof setTimeout> | undefined;
-      const stop = (where: string) => {
+      const stop = (where: string, timerFired = false) => {
         cleanup();
-        reject(this.fired(where) ?? new NimgError('ABORTED', `${this.what} aborted`));
+        reject(this.fired(where, timerFired) ?? new NimgError('ABORTED', `${this.what} aborted`));
       };
       const onAbort = () => stop('the signal');
       const cleanup = () => {
@@ -110,7 +115,7 @@ export class Abort implements AbortCheck {
       this.signal?.addEventListener('abort', onAbort, { once: true });
       if (this.deadline !== Infinity) {
         // timers are clamped to 2^31-1 ms; a longer budget is checked at the tile boundaries
-        timer = setTimeout(() => stop('the deadline'), Math.min(0x7fffffff, Math.max(0, this.deadline - now())));
+        timer = setTimeout(() => stop('the deadline', true), Math.min(0x7fffffff, Math.max(0, this.deadline - now())));
       }
       if (this.fired('start')) return stop('start');
       p.then(

@@ -4,10 +4,11 @@
  * anywhere Node runs (WASM or SwiftShader for checks).
  *
  *   npx tsx bench/perimage-gpu.ts speed [--image F] [--w 768] [--h 512] [--steps 300] [--warm 20]
- *        [--start-at EPOCH_MS] [--backend webgpu]
+ *        [--start-at EPOCH_MS] [--backend webgpu] [--ref up2]
  *     ms per training step at the default architecture (after a warm-up run that compiles the
  *     shaders); --start-at lines several processes up so that their timed runs overlap. One
- *     JSON line: {w, h, steps, ms, msPerStep, t0, t1, ...}.
+ *     JSON line: {w, h, steps, ms, msPerStep, t0, t1, ...}. --ref names fused WebGPU parts to
+ *     run as plain tfjs ops instead (A/B of the fused programs): up2.
  *
  *   npx tsx bench/perimage-gpu.ts jobs --queue Q.jsonl --dir D [--backend webgpu] [--worker K]
  *     Takes jobs from the queue (one JSON object a line: {name, image, lambda, quality?, steps?,
@@ -37,6 +38,7 @@ import { defaultArch, type LatentGrids } from '../src/profiles/perimage/types.js
 import { DEFAULT_STEPS, encodePerImage, lambdaToQuality, qualityToLambda } from '../src/profiles/perimage/encoder/index.js';
 import { initTheta, makeLayout } from '../src/profiles/perimage/encoder/model.js';
 import { DEFAULT_TRAIN, rgbaToRows, train } from '../src/profiles/perimage/encoder/train.js';
+import { setFusedUp2 } from '../src/profiles/perimage/encoder/up2-gpu.js';
 
 const argv = process.argv.slice(2);
 const mode = argv[0];
@@ -95,8 +97,16 @@ async function encodeFile(core: PerImageCore, img: Rgba, o: { quality: number; l
   return { r, file, params, latents, encodeSeconds: (t2 - t0) / 1000, codeSeconds: (t2 - t1) / 1000 };
 }
 
+/** the fused WebGPU parts that --ref can switch back to tfjs ops */
+const FUSED_SWITCHES: Record<string, (on: boolean) => void> = { up2: setFusedUp2 };
+
 async function speed(): Promise<void> {
   await initBackend(backendName);
+  const ref = (opt('ref', '') as string).split(',').filter(Boolean);
+  for (const part of ref) {
+    if (!FUSED_SWITCHES[part]) throw new Error(`--ref: unknown part ${part} (${Object.keys(FUSED_SWITCHES).join(', ')})`);
+    FUSED_SWITCHES[part](false);
+  }
   const W = +(opt('w', '768')!), H = +(opt('h', '512')!), steps = +(opt('steps', '300')!), warm = +(opt('warm', '20')!);
   const file = opt('image');
   const data = file ? (await loadImage(file, [0, 0, W, H])).data : new Uint8ClampedArray(W * H * 4).map((_, i) => (i * 37 + ((i >> 9) * 11)) & 255);
@@ -117,7 +127,7 @@ async function speed(): Promise<void> {
   const ms = performance.now() - p0;
   console.log(JSON.stringify({
     mode: 'speed', backend: tf.getBackend(), adapter: await adapterInfo(), gpu: process.env.NIMG_GPU_NAME ?? null, W, H, steps,
-    ms: +ms.toFixed(1), msPerStep: +(ms / steps).toFixed(3), warmMs: +warmMs.toFixed(0), lateMs: startAt > 0 && wait < 0 ? -wait : 0, t0, t1: t0 + Math.round(ms), pid: process.pid,
+    ref, ms: +ms.toFixed(1), msPerStep: +(ms / steps).toFixed(3), warmMs: +warmMs.toFixed(0), lateMs: startAt > 0 && wait < 0 ? -wait : 0, t0, t1: t0 + Math.round(ms), pid: process.pid,
   }));
 }
 

@@ -1,0 +1,98 @@
+"""One image, K lambdas trained together (batch.PerImageBatch), then each member quantized and
+measured exactly as encode.py does (integer ARM bits, quantized parameters, 8-bit PSNR).
+
+    python3 train/perimage/sweep.py --image kodim03.png --lambdas 4e-4,1e-3,2.5e-3,6e-3,1.5e-2,4e-2 \
+        --steps 8000 [--recipe noise|softnoise] [--T 0.3,0.1] [--lr 0.01] [--noise-frac 0.75] \
+        [--ste-lr-scale 0.1] [--arch default] [--out rows.jsonl] [--tag name] [--log-every 500]
+
+Recipes: 'noise' is the TypeScript encoder's (train.ts: uniform noise, then straight-through
+rounding); 'softnoise' replaces phase 1's y + u by softround(softround(y, T) + u, T) with T
+annealed linearly from the first to the second value of --T.
+"""
+import argparse
+import json
+import math
+import os
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(__file__))
+from batch import PerImageBatch  # noqa: E402
+from encode import ARCHES, load, psnr8, quantize_and_measure  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--image', required=True)
+    ap.add_argument('--lambdas', required=True)
+    ap.add_argument('--steps', type=int, default=8000)
+    ap.add_argument('--recipe', default='noise', choices=['noise', 'softnoise'])
+    ap.add_argument('--T', default='0.3,0.1')
+    ap.add_argument('--lr', type=float, default=0.01)
+    ap.add_argument('--noise-frac', type=float, default=0.75)
+    ap.add_argument('--ste-lr-scale', type=float, default=0.1)
+    ap.add_argument('--arch', default='default')
+    ap.add_argument('--crop', type=int, default=0)
+    ap.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    ap.add_argument('--out', default='')
+    ap.add_argument('--tag', default='')
+    ap.add_argument('--log-every', type=int, default=0)
+    ap.add_argument('--seed', type=int, default=1)
+    a = ap.parse_args()
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    torch.manual_seed(a.seed)
+    x = load(a.image, a.crop).to(a.device)
+    H, W = x.shape[2], x.shape[3]
+    lams = [float(v) for v in a.lambdas.split(',')]
+    K = len(lams)
+    lam_t = torch.tensor(lams, device=a.device)
+    T0, T1 = [float(v) for v in a.T.split(',')]
+    b = PerImageBatch(H, W, K, ARCHES[a.arch], seeds=[a.seed] * K).to(a.device)
+    opt = torch.optim.Adam(b.parameters(), lr=a.lr)
+    n1 = max(1, round(a.steps * a.noise_frac))
+    n2 = a.steps - n1
+    t0 = time.time()
+    for t in range(a.steps):
+        if t < n1:
+            s = 0.5 * (1 + math.cos(math.pi * t / n1))
+            mode = 'noise' if a.recipe == 'noise' else 'softnoise'
+        else:
+            s = a.ste_lr_scale * 0.5 * (1 + math.cos(math.pi * (t - n1) / max(1, n2)))
+            mode = 'ste'
+        for g in opt.param_groups:
+            g['lr'] = a.lr * s
+        T = T0 + (T1 - T0) * min(1.0, t / n1)
+        xh, bits = b(mode, T)
+        mse = ((xh - x) ** 2).mean(dim=(1, 2, 3))
+        loss = (mse + lam_t * bits / (H * W)).sum()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if a.log_every and (t % a.log_every == 0 or t == a.steps - 1):
+            print(json.dumps({'tag': a.tag, 'step': t, 'mode': mode, 'bpp': [round(v, 4) for v in (bits / (H * W)).tolist()],
+                              'psnr': [round(10 * math.log10(1 / max(v, 1e-12)), 2) for v in mse.tolist()], 's': round(time.time() - t0, 1)}), flush=True)
+    if a.device == 'cuda':
+        torch.cuda.synchronize()
+    secs = time.time() - t0
+    for k, lam in enumerate(lams):
+        m = b.member(k)
+        with torch.no_grad():
+            xr, br = m('round')
+        meas = quantize_and_measure(m, x, lam)
+        row = dict(tag=a.tag, image=os.path.basename(a.image), lam=lam, steps=a.steps, recipe=a.recipe, T=a.T, lr=a.lr,
+                   noise_frac=a.noise_frac, ste_lr_scale=a.ste_lr_scale, arch=a.arch, K=K, secs=round(secs, 1),
+                   ms_per_step=round(1000 * secs / a.steps, 2), float_psnr=round(psnr8(xr, x), 3),
+                   float_bpp_latent=round(br.item() / (H * W), 4),
+                   **{kk: (round(v, 4) if isinstance(v, float) else v) for kk, v in meas.items()})
+        print(json.dumps(row), flush=True)
+        if a.out:
+            with open(a.out, 'a') as fh:
+                fh.write(json.dumps(row) + '\n')
+
+
+if __name__ == '__main__':
+    main()

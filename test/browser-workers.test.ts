@@ -5,7 +5,9 @@
  *   TIMEOUT (init's timeoutMs); served tile workers decode a multi-tile image to Node's pixels;
  * - nimg/worker: createDecoder decodes to Node's pixels (RGBA and ImageBitmap), its errors
  *   keep their NimgError codes, and a decoder whose worker script or assets are missing
- *   rejects `ready` with BACKEND_UNAVAILABLE.
+ *   rejects `ready` with BACKEND_UNAVAILABLE; with `profiles: ['perimage']` it decodes a v2 file
+ *   (the GPU fixture) to Node's pixels without ever requesting the weights, refuses a v1 file
+ *   with NOT_INITIALIZED, and bad `profiles` reject `ready` with BAD_INPUT.
  * Skipped (with a message) without Chromium (apt-get install -y chromium, or CHROMIUM_BIN).
  */
 import { describe, expect, it } from 'vitest';
@@ -65,6 +67,13 @@ try {
   log.afterDispose = await timed(() => dec.decode(new Uint8Array(file)));
   log.noScript = await timed(() => createDecoder({ ...settings, workerUrl: '/no-such-worker.js' }).ready);
   log.noCore = await timed(() => createDecoder({ ...settings, wasm: '/no-such-core.wasm' }).ready);
+  const pi = await fetch('/pi.nimg').then((r) => r.arrayBuffer());
+  const piDec = createDecoder({ ...settings, weights: { manifest: '/w2.json', bin: '/w2.bin' }, profiles: ['perimage'] });
+  log.piBackend = await piDec.ready;
+  log.piPixels = Array.from((await piDec.decode(new Uint8Array(pi))).data);
+  log.piV1 = await timed(() => piDec.decode(new Uint8Array(file)));
+  piDec.dispose();
+  log.badProfiles = await timed(() => createDecoder({ ...settings, profiles: ['nope'] }).ready);
 } catch (e) {
   log.error = String((e && e.stack) || e);
 }
@@ -78,6 +87,8 @@ describe.skipIf(!chromium || !existsSync(CORE))('workers in headless Chromium', 
     const codec = await NimgCodec.create({ wasm: new Uint8Array(readFileSync(CORE)), weights, backend: 'wasm', threads: 1, tileSize: TILE });
     const nodeBytes = await codec.encode(image(), { quality: 4 });
     const nodePixels = (await codec.decode(nodeBytes)).data;
+    const piBytes = new Uint8Array(readFileSync(join(root, 'test/fixtures/perimage/gpu-img_001_00-64x48.nimg')));
+    const piPixels = (await codec.decode(piBytes)).data;
     codec.dispose();
 
     const dir = mkdtempSync(join(tmpdir(), 'nimg-browser-workers-'));
@@ -102,7 +113,12 @@ describe.skipIf(!chromium || !existsSync(CORE))('workers in headless Chromium', 
       '/w.json': ['application/json', rw.manifestJson],
       '/w.bin': ['application/octet-stream', rw.bin],
       '/node.nimg': ['application/octet-stream', nodeBytes],
+      '/pi.nimg': ['application/octet-stream', piBytes],
+      // the perimage-only decoder's weight URLs: served, but they must never be requested
+      '/w2.json': ['application/json', rw.manifestJson],
+      '/w2.bin': ['application/octet-stream', rw.bin],
     };
+    const requested = new Set<string>();
     const wasmDir = join(root, 'node_modules/@tensorflow/tfjs-backend-wasm/dist/');
     let log: Record<string, any>;
     try {
@@ -110,6 +126,7 @@ describe.skipIf(!chromium || !existsSync(CORE))('workers in headless Chromium', 
         profileDir: join(dir, 'profile'),
         chromeArgs: ['--disable-gpu'],
         serve(u) {
+          requested.add(u);
           if (files[u]) return files[u];
           const f = u.startsWith('/wasm/') ? join(wasmDir, u.slice(6)) : null;
           return f && existsSync(f) ? ['application/wasm', readFileSync(f)] : null;
@@ -118,7 +135,7 @@ describe.skipIf(!chromium || !existsSync(CORE))('workers in headless Chromium', 
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-    console.log(`[browser-workers] ${JSON.stringify({ ...log, pagePixels: undefined, workerPixels: undefined })}`);
+    console.log(`[browser-workers] ${JSON.stringify({ ...log, pagePixels: undefined, workerPixels: undefined, piPixels: undefined })}`);
     expect(log.error).toBeUndefined();
     // no silent main-thread fallback, asked for by number or by default
     expect(log.missing).toMatchObject({ code: 'BACKEND_UNAVAILABLE' });
@@ -138,5 +155,13 @@ describe.skipIf(!chromium || !existsSync(CORE))('workers in headless Chromium', 
     expect(log.noScript).toMatchObject({ code: 'BACKEND_UNAVAILABLE' });
     expect(log.noCore).toMatchObject({ code: 'BACKEND_UNAVAILABLE' });
     expect(log.noCore.message).toMatch(/no-such-core\.wasm/);
+    // profiles: ['perimage'] — the core alone
+    expect(log.piBackend).toBe('wasm');
+    expect(Buffer.compare(Buffer.from(log.piPixels), Buffer.from(piPixels)), 'perimage-only nimg/worker vs Node').toBe(0);
+    expect(requested.has('/w2.json') || requested.has('/w2.bin'), 'a perimage-only decoder fetched the weights').toBe(false);
+    expect(requested.has('/pi.nimg')).toBe(true);
+    expect(log.piV1).toMatchObject({ code: 'NOT_INITIALIZED' });
+    expect(log.piV1.message).toMatch(/profiles/);
+    expect(log.badProfiles).toMatchObject({ code: 'BAD_INPUT' });
   }, 150_000);
 });

@@ -4,6 +4,7 @@
  */
 import type { NimgErrorCode } from '../errors.js';
 import type { BackendChoice, BackendName, DecodeStats, Limits } from '../codec.js';
+import type { ProfileName } from '../api-types.js';
 
 /** Where an asset comes from: a URL to fetch, or the bytes (or compiled module) themselves. */
 export type AssetSource = string | URL | ArrayBuffer | Uint8Array;
@@ -25,6 +26,12 @@ export interface WorkerInitSettings {
   limits?: Partial<Limits>;
   /** ms that loading may take inside the worker (default 60000) */
   timeoutMs?: number;
+  /**
+   * The profiles this decoder must decode (default both). Without 'amortized' the worker loads
+   * only the core: no weights, no tfjs (perimage files need neither); a v1 file then fails
+   * with NOT_INITIALIZED.
+   */
+  profiles?: ProfileName[];
 }
 
 export type ToWorker =

@@ -153,7 +153,9 @@ export interface EncodeProgress {
   /**
    * Progress within the stage, out of `total`. For 'refine', in steps of the `refine`
    * option (the joint phase first, then the y phase); for 'optimize', in optimisation steps
-   * (reported about every 1/200 of them, at most every 50); other stages report 0/1, 'done' 1/1.
+   * (reported about every 1/200 of them, at most every 50); for a perimage 'coding', one unit
+   * per quantized parameter tensor and a last one for the entropy coding; other stages report
+   * 0/1, 'done' 1/1.
    */
   done: number;
   total: number;

@@ -68,6 +68,12 @@ describe('perimage through encode / decode / probe', () => {
     const opt = seen.filter((p) => p.stage === 'optimize');
     expect(opt[0]).toEqual({ stage: 'optimize', done: 0, total: 16 });
     expect(opt.at(-1)).toEqual({ stage: 'optimize', done: 16, total: 16 });
+    // coding: one unit per quantized parameter tensor (SPEC §2: 2(D+1) ARM, taps, 2 per synthesis layer), then the coder's
+    const coding = seen.filter((p) => p.stage === 'coding');
+    const a = defaultArch();
+    const nTensors = 2 * (a.D + 1) + 1 + 2 * a.synthesis.length;
+    expect(coding.map((p) => p.done)).toEqual(Array.from({ length: nTensors + 1 }, (_, i) => i));
+    expect(new Set(coding.map((p) => p.total))).toEqual(new Set([nTensors + 1]));
 
     const out = await codec.decodeWithStats(bytes);
     expect(out.image.width).toBe(W);

@@ -81,6 +81,8 @@ describe('Progress', () => {
     expect(jobFraction(undefined, false)).toBe(0);
     expect(jobFraction({ stage: 'refine', done: 75, total: 150 }, true)).toBeCloseTo(0.5);
     expect(jobFraction({ stage: 'done', done: 1, total: 1 }, false)).toBe(1);
+    expect(jobFraction({ stage: 'coding', done: 0, total: 1 }, false)).toBeCloseTo(0.7);
+    expect(jobFraction({ stage: 'coding', done: 9, total: 18 }, true)).toBeCloseTo(0.975);
   });
 
   it('a terminal: the bar is redrawn in place with counts, elapsed time, ETA and the refine step', () => {

@@ -56,8 +56,11 @@ export function jobFraction(p: EncodeProgress | undefined, refining: boolean): n
     case 'refine':
     case 'optimize':
       return 0.05 + (0.9 * p.done) / Math.max(1, p.total);
-    case 'coding':
-      return refining ? 0.95 : 0.7;
+    case 'coding': {
+      // perimage: parameter quantization, one unit per tensor (amortized: 0/1)
+      const start = refining ? 0.95 : 0.7;
+      return start + ((1 - start) * p.done) / Math.max(1, p.total);
+    }
     default:
       return 1;
   }

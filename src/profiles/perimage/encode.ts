@@ -81,13 +81,15 @@ export async function encodePerImageFile(res: CodecResources, job: EncodeJob): P
       // a progress bar wants ~200 updates; each one reads the loss back from the device
       train: { progressEvery: Math.max(1, Math.min(50, Math.round(steps / 200))) },
       onProgress: (done, total) => job.report('optimize', done, total),
+      // 'coding' begins with the parameter quantization (a forward pass per candidate
+      // exponent: seconds on a GPU, longer on a CPU): one unit per tensor, then the coder's
+      onQuantize: (done, total) => job.report('coding', done, total + 1),
     });
   } finally {
     link?.dispose();
   }
   const tOpt = now();
   job.abort?.check('entropy coding');
-  job.report('coding', 0, 1);
   const core = await res.perImageCore();
   const params = core.encodeParams(r.params);
   const latents = core.encodeLatents(r.params, r.grids, width, height);

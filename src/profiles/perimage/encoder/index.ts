@@ -44,8 +44,10 @@ export interface PerImageEncodeOptions {
   steps?: number;
   /** tfjs backend; default 'auto' (WebGPU on a hardware adapter, else WASM) */
   backend?: BackendChoice;
-  /** progress every ~50 steps, and once per quantization stage */
+  /** progress every ~50 steps */
   onProgress?: (done: number, total: number, info: TrainProgress) => void;
+  /** quantization progress: parameter tensors done out of total (called from 0/total on) */
+  onQuantize?: (done: number, total: number) => void;
   signal?: AbortSignal;
   /** seed of the initialisation and the noise (same seed, same backend: same result on WASM) */
   seed?: number;
@@ -106,7 +108,7 @@ export async function encodePerImage(image: PerImageImage, opts: PerImageEncodeO
     ...DEFAULT_TRAIN, ...opts.train, steps, lambda, seed, onProgress: opts.onProgress, signal: opts.signal,
   });
   const t1 = performance.now();
-  const q = await quantize(lay, target, st.theta, st.canvas, lambda, opts.signal);
+  const q = await quantize(lay, target, st.theta, st.canvas, lambda, opts.signal, opts.onQuantize);
   const t2 = performance.now();
   const npix = width * height;
   return {

@@ -158,10 +158,12 @@ export interface QuantizeResult {
 
 /**
  * Quantize a trained state. Runs forward passes on the active tfjs backend.
- * `target`: rgbaToRows of the image (train.ts). `signal` is checked between passes.
+ * `target`: rgbaToRows of the image (train.ts). `signal` is checked between passes;
+ * `onTensor(done, total)` is called before the first tensor and after each one.
  */
 export async function quantize(
   lay: Layout, target: Float32Array, theta: Float32Array, canvas: Float32Array, lambda: number, signal?: AbortSignal,
+  onTensor?: (done: number, total: number) => void,
 ): Promise<QuantizeResult> {
   const npix = lay.width * lay.height;
   // the latents are rounded in every evaluation: round them once here (with the clamp)
@@ -179,6 +181,7 @@ export async function quantize(
     const cur = Float32Array.from(theta);
     const tensors: QuantTensor[] = [];
     let paramBits = 0;
+    onTensor?.(0, lay.sizes.length);
     for (let t = 0; t < lay.sizes.length; t++) {
       const x = theta.subarray(lay.offsets[t], lay.offsets[t] + lay.sizes[t]);
       let best: { j: number; k: Int32Array; e: number; s: number; bits: number; deq: Float32Array } | null = null;
@@ -196,6 +199,7 @@ export async function quantize(
       cur.set(best.deq, lay.offsets[t]);
       tensors.push({ k: best.k, e: best.e, s: best.s });
       paramBits += best.bits;
+      onTensor?.(t + 1, lay.sizes.length);
     }
     const fin = await evalJ(cur);
     return {

@@ -1,3 +1,4 @@
+import { crc32 } from '../src/format/crc32.js';
 /**
  * Format-blind byte mutations (the classic set: bit flips, interesting values, random runs,
  * insertions, deletions, truncation, duplication). The structure-aware mutators apply them
@@ -86,5 +87,32 @@ export function mutateBytes(b: Uint8Array, rng: Rng, lengthPreserving = false): 
 export function havoc(b: Uint8Array, rng: Rng, n = 4, lengthPreserving = false): Uint8Array {
   let o = b;
   for (let i = 0, k = 1 + rng.int(n); i < k; i++) o = mutateBytes(o, rng, lengthPreserving);
+  return o;
+}
+
+/**
+ * Split a container (a fixed header whose u32 LE words at `lengthAt` give the lengths of the
+ * sections that follow it, in order) into a copy of the header and of each section. Tolerant
+ * of a mutated file: a short header is zero-padded and each length is clamped to what is left.
+ */
+export function splitSections(input: Uint8Array, headerSize: number, lengthAt: number[]): { header: Uint8Array; sections: Uint8Array[] } {
+  const b = input.length >= headerSize ? input : Uint8Array.from({ length: headerSize }, (_, i) => input[i] ?? 0);
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  let at = headerSize;
+  const sections = lengthAt.map((off) => {
+    const n = Math.min(dv.getUint32(off, true), b.length - at);
+    const s = b.slice(at, at + n);
+    at += n;
+    return s;
+  });
+  return { header: b.slice(0, headerSize), sections };
+}
+
+/** Write both CRC-32s of a container (whatever its fields say): the payload's (over everything after the header) and the header's (over the bytes before its own field). */
+export function resealCrcs(o: Uint8Array, headerSize: number, payloadCrcAt: number, headerCrcAt: number): Uint8Array {
+  if (o.length < headerSize) return o;
+  const dv = new DataView(o.buffer, o.byteOffset, o.byteLength);
+  dv.setUint32(payloadCrcAt, crc32(o, headerSize, o.length), true);
+  dv.setUint32(headerCrcAt, crc32(o, 0, headerCrcAt), true);
   return o;
 }

@@ -4,9 +4,8 @@
  * and reaches the entropy decoder, h_s and the synthesis network. One mutator ('raw') leaves
  * the CRCs alone, so the checks themselves are exercised too.
  */
-import { crc32 } from '../src/format/crc32.js';
 import { HEADER_SIZE } from '../src/format/container.js';
-import { havoc } from './bytes.js';
+import { havoc, resealCrcs, splitSections } from './bytes.js';
 import type { Mutator } from './mutator.js';
 import type { Rng } from './rng.js';
 
@@ -17,22 +16,10 @@ interface Parts {
   alpha: Uint8Array;
 }
 
-/** Split a well-formed .nimg (a seed) into its header and streams. */
+/** Split a well-formed .nimg (a seed) into its header and streams (lengths at 48, 52, 56). */
 export function splitNimg(input: Uint8Array): Parts {
-  // tolerant of a file already mutated: a short header is zero-padded, lengths are clamped
-  const b = input.length >= HEADER_SIZE ? input : Uint8Array.from({ length: HEADER_SIZE }, (_, i) => input[i] ?? 0);
-  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  const room = b.length - HEADER_SIZE;
-  const zl = Math.min(dv.getUint32(48, true), room);
-  const yl = Math.min(dv.getUint32(52, true), room - zl);
-  const al = Math.min(dv.getUint32(56, true), room - zl - yl);
-  const z0 = HEADER_SIZE;
-  return {
-    header: b.slice(0, HEADER_SIZE),
-    z: b.slice(z0, z0 + zl),
-    y: b.slice(z0 + zl, z0 + zl + yl),
-    alpha: b.slice(z0 + zl + yl, z0 + zl + yl + al),
-  };
+  const { header, sections: [z, y, alpha] } = splitSections(input, HEADER_SIZE, [48, 52, 56]);
+  return { header, z, y, alpha };
 }
 
 /** Reassemble: lengths from the streams, alpha flag from the alpha stream, both CRCs recomputed. */
@@ -53,14 +40,8 @@ export function joinNimg(p: Parts, opts: { keepFlags?: boolean; keepLengths?: bo
   return reseal(o);
 }
 
-/** Recompute the payload and header CRCs of a file (whatever its fields say). */
-export function reseal(o: Uint8Array): Uint8Array {
-  if (o.length < HEADER_SIZE) return o;
-  const dv = new DataView(o.buffer, o.byteOffset, o.byteLength);
-  dv.setUint32(60, crc32(o, HEADER_SIZE, o.length), true);
-  dv.setUint32(64, crc32(o, 0, 64), true);
-  return o;
-}
+/** Recompute the payload (@60) and header (@64) CRCs of a file (whatever its fields say). */
+export const reseal = (o: Uint8Array): Uint8Array => resealCrcs(o, HEADER_SIZE, 60, 64);
 
 /** Small and edge values for the header's u32 size fields. */
 function dimValue(rng: Rng): number {

@@ -15,12 +15,11 @@
  * a grid the new ARM cannot code, are left as the seed): the synthesis meets ±Inf, NaN and
  * subnormal floats, the ARM its clamps.
  */
-import { crc32 } from '../src/format/crc32.js';
 import { PERIMAGE_HEADER_SIZE } from '../src/profiles/perimage/container.js';
 import type { PerImageCore } from '../src/profiles/perimage/core.js';
 import type { PerImageParams } from '../src/profiles/perimage/types.js';
 import { randomArch, randomGrids, randomParams } from '../test/fixtures/perimage-random.js';
-import { havoc } from './bytes.js';
+import { havoc, resealCrcs, splitSections } from './bytes.js';
 import type { Mutator } from './mutator.js';
 import type { Rng } from './rng.js';
 
@@ -33,30 +32,14 @@ export interface PiParts {
   alpha: Uint8Array;
 }
 
-/** Split a v2 file into header and sections (tolerant of a mutated one: lengths clamped). */
+/** Split a v2 file into header and sections (lengths at 24, 28, 32; tolerant of a mutated one). */
 export function splitPerImage(input: Uint8Array): PiParts {
-  const b = input.length >= H ? input : Uint8Array.from({ length: H }, (_, i) => input[i] ?? 0);
-  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  const room = b.length - H;
-  const pl = Math.min(dv.getUint32(24, true), room);
-  const ll = Math.min(dv.getUint32(28, true), room - pl);
-  const al = Math.min(dv.getUint32(32, true), room - pl - ll);
-  return {
-    header: b.slice(0, H),
-    params: b.slice(H, H + pl),
-    latents: b.slice(H + pl, H + pl + ll),
-    alpha: b.slice(H + pl + ll, H + pl + ll + al),
-  };
+  const { header, sections: [params, latents, alpha] } = splitSections(input, H, [24, 28, 32]);
+  return { header, params, latents, alpha };
 }
 
 /** Recompute the payload CRC (@40) and the header CRC (@44), whatever the fields say. */
-export function resealPerImage(o: Uint8Array): Uint8Array {
-  if (o.length < H) return o;
-  const dv = new DataView(o.buffer, o.byteOffset, o.byteLength);
-  dv.setUint32(40, crc32(o, H, o.length), true);
-  dv.setUint32(44, crc32(o, 0, 44), true);
-  return o;
-}
+export const resealPerImage = (o: Uint8Array): Uint8Array => resealCrcs(o, H, 40, 44);
 
 /** Reassemble: lengths and the alpha flag from the sections (unless kept), CRCs recomputed. */
 export function joinPerImage(p: PiParts, opts: { keepLengths?: boolean; keepFlags?: boolean } = {}): Uint8Array {

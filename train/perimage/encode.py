@@ -128,11 +128,10 @@ def quantize_and_measure(model, x, lam):
                 psnr=psnr8(xh, x), e_arm=e_arm)
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument('--images', required=True)
+def common_args(ap, steps, seed):
+    """The options encode.py and sweep.py share; fp32 without TF32, like the TypeScript encoder."""
     ap.add_argument('--lambdas', required=True)
-    ap.add_argument('--steps', type=int, default=10000)
+    ap.add_argument('--steps', type=int, default=steps)
     ap.add_argument('--lr', type=float, default=0.01)
     ap.add_argument('--noise-frac', type=float, default=0.75)
     ap.add_argument('--arch', default='default')
@@ -140,10 +139,16 @@ def main():
     ap.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     ap.add_argument('--out', default='')
     ap.add_argument('--log-every', type=int, default=0)
-    ap.add_argument('--seed', type=int, default=0)
-    a = ap.parse_args()
+    ap.add_argument('--seed', type=int, default=seed)
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--images', required=True)
+    common_args(ap, steps=10000, seed=0)
+    a = ap.parse_args()
     for path in a.images.split(','):
         x = load(path, a.crop).to(a.device)
         for lam in [float(v) for v in a.lambdas.split(',')]:

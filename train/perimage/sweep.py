@@ -21,29 +21,18 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(__file__))
 from batch import PerImageBatch  # noqa: E402
-from encode import ARCHES, load, psnr8, quantize_and_measure  # noqa: E402
+from encode import ARCHES, common_args, load, psnr8, quantize_and_measure  # noqa: E402
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--image', required=True)
-    ap.add_argument('--lambdas', required=True)
-    ap.add_argument('--steps', type=int, default=8000)
+    common_args(ap, steps=8000, seed=1)
     ap.add_argument('--recipe', default='noise', choices=['noise', 'softnoise'])
     ap.add_argument('--T', default='0.3,0.1')
-    ap.add_argument('--lr', type=float, default=0.01)
-    ap.add_argument('--noise-frac', type=float, default=0.75)
     ap.add_argument('--ste-lr-scale', type=float, default=0.1)
-    ap.add_argument('--arch', default='default')
-    ap.add_argument('--crop', type=int, default=0)
-    ap.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
-    ap.add_argument('--out', default='')
     ap.add_argument('--tag', default='')
-    ap.add_argument('--log-every', type=int, default=0)
-    ap.add_argument('--seed', type=int, default=1)
     a = ap.parse_args()
-    torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.allow_tf32 = False
     torch.manual_seed(a.seed)
     x = load(a.image, a.crop).to(a.device)
     H, W = x.shape[2], x.shape[3]

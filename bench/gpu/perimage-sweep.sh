@@ -6,7 +6,7 @@
 # /tmp/pi-root (a later call replaces the carried .gpu/ under detached workers).
 #   PHASE=setup   unpack Node, node_modules, the GL/Vulkan loader; probe the WebGPU adapter
 #   PHASE=speed   REFS="none up2" W=768 H=512 STEPS=100: TS ms/step solo, one line per variant
-#   PHASE=sweep   JOBS="name|image|recipe|lambdas|steps|extra args;..." started detached
+#   PHASE=sweep   JOBS="name|image (path under .gpu/, e.g. calib/100075.jpg)|recipe|lambdas|steps|extra args;..." started detached
 #   PHASE=collect UNTIL_S=N: wait until N s after the call's start or no sweep is left; copy to $OUT
 set -u
 OUT=${OUT:-/tmp/nimg-out}; mkdir -p "$OUT"
@@ -39,7 +39,7 @@ sweep)
   IFS=';' read -ra jobs <<< "$JOBS"
   for j in "${jobs[@]}"; do
     IFS='|' read -r name img recipe lams steps extra <<< "$j"
-    PYTHONUNBUFFERED=1 setsid nohup python3 sweep.py --image ../kodak/$img.png --recipe $recipe --lambdas $lams --steps $steps \
+    PYTHONUNBUFFERED=1 setsid nohup python3 sweep.py --image ../$img --recipe $recipe --lambdas $lams --steps $steps \
       --tag $name --out $R/sweep.jsonl --log-every 500 $extra > $R/$name.log 2>&1 < /dev/null &
   done
   sleep 60; for f in $R/*.log; do echo "== $f"; tail -n 1 "$f" | cut -c1-300; done ;;

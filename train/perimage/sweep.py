@@ -31,6 +31,7 @@ def main():
     ap.add_argument('--recipe', default='noise', choices=['noise', 'softnoise'])
     ap.add_argument('--T', default='0.3,0.1')
     ap.add_argument('--ste-lr-scale', type=float, default=0.1)
+    ap.add_argument('--lr-latent', type=float, default=0.0, help='Adam step of the latents (default: --lr)')
     ap.add_argument('--tag', default='')
     a = ap.parse_args()
     torch.manual_seed(a.seed)
@@ -41,7 +42,10 @@ def main():
     lam_t = torch.tensor(lams, device=a.device)
     T0, T1 = [float(v) for v in a.T.split(',')]
     b = PerImageBatch(H, W, K, ARCHES[a.arch], seeds=[a.seed] * K).to(a.device)
-    opt = torch.optim.Adam(b.parameters(), lr=a.lr)
+    lr_lat = a.lr_latent or a.lr
+    lat_ids = {id(p) for p in b.latents}
+    opt = torch.optim.Adam([{'params': [p for p in b.parameters() if id(p) not in lat_ids], 'lr0': a.lr},
+                            {'params': list(b.latents), 'lr0': lr_lat}])
     n1 = max(1, round(a.steps * a.noise_frac))
     n2 = a.steps - n1
     t0 = time.time()
@@ -53,7 +57,7 @@ def main():
             s = a.ste_lr_scale * 0.5 * (1 + math.cos(math.pi * (t - n1) / max(1, n2)))
             mode = 'ste'
         for g in opt.param_groups:
-            g['lr'] = a.lr * s
+            g['lr'] = g['lr0'] * s
         T = T0 + (T1 - T0) * min(1.0, t / n1)
         xh, bits = b(mode, T)
         mse = ((xh - x) ** 2).mean(dim=(1, 2, 3))
@@ -73,7 +77,7 @@ def main():
             xr, br = m('round')
         meas = quantize_and_measure(m, x, lam)
         row = dict(tag=a.tag, image=os.path.basename(a.image), lam=lam, steps=a.steps, recipe=a.recipe, T=a.T, lr=a.lr,
-                   noise_frac=a.noise_frac, ste_lr_scale=a.ste_lr_scale, arch=a.arch, K=K, secs=round(secs, 1),
+                   lr_latent=lr_lat, noise_frac=a.noise_frac, ste_lr_scale=a.ste_lr_scale, arch=a.arch, K=K, secs=round(secs, 1),
                    ms_per_step=round(1000 * secs / a.steps, 2), float_psnr=round(psnr8(xr, x), 3),
                    float_bpp_latent=round(br.item() / (H * W), 4),
                    **{kk: (round(v, 4) if isinstance(v, float) else v) for kk, v in meas.items()})

@@ -52,6 +52,8 @@ const MAXC = 32;
 const WG = 64;
 /** workgroup size of the reductions */
 const RED = 256;
+/** parameters per workgroup of the parameter-gradient reduction */
+const RED_P = 32;
 /** WebGPU's default maxComputeWorkgroupsPerDimension */
 const MAX_GROUPS = 65535;
 
@@ -463,8 +465,13 @@ export class SynthGpu {
     }
     groups.push(cur);
     if (groups.length > MAX_INPUTS) throw new Error('too many parameter-gradient groups');
-    groups.forEach((grp, k) => progs.push({ ...this.partialProgram(mode, grp, k), out: `P${k}` }));
-    return { progs, groups };
+    const nWGs: number[] = [];
+    groups.forEach((grp, k) => {
+      const { prog, names, nWG } = this.partialProgram(mode, grp, k);
+      progs.push({ prog, names, out: `P${k}` });
+      nWGs.push(nWG);
+    });
+    return { progs, groups, nWGs };
   }
 
   /** parameters (theta range) of a group of segments */
@@ -475,107 +482,130 @@ export class SynthGpu {
     return [this.wOff(first), this.bOff(lastL) + this.lay.arch.synthesis[lastL].out];
   }
 
+  /** pixels per workgroup of a group's partial program: its stash (floats per pixel) within 16 KiB */
+  private groupWgp(grp: number[]): number {
+    let row = 0;
+    for (const s of grp) {
+      const sg = this.segs[s];
+      if (sg.kind === 'T') row += sg.cout;
+      else {
+        let c = sg.cin;
+        for (const l of sg.layers) {
+          const o = this.lay.arch.synthesis[l].out;
+          row += o + c;
+          c = o;
+        }
+      }
+    }
+    let wgp = WG;
+    while (wgp > 8 && wgp * row * 4 > 16384) wgp /= 2;
+    if (wgp * row * 4 > 16384) throw new Error('workgroup memory over 16 KiB');
+    return wgp;
+  }
+
   /**
    * Partial sums of the parameter gradients of a group of segments over each workgroup of
-   * WG pixels: [workgroups, group params]. Barriers stay in uniform control flow (every
-   * thread runs every one; threads past the image contribute zeros).
+   * `wgp` pixels: [workgroups, group params]. First every thread computes its pixel's dZ of
+   * every layer (and, for 1x1 layers, the layer's input) into workgroup memory, then ONE
+   * barrier, then each thread sums parameters (strided) over the workgroup's pixels. (A
+   * barrier per layer was as good on a GPU, but SwiftShader runs barriers as coroutine
+   * switches that save every live private array: 5x slower for the whole step.) Threads
+   * past the image compute at the last pixel and contribute zeros.
    */
   private partialProgram(mode: Mode, grp: number[], k: number) {
     const g = new Code();
     const { width: W, height: H } = this.lay;
-    const nWG = Math.ceil(this.HW / WG);
+    const wgp = this.groupWgp(grp);
+    const nWG = Math.ceil(this.HW / wgp);
     const [g0, g1] = this.groupRange(grp);
     const nP = g1 - g0;
-    const parts: string[] = [];
-    let shSize = 0;
+    const stash: string[] = [];
+    const sums: string[] = [];
+    // sh[t * row + …]: pixel t's stash, a block per layer
+    let row = 0;
     for (const s of grp) {
       const sg = this.segs[s];
       if (sg.kind === 'R') {
         const pre = `q${s}_`;
         const [code, gn] = this.gradAt(g, mode, s, `${pre}o`, 'valid');
-        parts.push(`{
-          ${this.rForward(g, s, 'p', pre, 'valid')}
-          ${code}
-          ${this.rBackward(g, s, gn, pre)}`);
+        const writes: string[] = [];
         let c = sg.cin;
         sg.layers.forEach((l, j0) => {
           const j = j0 + 1;
           const o = this.lay.arch.synthesis[l].out;
-          const row = o + c;
-          shSize = Math.max(shSize, WG * row);
+          const at = row;
           const nW = o * c;
-          // sh[t][0 … o): dZ of pixel t, sh[t][o … o + c): the layer's input
-          parts.push(`for (var o = 0; o < ${o}; o++) { sh[l * ${row} + o] = ${pre}d${j}[o]; }
-          for (var i = 0; i < ${c}; i++) { sh[l * ${row} + ${o} + i] = ${pre}a${j - 1}[i]; }
-          workgroupBarrier();
-          for (var jj = l; jj < ${nW + o}; jj += ${WG}) {
-            var acc = 0.0;
-            if (jj < ${nW}) {
-              let o = jj / ${c};
-              let i = jj % ${c};
-              for (var t = 0; t < ${WG}; t++) { acc = acc + sh[t * ${row} + o] * sh[t * ${row} + ${o} + i]; }
-              result[wg * ${nP} + ${this.wOff(l) - g0} + jj] = acc;
-            } else {
-              for (var t = 0; t < ${WG}; t++) { acc = acc + sh[t * ${row} + jj - ${nW}]; }
-              result[wg * ${nP} + ${this.bOff(l) - g0} + jj - ${nW}] = acc;
-            }
-          }
-          workgroupBarrier();`);
+          // block: dZ (o), then the layer's input (c)
+          writes.push(`for (var o = 0; o < ${o}; o++) { sh[l * ROW + ${at} + o] = ${pre}d${j}[o]; }
+          for (var i = 0; i < ${c}; i++) { sh[l * ROW + ${at + o} + i] = ${pre}a${j - 1}[i]; }`);
+          sums.push(`if (jj >= ${this.wOff(l) - g0} && jj < ${this.wOff(l) - g0 + nW}) {
+              let o = (jj - ${this.wOff(l) - g0}) / ${c};
+              let i = (jj - ${this.wOff(l) - g0}) % ${c};
+              for (var t = 0; t < ${wgp}; t++) { acc = acc + sh[t * ROW + ${at} + o] * sh[t * ROW + ${at + o} + i]; }
+            } else if (jj >= ${this.bOff(l) - g0} && jj < ${this.bOff(l) - g0 + o}) {
+              for (var t = 0; t < ${wgp}; t++) { acc = acc + sh[t * ROW + ${at} + jj - ${this.bOff(l) - g0}]; }
+            }`);
+          row += o + c;
           c = o;
         });
-        parts.push('}');
+        stash.push(`{
+          ${this.rForward(g, s, 'p', pre, 'valid')}
+          ${code}
+          ${this.rBackward(g, s, gn, pre)}
+          ${writes.join('\n          ')}
+        }`);
       } else {
         const l = sg.layers[0];
         const o = sg.cout;
         const c = sg.cin;
         const nW = o * c * 9;
-        shSize = Math.max(shSize, WG * o);
+        const at = row;
         const IN = g.use(this.inBuf(s));
+        stash.push(`for (var o = 0; o < ${o}; o++) { sh[l * ROW + ${at} + o] = select(0.0, ${this.dT(g, mode, s, 1, 'p', 'o')}, valid); }`);
         // dW[o][i][ky][kx] = Σ_t dZ_t[o] · in[t + (ky − 1, kx − 1)][i] (0 outside the image)
-        parts.push(`for (var o = 0; o < ${o}; o++) { sh[l * ${o} + o] = select(0.0, ${this.dT(g, mode, s, 1, 'p', 'o')}, valid); }
-          workgroupBarrier();
-          for (var jj = l; jj < ${nW + o}; jj += ${WG}) {
-            var acc = 0.0;
-            if (jj < ${nW}) {
-              let o = jj / ${9 * c};
-              let i = (jj / 9) % ${c};
-              let ky = (jj / 3) % 3 - 1;
-              let kx = jj % 3 - 1;
-              for (var t = 0; t < ${WG}; t++) {
-                let pt = wg * ${WG} + t;
+        sums.push(`if (jj >= ${this.wOff(l) - g0} && jj < ${this.wOff(l) - g0 + nW}) {
+              let m = jj - ${this.wOff(l) - g0};
+              let o = m / ${9 * c};
+              let i = (m / 9) % ${c};
+              let ky = (m / 3) % 3 - 1;
+              let kx = m % 3 - 1;
+              for (var t = 0; t < ${wgp}; t++) {
+                let pt = wg * ${wgp} + t;
                 let yy = pt / ${W} + ky;
                 let xx = pt % ${W} + kx;
                 if (pt < ${this.HW} && yy >= 0 && yy < ${H} && xx >= 0 && xx < ${W}) {
-                  acc = acc + sh[t * ${o} + o] * ${IN}[(yy * ${W} + xx) * ${c} + i];
+                  acc = acc + sh[t * ROW + ${at} + o] * ${IN}[(yy * ${W} + xx) * ${c} + i];
                 }
               }
-              result[wg * ${nP} + ${this.wOff(l) - g0} + jj] = acc;
-            } else {
-              for (var t = 0; t < ${WG}; t++) { acc = acc + sh[t * ${o} + jj - ${nW}]; }
-              result[wg * ${nP} + ${this.bOff(l) - g0} + jj - ${nW}] = acc;
-            }
-          }
-          workgroupBarrier();`);
+            } else if (jj >= ${this.bOff(l) - g0} && jj < ${this.bOff(l) - g0 + o}) {
+              for (var t = 0; t < ${wgp}; t++) { acc = acc + sh[t * ROW + ${at} + jj - ${this.bOff(l) - g0}]; }
+            }`);
+        row += o;
       }
     }
-    if (shSize * 4 > 16384) throw new Error('workgroup memory over 16 KiB');
     const names = this.inputs(g, this.allNames());
     const code = `${[...g.fns.values()].join('\n')}
-      var<workgroup> sh : array<f32, ${shSize}>;
+      const ROW = ${row};
+      var<workgroup> sh : array<f32, ${wgp * row}>;
       fn main(index : i32) {
         let wg = i32(workgroupId.x);
         let l = i32(localIndex);
-        // threads past the image compute at the last pixel and contribute zeros
-        let valid = wg * ${WG} + l < ${this.HW} && uniforms.size > 0;
-        let p = min(wg * ${WG} + l, ${this.HW - 1});
+        let valid = wg * ${wgp} + l < ${this.HW} && uniforms.size > 0;
+        let p = min(wg * ${wgp} + l, ${this.HW - 1});
         let y = p / ${W};
         let x = p % ${W};
-        ${parts.join('\n        ')}
+        ${stash.join('\n        ')}
+        workgroupBarrier();
+        for (var jj = l; jj < ${nP}; jj += ${wgp}) {
+          var acc = 0.0;
+          ${sums.join(' else ')}
+          result[wg * ${nP} + jj] = acc;
+        }
       }`;
     const prog = flatProgram(`nimg_synp_${mode}_${k}_${grp.join('.')}_${this.key}`, names, [nWG * nP], code);
     prog.dispatch = [nWG, 1, 1];
-    prog.workgroupSize = [WG, 1, 1];
-    return { prog, names };
+    prog.workgroupSize = [wgp, 1, 1];
+    return { prog, names, nWG };
   }
 
   // ---- running ----
@@ -630,7 +660,7 @@ export class SynthGpu {
       bufs.set('DY', dy);
     } else bufs.set('DR', dy);
     if (!this.bwdCache.has(mode)) this.bwdCache.set(mode, this.backwardPrograms(mode));
-    const { progs, groups } = this.bwdCache.get(mode)!;
+    const { progs, groups, nWGs } = this.bwdCache.get(mode)!;
     const made: tf.Tensor[] = [];
     let dF: tf.Tensor | null = null;
     const partials: tf.Tensor[] = [];
@@ -641,25 +671,28 @@ export class SynthGpu {
       else if (out.startsWith('P')) partials.push(t);
       else made.push(t);
     }
-    const dTheta = this.reduce(mode, groups, partials);
+    const dTheta = this.reduce(mode, groups, nWGs, partials);
     tf.dispose([...made, ...partials]);
     return [dF!, dTheta];
   }
 
   /**
-   * [nTheta]: the synthesis parameters' sums over all workgroups' partials (one workgroup
-   * per parameter: strided sums, then a tree), zeros before the synthesis part.
+   * [nTheta]: the synthesis parameters' sums over all workgroups' partials, zeros before the
+   * synthesis part. A workgroup of RED threads takes RED_P consecutive parameters (so a
+   * row of partials is read coalesced) × RED / RED_P lanes, each lane a strided sum over the
+   * rows, then one thread per parameter adds the lanes. (One workgroup per parameter was as
+   * fast on a GPU but ~1000 workgroups with barriers cost seconds under SwiftShader.)
    */
-  private reduce(mode: Mode, groups: number[][], partials: tf.Tensor[]): tf.Tensor {
-    const nWG = Math.ceil(this.HW / WG);
+  private reduce(mode: Mode, groups: number[][], nWGs: number[], partials: tf.Tensor[]): tf.Tensor {
+    const lanes = RED / RED_P;
     const names = partials.map((_, k) => `P${k}`);
     const branches = groups.map((grp, k) => {
       const [g0, g1] = this.groupRange(grp);
       return `if (q >= ${g0} && q < ${g1}) {
-            for (var r = l; r < ${nWG}; r += ${RED}) { s = s + P${k}[r * ${g1 - g0} + q - ${g0}]; }
+            for (var r = r0; r < ${nWGs[k]}; r += ${lanes}) { s = s + P${k}[r * ${g1 - g0} + q - ${g0}]; }
           }`;
     });
-    const nW = Math.min(this.nSyn, MAX_GROUPS);
+    const nW = Math.ceil(this.nSyn / RED_P);
     const code = `
       var<workgroup> red : array<f32, ${RED}>;
       fn main(index : i32) {
@@ -667,18 +700,17 @@ export class SynthGpu {
         let l = i32(localIndex);
         // the ARM and taps part of theta: 0
         for (var z = w * ${RED} + l; z < ${this.synStart}; z += ${nW * RED}) { result[z] = 0.0; }
-        for (var q0 = ${this.synStart}; q0 < ${this.lay.nTheta}; q0 += ${nW}) {
-          let q = q0 + w;
-          var s = 0.0;
-          ${branches.join(' else ')}
-          red[l] = s;
-          workgroupBarrier();
-          for (var h = ${RED / 2}; h > 0; h = h / 2) {
-            if (l < h) { red[l] = red[l] + red[l + h]; }
-            workgroupBarrier();
-          }
-          if (l == 0 && q < uniforms.size) { result[q] = red[0]; }
-          workgroupBarrier();
+        let pl = l % ${RED_P};
+        let r0 = l / ${RED_P};
+        let q = ${this.synStart} + w * ${RED_P} + pl;
+        var s = 0.0;
+        ${branches.join(' else ')}
+        red[l] = s;
+        workgroupBarrier();
+        if (r0 == 0 && q < uniforms.size) {
+          var t = red[pl];
+          for (var k = 1; k < ${lanes}; k++) { t = t + red[k * ${RED_P} + pl]; }
+          result[q] = t;
         }
       }`;
     const p = flatProgram(`nimg_synr_${mode}_${this.key}`, names, [this.lay.nTheta], code);

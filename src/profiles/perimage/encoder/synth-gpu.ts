@@ -22,13 +22,20 @@
  * needs none (dX = dZ = g, read in place). The gradient at an R segment's output is always
  * computed where it is used, by recomputing the run's forward in registers and back-
  * propagating through it. One program writes dF_0.
- * Parameter gradients: per workgroup of 64 pixels, each thread puts its pixel's dZ (and,
- * for 1x1 layers, the layer input) in workgroup memory, and the threads then sum, one
- * parameter each (strided), over the 64 pixels → partials [workgroups, params]; segments
- * are grouped into as few such programs as the input limit allows (one for the default
- * arch), then one reduction program sums the partials of every parameter and writes the
- * theta gradient FULL-SIZE ([nTheta], zeros outside the synthesis part, so tfjs adds it to
- * the ARM's gradient as is).
+ * Parameter gradients: per workgroup of up to 64 pixels (fewer where the stash would pass
+ * 16 KiB: 32 for the default arch), each thread puts its pixel's dZ of every layer (and,
+ * for 1x1 layers, the layer's input) in workgroup memory, then after one barrier the
+ * threads sum, one parameter each (strided), over the workgroup's pixels → partials
+ * [workgroups, params]; segments are grouped into as few such programs as the input and
+ * memory limits allow (one for the default arch), then one reduction program sums the
+ * partials of every parameter and writes the theta gradient FULL-SIZE ([nTheta], zeros
+ * outside the synthesis part, so tfjs adds it to the ARM's gradient as is).
+ * Cost note: SwiftShader (CI) runs these workgroup-memory programs slowly (a default-arch
+ * step at 24x16 there: ~0.5 s → ~2 s), a CPU emulation artefact; on a GPU they are small.
+ *
+ * Dispatches, default arch: forward 3 segments + the MSE sum; backward (dX, dZ) of the
+ * first 3x3, dF_0, one partials program, one reduction. Any arch: forward S_seg + 1,
+ * backward (T segments with a program) + 1 + groups + 1.
  *
  * Arithmetic follows the tfjs path's order closely but not bit for bit (the encoder needs
  * float closeness only; WGSL may contract to FMA). Architectures whose programs would not

@@ -30,8 +30,9 @@
  * memory limits allow (one for the default arch), then one reduction program sums the
  * partials of every parameter and writes the theta gradient FULL-SIZE ([nTheta], zeros
  * outside the synthesis part, so tfjs adds it to the ARM's gradient as is).
- * Cost note: SwiftShader (CI) runs these workgroup-memory programs slowly (a default-arch
- * step at 24x16 there: ~0.5 s → ~2 s), a CPU emulation artefact; on a GPU they are small.
+ * Cost note: SwiftShader (CI) runs the partials program slowly (a default-arch step at
+ * 24x16 there: ~0.5–1 s before → ~2–3 s; see partialProgram), a CPU-emulation cost; its
+ * work on a GPU is ~1000 MACs a pixel.
  *
  * Dispatches, default arch: forward 3 segments + the MSE sum; backward (dX, dZ) of the
  * first 3x3, dF_0, one partials program, one reduction. Any arch: forward S_seg + 1,
@@ -514,10 +515,12 @@ export class SynthGpu {
    * Partial sums of the parameter gradients of a group of segments over each workgroup of
    * `wgp` pixels: [workgroups, group params]. First every thread computes its pixel's dZ of
    * every layer (and, for 1x1 layers, the layer's input) into workgroup memory, then ONE
-   * barrier, then each thread sums parameters (strided) over the workgroup's pixels. (A
-   * barrier per layer was as good on a GPU, but SwiftShader runs barriers as coroutine
-   * switches that save every live private array: 5x slower for the whole step.) Threads
-   * past the image compute at the last pixel and contribute zeros.
+   * barrier, then each thread sums parameters (strided) over the workgroup's pixels.
+   * Threads past the image compute at the last pixel and contribute zeros. Under
+   * SwiftShader this program is most of a step's time: its cost grew with workgroup-memory
+   * size × workgroup size (a trivial program with 12 workgroups of 32: 64 floats 59 ms,
+   * 512 floats 271 ms, 3584 floats 2.4 s; the default arch's step 2.2 s with 32 pixels a
+   * workgroup, 1.0 s with 8). 32 is kept: a full warp on a GPU.
    */
   private partialProgram(mode: Mode, grp: number[], k: number) {
     const g = new Code();
@@ -687,8 +690,8 @@ export class SynthGpu {
    * [nTheta]: the synthesis parameters' sums over all workgroups' partials, zeros before the
    * synthesis part. A workgroup of RED threads takes RED_P consecutive parameters (so a
    * row of partials is read coalesced) × RED / RED_P lanes, each lane a strided sum over the
-   * rows, then one thread per parameter adds the lanes. (One workgroup per parameter was as
-   * fast on a GPU but ~1000 workgroups with barriers cost seconds under SwiftShader.)
+   * rows, then one thread per parameter adds the lanes. (One workgroup of 256 per parameter,
+   * ~1000 workgroups with a barrier tree each, cost ~0.9 s of a 24x16 step under SwiftShader.)
    */
   private reduce(mode: Mode, groups: number[][], nWGs: number[], partials: tf.Tensor[]): tf.Tensor {
     const lanes = RED / RED_P;

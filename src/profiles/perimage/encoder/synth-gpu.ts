@@ -32,7 +32,8 @@
  * outside the synthesis part, so tfjs adds it to the ARM's gradient as is).
  * Cost note: SwiftShader (CI) runs the partials program slowly (a default-arch step at
  * 24x16 there: ~0.5–1 s before → ~2–3 s; see partialProgram), a CPU-emulation cost; its
- * work on a GPU is ~1000 MACs a pixel.
+ * arithmetic is a few thousand flops a pixel (the 1x1 run's recompute and ~1000 MACs of
+ * parameter sums for the default arch).
  *
  * Dispatches, default arch: forward 3 segments + the MSE sum; backward (dX, dZ) of the
  * first 3x3, dF_0, one partials program, one reduction. Any arch: forward S_seg + 1,

@@ -19,11 +19,13 @@
  * product; without transposeB it matches matMul + add).
  * Feature maps of the up2 chain are [C, h, w, 1] (channels as batch: up2 treats each
  * channel alike); the synthesis runs on [H·W, C] rows.
- * On tfjs WebGPU the whole up2 chain is instead the fused programs of up2-gpu.ts (the
- * tfjs-op chain here stays the path of every other backend and the reference).
+ * On tfjs WebGPU the whole up2 chain is instead the fused programs of up2-gpu.ts, and the
+ * synthesis layers (with the MSE) those of synth-gpu.ts (the tfjs ops here stay the path of
+ * every other backend and the reference).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { CONTEXT, type Layout } from './model.js';
+import { SynthGpu } from './synth-gpu.js';
 import { Up2Chain, up2FusedActive } from './up2-gpu.js';
 
 export interface ArmOut {
@@ -45,10 +47,12 @@ export class PerImageNet {
   private readonly tapsProj: tf.Tensor2D;
   private readonly im2col = new Map<number, tf.Tensor4D>();
   private readonly chain: Up2Chain;
+  private readonly synGpu: SynthGpu;
 
   constructor(lay: Layout) {
     this.lay = lay;
     this.chain = new Up2Chain(lay);
+    this.synGpu = new SynthGpu(lay);
     const N = lay.arch.N;
     const k = new Float32Array(5 * 9 * N);
     for (let j = 0; j < N; j++) {
@@ -135,10 +139,35 @@ export class PerImageNet {
     return tf.transpose(tf.reshape(F, [arch.L, H * W])) as tf.Tensor2D;
   }
 
-  /** The synthesis of the (relaxed or integer) canvas: [H * W, 3] RGB rows. In a tidy. */
-  synth(p: tf.Tensor1D[], canvas: tf.Tensor4D): tf.Tensor2D {
-    const { arch, width: W, height: H, tapsIndex, synthIndex } = this.lay;
-    let x: tf.Tensor2D = this.features(p[tapsIndex], canvas);
+  /**
+   * The synthesis of the (relaxed or integer) canvas: [H * W, 3] RGB rows. `theta` (the flat
+   * parameters p were split from) spares the fused path a concat. In a tidy.
+   */
+  synth(p: tf.Tensor1D[], canvas: tf.Tensor4D, theta?: tf.Tensor1D): tf.Tensor2D {
+    return this.synthRows(p, this.features(p[this.lay.tapsIndex], canvas), theta);
+  }
+
+  /** mean((synth − target)²) over the [H * W, 3] rows; on WebGPU one fused op with the synthesis. In a tidy. */
+  synthMse(p: tf.Tensor1D[], theta: tf.Tensor1D, canvas: tf.Tensor4D, target: tf.Tensor2D): tf.Tensor {
+    return this.synthMseRows(p, theta, this.features(p[this.lay.tapsIndex], canvas), target);
+  }
+
+  /** The layers on F_0 [H * W, L]: the fused programs of synth-gpu.ts when active, else tfjs ops. In a tidy. */
+  synthRows(p: tf.Tensor1D[], F0: tf.Tensor2D, theta?: tf.Tensor1D): tf.Tensor2D {
+    if (this.synGpu.active()) return this.synGpu.rgb(F0, theta ?? (tf.concat(p) as tf.Tensor1D));
+    return this.layers(p, F0);
+  }
+
+  /** mean((layers(F_0) − target)²) as synthRows picks its path. In a tidy. */
+  synthMseRows(p: tf.Tensor1D[], theta: tf.Tensor1D, F0: tf.Tensor2D, target: tf.Tensor2D): tf.Tensor {
+    if (this.synGpu.active()) return this.synGpu.mse(F0, theta, target);
+    return tf.mean(tf.squaredDifference(this.layers(p, F0), target));
+  }
+
+  /** The synthesis layers as tfjs ops (every backend; the reference of the fused programs). */
+  private layers(p: tf.Tensor1D[], F0: tf.Tensor2D): tf.Tensor2D {
+    const { arch, width: W, height: H, synthIndex } = this.lay;
+    let x: tf.Tensor2D = F0;
     let c = arch.L;
     arch.synthesis.forEach((l, i) => {
       const Wt = tf.reshape(p[synthIndex + 2 * i], [l.out, l.kind === '3x3' ? 9 * c : c]);

@@ -72,7 +72,7 @@ export function lossTerms(
   const p = net.split(theta);
   const { mu, log2b } = net.arm(p, q);
   const bits = tf.sum(tf.mul(laplaceBits(tf.reshape(q, [Hc * Wc]), mu, log2b), tf.reshape(mask, [Hc * Wc]))) as tf.Scalar;
-  const mse = tf.mean(tf.squaredDifference(net.synth(p, q), target)) as tf.Scalar;
+  const mse = net.synthMse(p, theta, q, target) as tf.Scalar;
   const loss = tf.add(mse, tf.mul(bits, lambda / (width * height))) as tf.Scalar;
   return { loss, mse, bits };
 }

@@ -18,7 +18,7 @@ import { PerImageNet } from '../src/profiles/perimage/encoder/forward.js';
 import { ensureGradients } from '../src/profiles/perimage/encoder/grads.js';
 import { laplaceBitsScalar } from '../src/profiles/perimage/encoder/rate.js';
 import { latentBits } from '../src/profiles/perimage/encoder/train.js';
-import { armFusedActive, setFusedArm } from '../src/profiles/perimage/encoder/arm-gpu.js';
+import { armFusedActive, setArmWorkgroupCap, setFusedArm } from '../src/profiles/perimage/encoder/arm-gpu.js';
 
 const adapter = await probeWebGpuAdapter();
 if (!adapter.found) console.warn(`[perimage-arm-webgpu] SKIPPED: no WebGPU adapter (${adapter.description})`);
@@ -66,15 +66,19 @@ function regimes(arch: PerImageArch, lay: ReturnType<typeof makeLayout>, th: Flo
 
 describe.skipIf(!adapter.found)(`fused ARM + rate on webgpu (${adapter.description})`, () => {
   const seen = { hidLow: 0, hidHigh: 0, lsLow: 0, lsHigh: 0, floor: 0, inner: 0, tail: 0 };
-  const cases: [number, number, Partial<PerImageArch>][] = [
-    [37, 23, {}],
-    [13, 9, { L: 3 }],
-    [5, 3, { L: 2 }],
-    [37, 23, { L: 7, N: 24, D: 3, Wh: 32 }],
-    [29, 11, { L: 4, N: 8, D: 0, Wh: 8 }],
-    [21, 17, { L: 5, N: 24, D: 1, Wh: 24 }],
+  // the last field caps the per-position program's workgroups (2048: the default): a low cap
+  // makes each thread take several positions in turn, as at large image sizes
+  const cases: [number, number, Partial<PerImageArch>, number][] = [
+    [37, 23, {}, 2048],
+    [13, 9, { L: 3 }, 2048],
+    [5, 3, { L: 2 }, 2048],
+    [37, 23, { L: 7, N: 24, D: 3, Wh: 32 }, 2048],
+    [29, 11, { L: 4, N: 8, D: 0, Wh: 8 }, 2048],
+    [21, 17, { L: 5, N: 24, D: 1, Wh: 24 }, 2048],
+    [37, 23, {}, 3],
+    [21, 17, { L: 5, N: 24, D: 3, Wh: 32 }, 2],
   ];
-  it.each(cases)('%ix%i %j: bits and gradients match the tfjs ops', async (W, H, over) => {
+  it.each(cases)('%ix%i %j (workgroup cap %s): bits and gradients match the tfjs ops', async (W, H, over, cap) => {
     await initBackend('webgpu');
     expect(tf.getBackend()).toBe('webgpu');
     ensureGradients();
@@ -116,7 +120,9 @@ describe.skipIf(!adapter.found)(`fused ARM + rate on webgpu (${adapter.descripti
     const maskT = tf.tensor4d(mask, [1, lay.Hc, lay.Wc, 1]);
     const eval1 = async (fused: boolean) => {
       setFusedArm(fused);
+      setArmWorkgroupCap(cap);
       expect(armFusedActive()).toBe(fused);
+      const before = tf.memory().numTensors;
       try {
         const out = tf.tidy(() => {
           const fn = (t: tf.Tensor, c: tf.Tensor) => latentBits(net, t as tf.Tensor1D, net.split(t as tf.Tensor1D), c as tf.Tensor4D, maskT);
@@ -127,9 +133,12 @@ describe.skipIf(!adapter.found)(`fused ARM + rate on webgpu (${adapter.descripti
         expect(out[1].shape).toEqual([lay.nTheta]);
         expect(out[2].shape).toEqual([1, lay.Hc, lay.Wc, 1]);
         tf.dispose(out);
+        // nothing left behind (the forward's saved buffer goes with the tape)
+        expect(tf.memory().numTensors).toBe(before);
         return v;
       } finally {
         setFusedArm(true);
+        setArmWorkgroupCap();
       }
     };
     const ref = await eval1(false);

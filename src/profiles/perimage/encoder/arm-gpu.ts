@@ -35,6 +35,11 @@
  *     (they are context of grid cells): lossTerms's q·mask zeroes it there, as before;
  *   - the theta gradient is full size, zero outside the ARM tensors (theta's first ones).
  * Float sums run in another order than tfjs's matMuls: results agree to rounding.
+ *
+ * Measured (bench/perimage-speed.ts, SwiftShader, default arch): 170.5 → 123.5 dispatches a
+ * step at 24x16, 174.5 → 125.5 at 64x48 (the tfjs path's reductions grow with the size).
+ * The ARM slices of forward.ts's theta split (6 Slice programs) are still dispatched though
+ * unused on this path; a split without them would save those too.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { flatProgram, gpuKernelsAvailable, run } from '../../../model/gpu-kernels.js';
@@ -56,6 +61,14 @@ export const armFusedActive = (): boolean => fusedAllowed && gpuKernelsAvailable
  * few MB at any image size while 2048 × 64 threads still fill a large GPU.
  */
 const MAX_WORKGROUPS = 2048;
+let maxWorkgroups = MAX_WORKGROUPS;
+/**
+ * Tests: a lower cap on the per-position program's workgroups (for ArmRates made after), so
+ * small images take several rounds as large ones do; no argument: back to the default.
+ */
+export function setArmWorkgroupCap(n = MAX_WORKGROUPS): void {
+  maxWorkgroups = n;
+}
 /** workgroup size of the reductions (sums of partials) */
 const RED = 64;
 
@@ -110,7 +123,7 @@ export class ArmRate {
     const maxIn = Math.max(N, D > 0 ? Wh : 0);
     const maxOut = D > 0 ? Wh : 2;
     this.WGS = 64 * (maxIn + maxOut) * 4 <= 12288 ? 64 : 32;
-    this.R = Math.max(1, Math.ceil(this.P / (this.WGS * MAX_WORKGROUPS)));
+    this.R = Math.max(1, Math.ceil(this.P / (this.WGS * maxWorkgroups)));
     this.NWG = Math.ceil(this.P / (this.WGS * this.R));
     this.layers = [];
     let KB = 0;
@@ -127,7 +140,7 @@ export class ArmRate {
     this.bitsOff = this.partOff + this.nArm * this.NWG;
     this.total = this.bitsOff + this.NWG;
     const grids = lay.grids.map((g) => `${g.y}_${g.x}_${g.h}_${g.w}`).join('_');
-    this.key = `${N}_${D}_${Wh}_${Hc}x${Wc}_${nTheta}_${grids}`;
+    this.key = `${N}_${D}_${Wh}_${Hc}x${Wc}_${nTheta}_${grids}_${this.WGS}_${this.R}`;
     this.fn = tf.customGrad(((theta: tf.Tensor, q: tf.Tensor, save: tf.GradSaveFunc) => {
       const G = this.forward(theta, q);
       const bits = this.bitsSum(G);

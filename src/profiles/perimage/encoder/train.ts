@@ -62,6 +62,7 @@ const steRound = tf.customGrad(((x: tf.Tensor) => ({ value: tf.round(x), gradFun
 /**
  * Σ mask · bits of the (masked) canvas q under the ARM of theta (p: theta split): on WebGPU
  * the fused op of arm-gpu.ts, elsewhere (or switched off) the tfjs ops, the reference. In a tidy.
+ * REQUIRES: mask is canvasMask(net.lay) (the fused op has the grid rectangles built in).
  */
 export function latentBits(net: PerImageNet, theta: tf.Tensor1D, p: tf.Tensor1D[], q: tf.Tensor4D, mask: tf.Tensor4D): tf.Scalar {
   if (armFusedActive()) return armBitsFused(net.lay, theta, q);

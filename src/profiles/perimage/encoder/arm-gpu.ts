@@ -107,7 +107,10 @@ export class ArmRate {
   private readonly R: number;
   private readonly NWG: number;
   private readonly layers: ArmLayer[];
-  /** layout of the forward program's output: [P, N+1] gradients, [nArm, NWG] partials, [NWG] bits partials */
+  /**
+   * layout of the forward program's output: [P, N+1] gradients (about the size of the tfjs
+   * path's [P, N] context tensor), [nArm, NWG] partials, [NWG] bits partials
+   */
   private readonly partOff: number;
   private readonly bitsOff: number;
   private readonly total: number;
@@ -125,6 +128,8 @@ export class ArmRate {
     this.WGS = 64 * (maxIn + maxOut) * 4 <= 12288 ? 64 : 32;
     this.R = Math.max(1, Math.ceil(this.P / (this.WGS * maxWorkgroups)));
     this.NWG = Math.ceil(this.P / (this.WGS * this.R));
+    // the partials and the theta gradient index ARM parameters by their theta position
+    if (offsets[0] !== 0) throw new Error('arm-gpu: the ARM tensors must open theta');
     this.layers = [];
     let KB = 0;
     for (let l = 0; l <= D; l++) {

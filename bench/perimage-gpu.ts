@@ -8,7 +8,7 @@
  *     ms per training step at the default architecture (after a warm-up run that compiles the
  *     shaders); --start-at lines several processes up so that their timed runs overlap. One
  *     JSON line: {w, h, steps, ms, msPerStep, t0, t1, ...}. --ref names fused WebGPU parts to
- *     run as plain tfjs ops instead (A/B of the fused programs): up2.
+ *     run as plain tfjs ops instead (A/B of the fused programs): up2, synth, arm (comma-separated).
  *
  *   npx tsx bench/perimage-gpu.ts jobs --queue Q.jsonl --dir D [--backend webgpu] [--worker K]
  *     Takes jobs from the queue (one JSON object a line: {name, image, lambda, quality?, steps?,
@@ -39,6 +39,8 @@ import { DEFAULT_STEPS, encodePerImage, lambdaToQuality, qualityToLambda } from 
 import { initTheta, makeLayout } from '../src/profiles/perimage/encoder/model.js';
 import { DEFAULT_TRAIN, rgbaToRows, train } from '../src/profiles/perimage/encoder/train.js';
 import { setFusedUp2 } from '../src/profiles/perimage/encoder/up2-gpu.js';
+import { setFusedSynth } from '../src/profiles/perimage/encoder/synth-gpu.js';
+import { setFusedArm } from '../src/profiles/perimage/encoder/arm-gpu.js';
 
 const argv = process.argv.slice(2);
 const mode = argv[0];
@@ -98,7 +100,7 @@ async function encodeFile(core: PerImageCore, img: Rgba, o: { quality: number; l
 }
 
 /** the fused WebGPU parts that --ref can switch back to tfjs ops */
-const FUSED_SWITCHES: Record<string, (on: boolean) => void> = { up2: setFusedUp2 };
+const FUSED_SWITCHES: Record<string, (on: boolean) => void> = { up2: setFusedUp2, synth: setFusedSynth, arm: setFusedArm };
 
 async function speed(): Promise<void> {
   await initBackend(backendName);

@@ -1,13 +1,13 @@
 /**
  * Per-image encoder step cost: ms/step and tfjs kernels (≈ dispatches) per step.
- *   npx tsx bench/perimage-speed.ts [W] [H] [steps] [backend] [up2] [synth]
+ *   npx tsx bench/perimage-speed.ts [W] [H] [steps] [backend] [ref]
  * Kernels per step = (kernels of a steps+2 run − kernels of a 2-step run) / steps, from
  * tf.profile; ms/step likewise from the difference of two timed runs (setup excluded).
  * On webgpu also dispatchesPerStep: every runWebGPUProgram call (tfjs kernels and the
  * project's own programs; Reshape/Identity and kernels tfjs runs on the CPU dispatch
  * nothing, custom programs do not go through the engine's kernel count).
- * up2 = 'ref' runs the tfjs-op up2 chain instead of the fused one (A/B; default 'fused');
- * synth = 'ref' likewise the tfjs-op synthesis + MSE instead of synth-gpu.ts's programs.
+ * ref: comma-separated fused WebGPU parts to run as tfjs ops instead (A/B; default none):
+ *   up2 (up2-gpu.ts's chain), synth (synth-gpu.ts's synthesis + MSE), arm (arm-gpu.ts's ARM + rate).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/backend/index.js';
@@ -16,13 +16,16 @@ import { initTheta, makeLayout } from '../src/profiles/perimage/encoder/model.js
 import { DEFAULT_TRAIN, rgbaToRows, train } from '../src/profiles/perimage/encoder/train.js';
 import { setFusedUp2 } from '../src/profiles/perimage/encoder/up2-gpu.js';
 import { setFusedSynth } from '../src/profiles/perimage/encoder/synth-gpu.js';
+import { setFusedArm } from '../src/profiles/perimage/encoder/arm-gpu.js';
 
 const W = +(process.argv[2] ?? 64), H = +(process.argv[3] ?? 48), steps = +(process.argv[4] ?? 20);
 const backend = await initBackend((process.argv[5] ?? 'wasm') as 'wasm');
-const up2 = process.argv[6] ?? 'fused';
-setFusedUp2(up2 !== 'ref');
-const synth = process.argv[7] ?? 'fused';
-setFusedSynth(synth !== 'ref');
+const ref = (process.argv[6] ?? '').split(',').filter((x) => x && x !== 'none');
+const SWITCHES: Record<string, (on: boolean) => void> = { up2: setFusedUp2, synth: setFusedSynth, arm: setFusedArm };
+for (const part of ref) {
+  if (!SWITCHES[part]) throw new Error(`ref: unknown part ${part} (${Object.keys(SWITCHES).join(', ')})`);
+  SWITCHES[part](false);
+}
 const data = new Uint8ClampedArray(W * H * 4).map((_, i) => (i * 37 + ((i >> 9) * 11)) & 255);
 const lay = makeLayout(defaultArch(), W, H);
 const x = rgbaToRows(data, W, H);
@@ -67,7 +70,7 @@ const per = new Map<string, number>();
 for (const [k, v] of cb) per.set(k, (v - (ca.get(k) ?? 0)) / steps);
 const total = [...per.values()].reduce((a, b) => a + b, 0);
 console.log(JSON.stringify({
-  backend, W, H, steps, up2, synth, msPerStep: +((tB - tA) / steps).toFixed(2),
+  backend, W, H, steps, ref, msPerStep: +((tB - tA) / steps).toFixed(2),
   kernelsPerStep: total, kernelsPerStepNoReshape: total - (per.get('Reshape') ?? 0),
   ...(backend === 'webgpu' ? { dispatchesPerStep: (db - da) / steps } : {}),
   top: [...per].sort((a, b) => b[1] - a[1]).slice(0, 14).map(([n, c]) => `${n}:${c}`).join(' '),

@@ -5,7 +5,7 @@
 # From the repo root with .gpu/ carried (bench/gpu/prepare.sh). Everything runs from a copy in
 # /tmp/pi-root (a later call replaces the carried .gpu/ under detached workers).
 #   PHASE=setup   unpack Node, node_modules, the GL/Vulkan loader; probe the WebGPU adapter
-#   PHASE=speed   REFS="none up2" W=768 H=512 STEPS=100: TS ms/step solo, one line per variant
+#   PHASE=speed   REFS="none up2,synth,arm" W=768 H=512 STEPS=100: TS ms/step solo, one line per variant
 #   PHASE=sweep   JOBS="name|image (path under .gpu/, e.g. calib/100075.jpg)|recipe|lambdas|steps|extra args;..." started detached
 #   PHASE=collect UNTIL_S=N: wait until N s after the call's start or no sweep is left; copy to $OUT
 set -u
@@ -28,7 +28,7 @@ setup)
 speed)
   cd /tmp/pi-root || exit 3
   export NIMG_CORE_WASM=$PWD/.gpu/nimg-core.wasm NIMG_GPU_NAME="$(cat $R/gpu.txt | cut -d, -f1)"
-  for ref in ${REFS:-none up2}; do
+  for ref in ${REFS:-none up2,synth,arm}; do
     a=(); [ "$ref" != none ] && a=(--ref "$ref")
     env $(cat $R/env) timeout 150 ./node .gpu/app/bench/perimage-gpu.js speed --image .gpu/kodak/kodim01.png --w ${W:-768} --h ${H:-512} \
       --steps ${STEPS:-100} --warm 20 "${a[@]}" 2>>$R/speed.log | tee -a $R/speed.jsonl

@@ -20,7 +20,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { flatProgram, gpuKernelsAvailable, run } from '../../../model/gpu-kernels.js';
 
-const LN_FLOOR = Math.log(1e-9);
+/** ln P floor (30 bits); exported for the fused ARM (arm-gpu.ts), which must floor alike */
+export const LN_FLOOR = Math.log(1e-9);
 
 // ---- tfjs-op versions (every backend) ----
 
@@ -62,7 +63,8 @@ function gradOps(q: tf.Tensor, mu: tf.Tensor, ls: tf.Tensor): [tf.Tensor, tf.Ten
 
 // ---- WGSL versions (tfjs WebGPU) ----
 
-const WGSL_PARTS = `
+/** `parts(q, mu, ls)` in WGSL; shared with arm-gpu.ts so both fused paths compute the same terms */
+export const WGSL_PARTS = `
       struct Parts { a : f32, s : f32, beta : f32, eb : f32, e1 : f32, e2 : f32, p : f32, lnP : f32, inner : bool }
       fn parts(q : f32, mu : f32, ls : f32) -> Parts {
         var r : Parts;

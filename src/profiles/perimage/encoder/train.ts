@@ -14,6 +14,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { NimgError } from '../../../errors.js';
 import { adamFused, noiseFused, noiseKey } from '../../../model/refine-ops.js';
+import { armBitsFused, armFusedActive } from './arm-gpu.js';
 import { PerImageNet } from './forward.js';
 import { ensureGradients } from './grads.js';
 import { laplaceBits } from './rate.js';
@@ -58,6 +59,18 @@ export interface TrainState {
 /** Straight-through rounding: round(x) forward, identity backward. */
 const steRound = tf.customGrad(((x: tf.Tensor) => ({ value: tf.round(x), gradFunc: (dy: tf.Tensor) => dy })) as unknown as Parameters<typeof tf.customGrad>[0]);
 
+/**
+ * Σ mask · bits of the (masked) canvas q under the ARM of theta (p: theta split): on WebGPU
+ * the fused op of arm-gpu.ts, elsewhere (or switched off) the tfjs ops, the reference. In a tidy.
+ * REQUIRES: mask is canvasMask(net.lay) (the fused op has the grid rectangles built in).
+ */
+export function latentBits(net: PerImageNet, theta: tf.Tensor1D, p: tf.Tensor1D[], q: tf.Tensor4D, mask: tf.Tensor4D): tf.Scalar {
+  if (armFusedActive()) return armBitsFused(net.lay, theta, q);
+  const P = net.lay.Hc * net.lay.Wc;
+  const { mu, log2b } = net.arm(p, q);
+  return tf.sum(tf.mul(laplaceBits(tf.reshape(q, [P]), mu, log2b), tf.reshape(mask, [P]))) as tf.Scalar;
+}
+
 /** The loss terms of one forward pass; `mode` picks the latent relaxation. In a tidy. */
 export function lossTerms(
   net: PerImageNet, theta: tf.Tensor1D, canvas: tf.Tensor4D, mask: tf.Tensor4D, target: tf.Tensor2D, lambda: number,
@@ -70,8 +83,7 @@ export function lossTerms(
   else q = tf.round(canvas);
   q = tf.mul(q, mask);
   const p = net.split(theta);
-  const { mu, log2b } = net.arm(p, q);
-  const bits = tf.sum(tf.mul(laplaceBits(tf.reshape(q, [Hc * Wc]), mu, log2b), tf.reshape(mask, [Hc * Wc]))) as tf.Scalar;
+  const bits = latentBits(net, theta, p, q, mask);
   const mse = net.synthMse(p, theta, q, target) as tf.Scalar;
   const loss = tf.add(mse, tf.mul(bits, lambda / (width * height))) as tf.Scalar;
   return { loss, mse, bits };

@@ -48,30 +48,38 @@ eng.runKernel = (name: string, ...a: unknown[]) => {
 };
 // GPU programs actually dispatched (webgpu only)
 let dispatches = 0;
+const progs = new Map<string, number>();
 const be = tf.backend() as unknown as { runWebGPUProgram?: (...a: unknown[]) => unknown };
 if (backend === 'webgpu' && be.runWebGPUProgram) {
   const origRun = be.runWebGPUProgram.bind(be);
   be.runWebGPUProgram = (...a: unknown[]) => {
-    if (counting) dispatches++;
+    if (counting) {
+      dispatches++;
+      const prog = a[0] as { constructor?: { name?: string }; shaderKey?: string };
+      const name = prog.constructor?.name && prog.constructor.name !== 'Object' ? prog.constructor.name : String(prog.shaderKey ?? '?').slice(0, 24);
+      progs.set(name, (progs.get(name) ?? 0) + 1);
+    }
     return origRun(...a);
   };
 }
 const countRun = async (n: number) => {
   counts.clear();
+  progs.clear();
   dispatches = 0;
   counting = true;
   await run(n);
   counting = false;
-  return { k: new Map(counts), d: dispatches };
+  return { k: new Map(counts), d: dispatches, p: new Map(progs) };
 };
-const { k: ca, d: da } = await countRun(2);
-const { k: cb, d: db } = await countRun(steps + 2);
+const { k: ca, d: da, p: pa } = await countRun(2);
+const { k: cb, d: db, p: pb } = await countRun(steps + 2);
+const perProg = [...pb].map(([n, c]) => [n, (c - (pa.get(n) ?? 0)) / steps] as const).filter(([, c]) => c > 0).sort((a, b) => b[1] - a[1]);
 const per = new Map<string, number>();
 for (const [k, v] of cb) per.set(k, (v - (ca.get(k) ?? 0)) / steps);
 const total = [...per.values()].reduce((a, b) => a + b, 0);
 console.log(JSON.stringify({
   backend, W, H, steps, ref, msPerStep: +((tB - tA) / steps).toFixed(2),
   kernelsPerStep: total, kernelsPerStepNoReshape: total - (per.get('Reshape') ?? 0),
-  ...(backend === 'webgpu' ? { dispatchesPerStep: (db - da) / steps } : {}),
+  ...(backend === 'webgpu' ? { dispatchesPerStep: (db - da) / steps, programs: perProg.map(([n, c]) => `${n}:${c}`).join(' ') } : {}),
   top: [...per].sort((a, b) => b[1] - a[1]).slice(0, 14).map(([n, c]) => `${n}:${c}`).join(' '),
 }));

@@ -125,7 +125,7 @@ describe.skipIf(!adapter.found)(`fused ARM + rate on webgpu (${adapter.descripti
       const before = tf.memory().numTensors;
       try {
         const out = tf.tidy(() => {
-          const fn = (t: tf.Tensor, c: tf.Tensor) => latentBits(net, t as tf.Tensor1D, net.split(t as tf.Tensor1D), c as tf.Tensor4D, maskT);
+          const fn = (t: tf.Tensor, c: tf.Tensor) => latentBits(net, t as tf.Tensor1D, c as tf.Tensor4D, maskT);
           const { value, grads } = tf.valueAndGrads(fn)([tf.tensor1d(th), tf.tensor4d(q, [1, lay.Hc, lay.Wc, 1])]);
           return [value, ...grads];
         });

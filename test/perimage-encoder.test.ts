@@ -131,10 +131,10 @@ describe('perimage encoder: float model', () => {
     const net = new PerImageNet(lay);
     const rounded = Float32Array.from(canvas, Math.round);
     const [xh, mu, ls, bits] = tf.tidy(() => {
-      const p = net.split(tf.tensor1d(theta));
+      const th = tf.tensor1d(theta);
       const c = tf.tensor4d(rounded, [1, lay.Hc, lay.Wc, 1]);
-      const a = net.arm(p, c);
-      return [net.synth(p, c), a.mu, a.log2b, laplaceBits(tf.reshape(c, [-1]), a.mu, a.log2b)];
+      const a = net.arm(net.split(th), c);
+      return [net.synth(th, c), a.mu, a.log2b, laplaceBits(tf.reshape(c, [-1]), a.mu, a.log2b)];
     });
     const [xv, muv, lsv, bv] = await Promise.all([xh.data(), mu.data(), ls.data(), bits.data()]);
     tf.dispose([xh, mu, ls, bits]);

@@ -103,11 +103,11 @@ describe.skipIf(!adapter.found)(`fused synthesis on webgpu (${adapter.descriptio
         const out = tf.tidy(() => {
           const th = tf.tensor1d(theta);
           const f0 = tf.tensor2d(F0, [W * H, lay.arch.L]);
-          const mse = (t: tf.Tensor, f: tf.Tensor) => net.synthMseRows(net.split(t as tf.Tensor1D), t as tf.Tensor1D, f as tf.Tensor2D, tg) as tf.Scalar;
-          const lin = (t: tf.Tensor, f: tf.Tensor) => tf.sum(tf.mul(net.synthRows(net.split(t as tf.Tensor1D), f as tf.Tensor2D, t as tf.Tensor1D), wt)) as tf.Scalar;
+          const mse = (t: tf.Tensor, f: tf.Tensor) => net.synthMseRows(t as tf.Tensor1D, f as tf.Tensor2D, tg) as tf.Scalar;
+          const lin = (t: tf.Tensor, f: tf.Tensor) => tf.sum(tf.mul(net.synthRows(t as tf.Tensor1D, f as tf.Tensor2D), wt)) as tf.Scalar;
           const a = tf.valueAndGrads(mse)([th, f0]);
           const b = tf.grads(lin)([th, f0]);
-          return [a.value, net.synthRows(net.split(th), f0, th), ...a.grads, ...b];
+          return [a.value, net.synthRows(th, f0), ...a.grads, ...b];
         });
         const v = (await Promise.all(out.map((t) => t.data()))) as Float32Array[];
         expect(out[1].shape).toEqual([W * H, 3]);

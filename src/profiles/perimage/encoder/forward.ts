@@ -83,9 +83,28 @@ export class PerImageNet {
     }
   }
 
-  /** theta → the SPEC-order tensors (one split: its gradient is one concat). In a tidy. */
+  private lastSplit: { theta: tf.Tensor1D; parts: tf.Tensor1D[] } | null = null;
+
+  /**
+   * theta → the SPEC-order tensors (one split: its gradient is one concat). Only the tfjs-op
+   * paths need them: on WebGPU the fused programs read theta at the layout's offsets, and a
+   * split there would cost a dispatch per tensor (and a concat in the backward) for nothing.
+   * The split of the last theta is reused (the ARM and the synthesis of one loss share it).
+   * In a tidy.
+   */
   split(theta: tf.Tensor1D): tf.Tensor1D[] {
-    return tf.split(theta, this.lay.sizes) as tf.Tensor1D[];
+    const c = this.lastSplit;
+    if (c && c.theta === theta && !c.parts[0].isDisposed) return c.parts;
+    const parts = tf.split(theta, this.lay.sizes) as tf.Tensor1D[];
+    this.lastSplit = { theta, parts };
+    return parts;
+  }
+
+  /** The 4 up-sampling taps of theta (a split's tensor when there is one, else one slice). In a tidy. */
+  taps(theta: tf.Tensor1D): tf.Tensor1D {
+    const c = this.lastSplit;
+    if (c && c.theta === theta && !c.parts[0].isDisposed) return c.parts[this.lay.tapsIndex];
+    return tf.slice(theta, [this.lay.offsets[this.lay.tapsIndex]], [4]);
   }
 
   /** The ARM on the (relaxed or integer) canvas [1, Hc, Wc, 1]. In a tidy. */
@@ -139,29 +158,26 @@ export class PerImageNet {
     return tf.transpose(tf.reshape(F, [arch.L, H * W])) as tf.Tensor2D;
   }
 
-  /**
-   * The synthesis of the (relaxed or integer) canvas: [H * W, 3] RGB rows. `theta` (the flat
-   * parameters p were split from) spares the fused path a concat. In a tidy.
-   */
-  synth(p: tf.Tensor1D[], canvas: tf.Tensor4D, theta?: tf.Tensor1D): tf.Tensor2D {
-    return this.synthRows(p, this.features(p[this.lay.tapsIndex], canvas), theta);
+  /** The synthesis of the (relaxed or integer) canvas: [H * W, 3] RGB rows. In a tidy. */
+  synth(theta: tf.Tensor1D, canvas: tf.Tensor4D): tf.Tensor2D {
+    return this.synthRows(theta, this.features(this.taps(theta), canvas));
   }
 
   /** mean((synth − target)²) over the [H * W, 3] rows; on WebGPU one fused op with the synthesis. In a tidy. */
-  synthMse(p: tf.Tensor1D[], theta: tf.Tensor1D, canvas: tf.Tensor4D, target: tf.Tensor2D): tf.Tensor {
-    return this.synthMseRows(p, theta, this.features(p[this.lay.tapsIndex], canvas), target);
+  synthMse(theta: tf.Tensor1D, canvas: tf.Tensor4D, target: tf.Tensor2D): tf.Tensor {
+    return this.synthMseRows(theta, this.features(this.taps(theta), canvas), target);
   }
 
   /** The layers on F_0 [H * W, L]: the fused programs of synth-gpu.ts when active, else tfjs ops. In a tidy. */
-  synthRows(p: tf.Tensor1D[], F0: tf.Tensor2D, theta?: tf.Tensor1D): tf.Tensor2D {
-    if (this.synGpu.active()) return this.synGpu.rgb(F0, theta ?? (tf.concat(p) as tf.Tensor1D));
-    return this.layers(p, F0);
+  synthRows(theta: tf.Tensor1D, F0: tf.Tensor2D): tf.Tensor2D {
+    if (this.synGpu.active()) return this.synGpu.rgb(F0, theta);
+    return this.layers(this.split(theta), F0);
   }
 
   /** mean((layers(F_0) − target)²) as synthRows picks its path. In a tidy. */
-  synthMseRows(p: tf.Tensor1D[], theta: tf.Tensor1D, F0: tf.Tensor2D, target: tf.Tensor2D): tf.Tensor {
+  synthMseRows(theta: tf.Tensor1D, F0: tf.Tensor2D, target: tf.Tensor2D): tf.Tensor {
     if (this.synGpu.active()) return this.synGpu.mse(F0, theta, target);
-    return tf.mean(tf.squaredDifference(this.layers(p, F0), target));
+    return tf.mean(tf.squaredDifference(this.layers(this.split(theta), F0), target));
   }
 
   /** The synthesis layers as tfjs ops (every backend; the reference of the fused programs). */

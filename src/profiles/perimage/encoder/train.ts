@@ -60,14 +60,14 @@ export interface TrainState {
 const steRound = tf.customGrad(((x: tf.Tensor) => ({ value: tf.round(x), gradFunc: (dy: tf.Tensor) => dy })) as unknown as Parameters<typeof tf.customGrad>[0]);
 
 /**
- * Σ mask · bits of the (masked) canvas q under the ARM of theta (p: theta split): on WebGPU
- * the fused op of arm-gpu.ts, elsewhere (or switched off) the tfjs ops, the reference. In a tidy.
+ * Σ mask · bits of the (masked) canvas q under the ARM of theta: on WebGPU the fused op of
+ * arm-gpu.ts, elsewhere (or switched off) the tfjs ops, the reference. In a tidy.
  * REQUIRES: mask is canvasMask(net.lay) (the fused op has the grid rectangles built in).
  */
-export function latentBits(net: PerImageNet, theta: tf.Tensor1D, p: tf.Tensor1D[], q: tf.Tensor4D, mask: tf.Tensor4D): tf.Scalar {
+export function latentBits(net: PerImageNet, theta: tf.Tensor1D, q: tf.Tensor4D, mask: tf.Tensor4D): tf.Scalar {
   if (armFusedActive()) return armBitsFused(net.lay, theta, q);
   const P = net.lay.Hc * net.lay.Wc;
-  const { mu, log2b } = net.arm(p, q);
+  const { mu, log2b } = net.arm(net.split(theta), q);
   return tf.sum(tf.mul(laplaceBits(tf.reshape(q, [P]), mu, log2b), tf.reshape(mask, [P]))) as tf.Scalar;
 }
 
@@ -82,9 +82,8 @@ export function lossTerms(
   else if (mode.kind === 'ste') q = steRound(canvas) as tf.Tensor4D;
   else q = tf.round(canvas);
   q = tf.mul(q, mask);
-  const p = net.split(theta);
-  const bits = latentBits(net, theta, p, q, mask);
-  const mse = net.synthMse(p, theta, q, target) as tf.Scalar;
+  const bits = latentBits(net, theta, q, mask);
+  const mse = net.synthMse(theta, q, target) as tf.Scalar;
   const loss = tf.add(mse, tf.mul(bits, lambda / (width * height))) as tf.Scalar;
   return { loss, mse, bits };
 }

@@ -8,7 +8,8 @@
 #   .gpu/nimg-core.wasm
 #   .gpu/calib/        BSDS500 train photos for the perimage lambda calibration (every 50th, sorted)
 #   .gpu/fixsrc/       two 256x256 training crops for the perimage GPU fixtures
-#   .gpu/train/        a copy of train/perimage (the PyTorch reference, for its ms/step)
+#   .gpu/train/        a copy of train/perimage (the PyTorch reference: its ms/step, sweeps)
+#   .gpu/perimage-*.sh the device scripts (perimage-device.sh: Kodak queue; perimage-sweep.sh: speed A/B, sweeps)
 # Usage: bash bench/gpu/prepare.sh   (from the repo root; needs network to npm + apt)
 set -euo pipefail
 cd "$(git rev-parse --show-toplevel)"
@@ -39,7 +40,7 @@ rm -rf .gpu/calib .gpu/fixsrc .gpu/train && mkdir -p .gpu/calib .gpu/fixsrc .gpu
 ls $TR/bsds500/train | sort | awk 'NR%50==1' | while read -r f; do cp "$TR/bsds500/train/$f" .gpu/calib/; done
 cp $TR/urban100-crops/img_001_00.png $TR/kphotoalbum_demo-crops/kpa_blackie_s2_r0c0.png .gpu/fixsrc/
 cp train/perimage/*.py .gpu/train/
-cp bench/gpu/perimage-device.sh .gpu/perimage-device.sh
+cp bench/gpu/perimage-device.sh bench/gpu/perimage-sweep.sh .gpu/
 if ! ls .gpu/gl/libvulkan1_*.deb >/dev/null 2>&1; then
   mkdir -p .gpu/gl /tmp/amd64/partial
   o='-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64'

@@ -25,6 +25,16 @@
  *
  * Files made by bench/perimage-standin.ts (a STAND_IN marker in the directory) give
  * "stand_in_files": true and are written to .out/, never to the committed result.
+ *
+ * WebGPU column (--webgpu auto|on|off, default auto): after the CPU phases, every file is
+ * decoded through the public API with backend 'webgpu' (NimgCodec.decodeWithStats: the
+ * entropy path in the core, upsampling + synthesis on tfjs WebGPU, src/profiles/perimage/
+ * decode-gpu.ts), one warm-up per image (it compiles that size's shaders; the device start
+ * is paid once before), then --runs timed decodes: ms per file (median), its split (entropy
+ * in the core / transform on the device, from the decode's stats) and the largest RGBA
+ * difference from the core's decode. `auto` runs it on a hardware adapter only; `on` also
+ * on a software one (SwiftShader, for checking the bench), whose result is then written to
+ * .out/, never to the committed file: software timings are not GPU results.
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -51,6 +61,8 @@ const RUNS = Number(arg('runs', '5'));
 const N_IMAGES = Number(arg('images', '24'));
 const SAVE = !process.argv.includes('--no-save');
 const PEERS = arg('peers', 'avif444,avif,webp').split(',');
+const WEBGPU = arg('webgpu', 'auto');
+if (!['auto', 'on', 'off'].includes(WEBGPU)) throw new Error(`--webgpu must be auto, on or off, got ${WEBGPU}`);
 
 const r1 = (x: number) => Math.round(x * 10) / 10;
 const r3 = (x: number) => Math.round(x * 1000) / 1000;
@@ -221,6 +233,9 @@ async function main(): Promise<void> {
     console.error(`[perimage-speed] ${img.name}: ${codecs.map((c) => `${c} ${r1(median(t[c].wall))} ms`).join(', ')}; split ${Object.entries(s).map(([k, v]) => `${k} ${r1(v)}`).join(' ')}; load ${load()[0]}`);
   }
 
+  // ---- phase 4 (optional): the same files decoded with backend 'webgpu'
+  const gpu = await webgpuColumn(images, core, perImage);
+
   const decodeMs = median(med.nimg);
   const peerMs = Object.fromEntries(adapters.map((a) => [a.name, median(med[a.name])]));
   const result = {
@@ -251,10 +266,13 @@ async function main(): Promise<void> {
       process_peak_rss_mb_end: peakRssMb(),
       note: 'nimg_peak_rss_mb: process peak after the nimg decodes, before any peer codec was loaded (Node and the PNG reader included); the core WASM memory holds the grids (2 bytes a latent) and the RGBA output of the largest image',
     },
+    webgpu: gpu ? gpu.summary : null,
     per_image: perImage,
   };
-  const out = arg('out', standIn ? path.join(ROOT, '.out', 'kodak-speed-perimage-standin.json') : COMMITTED);
+  const softwareGpu = !!gpu?.summary.software;
+  const out = arg('out', standIn ? path.join(ROOT, '.out', 'kodak-speed-perimage-standin.json') : softwareGpu ? path.join(ROOT, '.out', 'kodak-speed-perimage-swgpu.json') : COMMITTED);
   if (standIn && path.resolve(out) === COMMITTED) throw new Error('stand-in files never make the committed result');
+  if (softwareGpu && path.resolve(out) === COMMITTED) throw new Error('timings on a software WebGPU adapter never make the committed result');
   if (SAVE) {
     mkdirSync(path.dirname(out), { recursive: true });
     writeFileSync(`${out}.tmp`, `${JSON.stringify(result, null, 1)}\n`);
@@ -263,6 +281,68 @@ async function main(): Promise<void> {
   }
   const { per_image: _, ...summary } = result;
   console.log(JSON.stringify(summary, null, 1));
+}
+
+/**
+ * ms per file with backend 'webgpu' through the public API (see the header), or null when
+ * skipped; adds a `webgpu` entry to each per-image row.
+ */
+async function webgpuColumn(
+  images: { name: string; file: Uint8Array; png: { width: number; height: number } }[],
+  core: Awaited<ReturnType<typeof createPerImageCore>>,
+  perImage: Record<string, unknown>[],
+): Promise<{ summary: Record<string, unknown> } | null> {
+  if (WEBGPU === 'off') return null;
+  const { probeWebGpuAdapter } = await import('../src/backend/index.js');
+  const a = await probeWebGpuAdapter();
+  if (!a.found || (a.software && WEBGPU !== 'on')) {
+    console.error(`[perimage-speed] webgpu column skipped: ${a.found ? `software adapter (${a.description}); --webgpu on measures it anyway, never into the committed result` : a.description}`);
+    return null;
+  }
+  const { NimgCodec, setDefaultAssets } = await import('../src/codec.js');
+  const { loadCoreWasm, loadWeights } = await import('../src/node/loader.js');
+  setDefaultAssets({ loadCoreWasm, loadWeights });
+  const codec = await NimgCodec.createLazy({ backend: 'wasm', threads: 1 });
+  try {
+    // the device start (adapter, tfjs backend), paid once by a codec: timed apart
+    const t0 = performance.now();
+    await codec.decode(images[0].file, { backend: 'webgpu' });
+    const firstMs = performance.now() - t0;
+    const ms: number[] = [];
+    const ent: number[] = [];
+    const tr: number[] = [];
+    let maxDiff = 0;
+    for (const [i, img] of images.entries()) {
+      // warm-up: this size's shader compiles; and the largest difference from the core's RGBA
+      const ref = (await decodePerImageFile(core, img.file)).data;
+      const warm = await codec.decode(img.file, { backend: 'webgpu' });
+      let d = 0;
+      for (let j = 0; j < ref.length; j++) d = Math.max(d, Math.abs(ref[j] - warm.data[j]));
+      maxDiff = Math.max(maxDiff, d);
+      const t = timed();
+      const st: { entropyMs: number; transformMs: number }[] = [];
+      for (let r = 0; r < RUNS; r++) await time(t, async () => st.push((await codec.decodeWithStats(img.file, { backend: 'webgpu' })).stats));
+      const row = { decode_ms: r1(median(t.wall)), entropy_ms: r1(median(st.map((x) => x.entropyMs))), transform_ms: r1(median(st.map((x) => x.transformMs))), max_diff_vs_core: d };
+      ms.push(median(t.wall));
+      ent.push(row.entropy_ms);
+      tr.push(row.transform_ms);
+      (perImage[i] as Record<string, unknown>).webgpu = row;
+      console.error(`[perimage-speed] ${img.name} webgpu: ${row.decode_ms} ms (entropy ${row.entropy_ms}, transform ${row.transform_ms}); max diff vs core ${d}`);
+    }
+    return {
+      summary: {
+        adapter: a.description,
+        software: a.software,
+        method: `NimgCodec.decodeWithStats(file, { backend: 'webgpu' }): ${RUNS} timed decodes per image after one warm-up (shader compiles), after the CPU phases; medians per image, then over images`,
+        first_decode_ms: r1(firstMs),
+        decode_ms: r1(median(ms)),
+        split_ms_median: { entropy: r1(median(ent)), transform: r1(median(tr)) },
+        max_diff_vs_core: maxDiff,
+      },
+    };
+  } finally {
+    codec.dispose();
+  }
 }
 
 main().catch((e) => {

@@ -162,6 +162,13 @@ export interface EncodeProgress {
 }
 
 export interface DecodeOptions {
+  /**
+   * The float transforms' backend (default: the codec's). A version-2 (perimage) file
+   * decodes in the WASM core on the CPU unless this is 'webgpu': then its upsampling and
+   * synthesis run on WebGPU (the entropy path stays in the core), and no WebGPU here is
+   * NimgError('BACKEND_UNAVAILABLE'), never a fallback; images over 4 194 240 pixels are
+   * LIMIT_EXCEEDED there.
+   */
   backend?: BackendChoice;
   limits?: Partial<Limits>;
   stats?: Partial<DecodeStats>;

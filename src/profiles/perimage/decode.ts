@@ -3,6 +3,13 @@
  * context model picks every probability) → upsampling and synthesis, all in the core, then
  * the alpha stream. No weights and no tfjs: the file carries its decoder. The caller's abort
  * is checked between the stages (the synthesis of one image is a single core call).
+ *
+ * Backend: the float part (upsampling + synthesis) runs on WebGPU only when the decode's
+ * backend is 'webgpu' (the call's option, else the codec's default): decode-gpu.ts, loaded on
+ * demand (it brings tfjs). Every other choice ('auto' included) decodes in the core: a WebGPU
+ * start costs more than a whole CPU decode of a typical image. No WebGPU under 'webgpu' is
+ * BACKEND_UNAVAILABLE, never a silent fallback to the CPU. The entropy path is the core's in
+ * both cases (integer, bit-exact).
  */
 import type { DecodedImage, DecodeStats } from '../../api-types.js';
 import { now, toNimgError } from '../shared.js';
@@ -40,7 +47,17 @@ export async function decodePerImageFile(res: CodecResources, job: DecodeJob<Per
     streamStage = false;
     job.abort?.check('synthesis');
     stage = 'decode: synthesis';
-    const rgba = core.synthesize(params, grids, width, height);
+    const gpu = job.backend === 'webgpu';
+    let rgba: Uint8ClampedArray;
+    if (gpu) {
+      stage = 'decode: synthesis (webgpu)';
+      const { synthesizeOnGpu } = await import('./decode-gpu.js');
+      // not raced with the abort here: the codec's race already rejects the caller's promise,
+      // and the queue must stay held until the device work (tfjs' one engine) is done
+      rgba = await synthesizeOnGpu(params, grids, width, height);
+    } else {
+      rgba = core.synthesize(params, grids, width, height);
+    }
     const tSynth = now();
     if (f.alpha) {
       job.abort?.check('the alpha stream');
@@ -51,13 +68,17 @@ export async function decodePerImageFile(res: CodecResources, job: DecodeJob<Per
     const t4 = now();
     const stats: DecodeStats = {
       profile: 'perimage',
-      backend: 'wasm',
+      // 'wasm': the core (WebAssembly) did the float part too
+      backend: gpu ? 'webgpu' : 'wasm',
       containerMs: t1 - job.t0,
       entropyMs: tLatents - t1,
       paramsMs: tParams - t1,
       latentMs: tLatents - tParams,
       hsMs: 0,
       hs: 'core',
+      // upsampling + synthesis → RGBA8; on WebGPU this includes activating the device (its
+      // start-up on the codec's first GPU decode), the uploads, the shader compiles of a new
+      // image size and the read-back: what the caller waits for
       transformMs: tSynth - tLatents,
       postMs: t4 - tSynth,
       totalMs: t4 - job.t0,

@@ -65,6 +65,12 @@ const RED = 256;
 const RED_P = 32;
 /** WebGPU's default maxComputeWorkgroupsPerDimension */
 const MAX_GROUPS = 65535;
+/**
+ * The most pixels a layout may have (plan(): the parameter-gradient programs index their
+ * workgroups along x only, WG pixels each). The forward alone would not need it, but the
+ * class takes no layout beyond it; the WebGPU decode (decode-gpu.ts) refuses larger images.
+ */
+export const SYNTH_MAX_PIXELS = MAX_GROUPS * WG;
 
 interface Seg {
   kind: 'R' | 'T';
@@ -108,7 +114,7 @@ function plan(lay: Layout): Seg[] | string {
     if (l.residual && l.out !== ch) return 'residual with in != out';
     ch = l.out;
   }
-  if (Math.ceil((lay.width * lay.height) / WG) > MAX_GROUPS) return 'image too large for one dispatch row';
+  if (lay.width * lay.height > SYNTH_MAX_PIXELS) return `image of ${lay.width * lay.height} pixels: more than ${SYNTH_MAX_PIXELS} (one dispatch row)`;
   return segs;
 }
 

@@ -10,8 +10,9 @@
  * reference's). The test counts those regimes so it cannot silently stop covering them.
  */
 import { describe, expect, it } from 'vitest';
+import { relErr, webgpuAdapter } from './webgpu-helpers.js';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend, probeWebGpuAdapter } from '../src/backend/index.js';
+import { initBackend } from '../src/backend/index.js';
 import { defaultArch, type PerImageArch } from '../src/profiles/perimage/types.js';
 import { canvasMask, CONTEXT, makeLayout, prng } from '../src/profiles/perimage/encoder/model.js';
 import { PerImageNet } from '../src/profiles/perimage/encoder/forward.js';
@@ -20,19 +21,8 @@ import { laplaceBitsScalar } from '../src/profiles/perimage/encoder/rate.js';
 import { latentBits } from '../src/profiles/perimage/encoder/train.js';
 import { armFusedActive, setArmWorkgroupCap, setFusedArm } from '../src/profiles/perimage/encoder/arm-gpu.js';
 
-const adapter = await probeWebGpuAdapter();
-if (!adapter.found) console.warn(`[perimage-arm-webgpu] SKIPPED: no WebGPU adapter (${adapter.description})`);
+const adapter = await webgpuAdapter('perimage-arm-webgpu');
 
-/** max |a − b| / max |a| */
-function relErr(a: Float32Array, b: Float32Array): number {
-  let err = 0;
-  let mag = 0;
-  for (let i = 0; i < a.length; i++) {
-    err = Math.max(err, Math.abs(a[i] - b[i]));
-    mag = Math.max(mag, Math.abs(a[i]));
-  }
-  return err / Math.max(mag, 1e-30);
-}
 
 /** The regimes the float64 CPU model of the ARM visits on this input (coverage, not values). */
 function regimes(arch: PerImageArch, lay: ReturnType<typeof makeLayout>, th: Float32Array, q: Float32Array, mask: Float32Array) {

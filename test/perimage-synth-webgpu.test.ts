@@ -13,27 +13,17 @@
  * alternating segments (several parameter-gradient programs).
  */
 import { describe, expect, it } from 'vitest';
+import { relErr, webgpuAdapter } from './webgpu-helpers.js';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend, probeWebGpuAdapter } from '../src/backend/index.js';
+import { initBackend } from '../src/backend/index.js';
 import { defaultArch, type PerImageArch } from '../src/profiles/perimage/types.js';
 import { makeLayout, prng } from '../src/profiles/perimage/encoder/model.js';
 import { PerImageNet } from '../src/profiles/perimage/encoder/forward.js';
 import { ensureGradients } from '../src/profiles/perimage/encoder/grads.js';
 import { SynthGpu, setFusedSynth } from '../src/profiles/perimage/encoder/synth-gpu.js';
 
-const adapter = await probeWebGpuAdapter();
-if (!adapter.found) console.warn(`[perimage-synth-webgpu] SKIPPED: no WebGPU adapter (${adapter.description})`);
+const adapter = await webgpuAdapter('perimage-synth-webgpu');
 
-/** max |a − b| / max |a| over [from, to) */
-function relErr(a: Float32Array, b: Float32Array, from = 0, to = a.length): number {
-  let err = 0;
-  let mag = 0;
-  for (let i = from; i < to; i++) {
-    err = Math.max(err, Math.abs(a[i] - b[i]));
-    mag = Math.max(mag, Math.abs(a[i]));
-  }
-  return err / Math.max(mag, 1e-30);
-}
 
 const ARCHS: Record<string, PerImageArch> = {
   default: defaultArch(),

@@ -8,27 +8,17 @@
  * mirror) shows.
  */
 import { describe, expect, it } from 'vitest';
+import { relErr, webgpuAdapter } from './webgpu-helpers.js';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend, probeWebGpuAdapter } from '../src/backend/index.js';
+import { initBackend } from '../src/backend/index.js';
 import { defaultArch } from '../src/profiles/perimage/types.js';
 import { canvasMask, makeLayout, prng } from '../src/profiles/perimage/encoder/model.js';
 import { PerImageNet } from '../src/profiles/perimage/encoder/forward.js';
 import { ensureGradients } from '../src/profiles/perimage/encoder/grads.js';
 import { up2FusedActive } from '../src/profiles/perimage/encoder/up2-gpu.js';
 
-const adapter = await probeWebGpuAdapter();
-if (!adapter.found) console.warn(`[perimage-up2-webgpu] SKIPPED: no WebGPU adapter (${adapter.description})`);
+const adapter = await webgpuAdapter('perimage-up2-webgpu');
 
-/** max |a − b| / max |a| */
-function relErr(a: Float32Array, b: Float32Array): number {
-  let err = 0;
-  let mag = 0;
-  for (let i = 0; i < a.length; i++) {
-    err = Math.max(err, Math.abs(a[i] - b[i]));
-    mag = Math.max(mag, Math.abs(a[i]));
-  }
-  return err / Math.max(mag, 1e-30);
-}
 
 describe.skipIf(!adapter.found)(`fused up2 chain on webgpu (${adapter.description})`, () => {
   const cases: [number, number, number][] = [[37, 23, 7], [24, 16, 7], [37, 23, 8], [13, 9, 2], [5, 3, 3],

@@ -128,6 +128,14 @@ def quantize_and_measure(model, x, lam):
                 psnr=psnr8(xh, x), e_arm=e_arm)
 
 
+def emit(row, out):
+    """One result: a JSON line on stdout and, with `out`, appended to that file."""
+    print(json.dumps(row), flush=True)
+    if out:
+        with open(out, 'a') as fh:
+            fh.write(json.dumps(row) + '\n')
+
+
 def common_args(ap, steps, seed):
     """The options encode.py and sweep.py share; fp32 without TF32, like the TypeScript encoder."""
     ap.add_argument('--lambdas', required=True)
@@ -164,10 +172,7 @@ def main():
                        arch=a.arch, macs=round(model.macs_per_pixel()), secs=round(secs, 1),
                        ms_per_step=round(1000 * secs / a.steps, 2), float_psnr=round(float_psnr, 3),
                        float_bpp_latent=round(float_bpp, 4), **{k: (round(v, 4) if isinstance(v, float) else v) for k, v in m.items()})
-            print(json.dumps(row), flush=True)
-            if a.out:
-                with open(a.out, 'a') as fh:
-                    fh.write(json.dumps(row) + '\n')
+            emit(row, a.out)
 
 
 if __name__ == '__main__':

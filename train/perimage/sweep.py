@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(__file__))
 from batch import PerImageBatch  # noqa: E402
-from encode import ARCHES, common_args, load, psnr8, quantize_and_measure  # noqa: E402
+from encode import ARCHES, common_args, emit, load, psnr8, quantize_and_measure  # noqa: E402
 
 
 def main():
@@ -81,10 +81,7 @@ def main():
                    ms_per_step=round(1000 * secs / a.steps, 2), float_psnr=round(psnr8(xr, x), 3),
                    float_bpp_latent=round(br.item() / (H * W), 4),
                    **{kk: (round(v, 4) if isinstance(v, float) else v) for kk, v in meas.items()})
-        print(json.dumps(row), flush=True)
-        if a.out:
-            with open(a.out, 'a') as fh:
-                fh.write(json.dumps(row) + '\n')
+        emit(row, a.out)
 
 
 if __name__ == '__main__':

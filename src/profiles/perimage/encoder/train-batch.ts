@@ -46,14 +46,14 @@ export function batchActive(lay: Layout): boolean {
 }
 
 /**
- * Per-member loss terms of K members: mse [K], bits [K] and the summed loss, under the
- * relaxation `mode`. theta [K·nTheta], canvas [K, Hc, Wc, 1], mask [1, Hc, Wc, 1]. In a tidy.
+ * Per-member loss terms of K members: mse [K], bits [K] and the loss of every member
+ * [K] (mse_k + λ_k·bits_k/(H·W)), under the relaxation `mode`. theta [K·nTheta], canvas [K, Hc, Wc, 1], mask [1, Hc, Wc, 1]. In a tidy.
  * REQUIRES net.members === lambdas.length and net.membersSupported().
  */
 export function batchLossTerms(
   net: PerImageNet, theta: tf.Tensor1D, canvas: tf.Tensor4D, mask: tf.Tensor4D, target: tf.Tensor2D, lambdas: number[],
   mode: { kind: 'noise'; key: number } | { kind: 'ste' } | { kind: 'round' },
-): { loss: tf.Scalar; mse: tf.Tensor1D; bits: tf.Tensor1D } {
+): { loss: tf.Tensor1D; mse: tf.Tensor1D; bits: tf.Tensor1D } {
   const { Hc, Wc, width, height } = net.lay;
   let q: tf.Tensor4D;
   // one draw broadcast over the members: the noise train() draws with the same key
@@ -64,7 +64,7 @@ export function batchLossTerms(
   const bits = armBitsFused(net.lay, theta, q, net.members) as tf.Tensor1D;
   const mse = net.synthMse(theta, q, target) as tf.Tensor1D;
   const lam = tf.tensor1d(lambdas.map((l) => l / (width * height)));
-  const loss = tf.sum(tf.add(mse, tf.mul(bits, lam))) as tf.Scalar;
+  const loss = tf.add(mse, tf.mul(bits, lam)) as tf.Tensor1D;
   return { loss, mse, bits };
 }
 
@@ -103,6 +103,9 @@ export async function trainBatch(lay: Layout, target0: Float32Array, thetas: Flo
   let sth: tf.Tensor = tf.zerosLike(th);
   let mlat: tf.Tensor = tf.zerosLike(lat);
   let slat: tf.Tensor = tf.zerosLike(lat);
+  // the upstream gradient of the per-member losses [K]: differentiating Σ_k loss_k without
+  // the Sum (one reduction dispatch a step less), made once (tfjs would fill its own each step)
+  const ones = tf.ones([K]) as tf.Tensor1D;
   const history: TrainState['history'][] = Array.from({ length: K }, () => []);
   const n1 = Math.max(1, Math.round(st.steps * st.noiseFrac));
   const n2 = st.steps - n1;
@@ -124,7 +127,7 @@ export async function trainBatch(lay: Layout, target0: Float32Array, thetas: Flo
           if (report) terms = { mse: tf.keep(tf.add(r.mse, 0)), bits: tf.keep(tf.add(r.bits, 0)) };
           return r.loss;
         });
-        const { grads } = vg([th, lat]);
+        const { grads } = vg([th, lat], ones);
         const [nth, nmth, nsth] = adamFused(th, mth, sth, grads[0], 1, st.lr * sched, t + 1);
         const [nlat, nmlat, nslat] = adamFused(lat, mlat, slat, grads[1], 1, st.lrLatent * sched, t + 1);
         const t2 = terms as { mse: tf.Tensor; bits: tf.Tensor } | null;
@@ -158,7 +161,7 @@ export async function trainBatch(lay: Layout, target0: Float32Array, thetas: Flo
       history: history[k],
     }));
   } finally {
-    tf.dispose([th, mth, sth, lat, mlat, slat, target, mask]);
+    tf.dispose([th, mth, sth, lat, mlat, slat, target, mask, ones]);
     net.dispose();
   }
 }

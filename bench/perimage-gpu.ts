@@ -10,12 +10,17 @@
  *     JSON line: {w, h, steps, ms, msPerStep, t0, t1, ...}. --ref names fused WebGPU parts to
  *     run as plain tfjs ops instead (A/B of the fused programs): up2, synth, arm (comma-separated).
  *
- *   npx tsx bench/perimage-gpu.ts jobs --queue Q.jsonl --dir D [--backend webgpu] [--worker K]
+ *   npx tsx bench/perimage-gpu.ts jobs --queue Q.jsonl --dir D [--backend webgpu] [--worker K] [--members 6]
  *     Takes jobs from the queue (one JSON object a line: {name, image, lambda, quality?, steps?,
  *     crop?: [x, y, w, h]}) that no other worker has claimed (claims are mkdir D/claims/NAME,
  *     so any number of workers share a queue) and that have no D/NAME.json yet (resume), encodes
  *     each with encodePerImage and writes the REAL file D/NAME.nimg (container v2: header,
  *     params section and latent stream coded by the core) and its row D/NAME.json.
+ *     --members K (default 6): queue entries with the same image, crop, steps and seed (up to
+ *     K, in queue order from the first unclaimed one) are trained together in one batch
+ *     (encodePerImageMembers / train-batch.ts: one step of all K with the dispatches of one on
+ *     WebGPU); each still gets its own quantization, its own real .nimg and its own row (with
+ *     `members`: the batch size). --members 1: one encodePerImage per job, as before.
  *
  *   npx tsx bench/perimage-gpu.ts fixtures --dir D --images a.png,b.png [--crop x,y,w,h] [--steps 1000]
  *     Cross-machine fixtures: encodes a crop of each image, writes D/gpu-NAME.nimg and in
@@ -35,7 +40,7 @@ import type { BackendChoice } from '../src/model/types.js';
 import { createPerImageCore, type PerImageCore } from '../src/profiles/perimage/core.js';
 import { parsePerImageContainer, writePerImageContainer } from '../src/profiles/perimage/container.js';
 import { defaultArch, type LatentGrids } from '../src/profiles/perimage/types.js';
-import { DEFAULT_STEPS, encodePerImage, lambdaToQuality, qualityToLambda } from '../src/profiles/perimage/encoder/index.js';
+import { DEFAULT_STEPS, encodePerImage, encodePerImageMembers, lambdaToQuality, qualityToLambda, type PerImageEncodeResult } from '../src/profiles/perimage/encoder/index.js';
 import { initTheta, makeLayout } from '../src/profiles/perimage/encoder/model.js';
 import { DEFAULT_TRAIN, rgbaToRows, train } from '../src/profiles/perimage/encoder/train.js';
 import { setFusedUp2 } from '../src/profiles/perimage/encoder/up2-gpu.js';
@@ -91,6 +96,12 @@ async function adapterInfo(): Promise<string> {
 async function encodeFile(core: PerImageCore, img: Rgba, o: { quality: number; lambda?: number; steps: number; seed?: number }) {
   const t0 = performance.now();
   const r = await encodePerImage(img, { quality: o.quality, lambda: o.lambda, steps: o.steps, backend: backendName, seed: o.seed });
+  return codeFile(core, img, o.quality, r, t0);
+}
+
+/** An encoder result → the real file (params and latents coded by the core); t0: when its encode began. */
+function codeFile(core: PerImageCore, img: Rgba, quality: number, r: PerImageEncodeResult, t0: number) {
+  const o = { quality };
   const t1 = performance.now();
   const params = core.encodeParams(r.params);
   const latents = core.encodeLatents(r.params, r.grids, img.width, img.height);
@@ -144,29 +155,75 @@ async function jobs(): Promise<void> {
   const adapter = await adapterInfo();
   const worker = opt('worker', String(process.pid));
   const concurrency = +(opt('concurrency', '1')!);
-  for (const job of queue) {
-    if (existsSync(path.join(dir, `${job.name}.json`))) continue;
+  const members = +(opt('members', '6')!);
+  if (!(Number.isInteger(members) && members >= 1)) throw new Error(`--members ${members}`);
+  const claim = (job: Job): boolean => {
+    if (existsSync(path.join(dir, `${job.name}.json`))) return false;
     try {
       mkdirSync(path.join(dir, 'claims', job.name));
+      return true;
     } catch {
-      continue; // another worker has it
+      return false; // another worker has it
+    }
+  };
+  // jobs that train together: same image, crop, steps and seed (λ / quality may differ)
+  const groupKey = (j: Job) => JSON.stringify([j.image, j.crop ?? null, j.steps ?? DEFAULT_STEPS, j.seed ?? 1]);
+  const taken = new Set<Job>();
+  for (let i = 0; i < queue.length; i++) {
+    const job = queue[i];
+    if (taken.has(job) || !claim(job)) continue;
+    taken.add(job);
+    const group = [job];
+    for (let j = i + 1; j < queue.length && group.length < members; j++) {
+      const other = queue[j];
+      if (taken.has(other) || groupKey(other) !== groupKey(job) || !claim(other)) continue;
+      taken.add(other);
+      group.push(other);
     }
     try {
-      await runJob(core, job, dir, adapter, worker, concurrency);
+      if (group.length === 1) await runJob(core, job, dir, adapter, worker, concurrency);
+      else await runGroup(core, group, dir, adapter, worker, concurrency);
     } catch (e) {
-      console.log(JSON.stringify({ name: job.name, error: String(e) }));
+      for (const g of group) console.log(JSON.stringify({ name: g.name, error: String(e) }));
     }
   }
 }
 
+/** λ, quality and steps of a queue entry */
+function jobSettings(job: Job) {
+  const lambda = job.lambda ?? qualityToLambda(job.quality!);
+  return { lambda, quality: job.quality ?? lambdaToQuality(lambda), steps: job.steps ?? DEFAULT_STEPS };
+}
+
+/** Jobs of one image, crop, steps and seed trained together (encodePerImageMembers); a file and a row each. */
+async function runGroup(core: PerImageCore, group: Job[], dir: string, adapter: string, worker: string | undefined, concurrency: number): Promise<void> {
+  const job = group[0];
+  const img = await loadImage(job.image, job.crop);
+  const sets = group.map(jobSettings);
+  const started = new Date().toISOString();
+  const rs = await encodePerImageMembers(img, { quality: sets[0].quality, lambdas: sets.map((s) => s.lambda), steps: sets[0].steps, backend: backendName, seed: job.seed });
+  for (let k = 0; k < group.length; k++) {
+    // encodeSeconds: the shared training + this member's quantization and coding
+    const e = codeFile(core, img, sets[k].quality, rs[k], performance.now() - (rs[k].stats.trainSeconds + rs[k].stats.quantizeSeconds) * 1000);
+    writeJob(core, group[k], img, sets[k], e, dir, adapter, worker, concurrency, started, group.length);
+  }
+}
+
 async function runJob(core: PerImageCore, job: Job, dir: string, adapter: string, worker: string | undefined, concurrency: number): Promise<void> {
+  const img = await loadImage(job.image, job.crop);
+  const set = jobSettings(job);
+  const started = new Date().toISOString();
+  const e = await encodeFile(core, img, { ...set, seed: job.seed });
+  writeJob(core, job, img, set, e, dir, adapter, worker, concurrency, started, 1);
+}
+
+/** Check that the file decodes to the grids, write D/NAME.nimg and the row D/NAME.json. */
+function writeJob(
+  core: PerImageCore, job: Job, img: Rgba, set: ReturnType<typeof jobSettings>, e: ReturnType<typeof codeFile>,
+  dir: string, adapter: string, worker: string | undefined, concurrency: number, started: string, members: number,
+): void {
   {
-    const img = await loadImage(job.image, job.crop);
-    const lambda = job.lambda ?? qualityToLambda(job.quality!);
-    const quality = job.quality ?? lambdaToQuality(lambda);
-    const steps = job.steps ?? DEFAULT_STEPS;
-    const started = new Date().toISOString();
-    const e = await encodeFile(core, img, { quality, lambda, steps, seed: job.seed });
+    const { lambda, quality, steps } = set;
     // the file decodes back to the grids the encoder chose (the integer context path agrees)
     const f = parsePerImageContainer(e.file);
     const back = core.decodeLatents(core.decodeParams(f.params), f.latents, img.width, img.height);
@@ -179,7 +236,7 @@ async function runJob(core: PerImageCore, job: Job, dir: string, adapter: string
       encodeSeconds: +e.encodeSeconds.toFixed(2), trainSeconds: +e.r.stats.trainSeconds.toFixed(2), quantizeSeconds: +e.r.stats.quantizeSeconds.toFixed(2),
       msPerStep: +e.r.stats.msPerStep.toFixed(3), psnrFloat: +e.r.stats.psnrFloat.toFixed(3), psnrQuantized: +e.r.stats.psnrQuantized.toFixed(3),
       bppEstimate: +e.r.stats.bppEstimate.toFixed(5), gridsSha256: gsha, gridsRoundTrip: gridsSha256(back) === gsha,
-      backend: e.r.stats.backend, adapter, gpu: process.env.NIMG_GPU_NAME ?? null, worker, concurrency, started, finished: new Date().toISOString(),
+      backend: e.r.stats.backend, adapter, gpu: process.env.NIMG_GPU_NAME ?? null, worker, concurrency, members, started, finished: new Date().toISOString(),
     };
     writeFileSync(path.join(dir, `${job.name}.nimg`), e.file);
     writeFileSync(path.join(dir, `${job.name}.json.tmp`), `${JSON.stringify(row)}\n`);

@@ -1,6 +1,6 @@
 /**
  * Per-image encoder step cost: ms/step and tfjs kernels (≈ dispatches) per step.
- *   npx tsx bench/perimage-speed.ts [W] [H] [steps] [backend] [ref]
+ *   npx tsx bench/perimage-speed.ts [W] [H] [steps] [backend] [ref] [members]
  * Kernels per step = (kernels of a steps+2 run − kernels of a 2-step run) / steps, from
  * tf.profile; ms/step likewise from the difference of two timed runs (setup excluded).
  * On webgpu also dispatchesPerStep: every runWebGPUProgram call (tfjs kernels and the
@@ -8,18 +8,22 @@
  * nothing, custom programs do not go through the engine's kernel count).
  * ref: comma-separated fused WebGPU parts to run as tfjs ops instead (A/B; default none):
  *   up2 (up2-gpu.ts's chain), synth (synth-gpu.ts's synthesis + MSE), arm (arm-gpu.ts's ARM + rate).
+ * members: K > 1 trains K members (λ values) of the image at once with trainBatch
+ *   (train-batch.ts; batched on WebGPU, a loop over train() elsewhere); default 1 (train()).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/backend/index.js';
 import { defaultArch } from '../src/profiles/perimage/types.js';
 import { initTheta, makeLayout } from '../src/profiles/perimage/encoder/model.js';
 import { DEFAULT_TRAIN, rgbaToRows, train } from '../src/profiles/perimage/encoder/train.js';
+import { trainBatch } from '../src/profiles/perimage/encoder/train-batch.js';
 import { setFusedUp2 } from '../src/profiles/perimage/encoder/up2-gpu.js';
 import { setFusedSynth } from '../src/profiles/perimage/encoder/synth-gpu.js';
 import { setFusedArm } from '../src/profiles/perimage/encoder/arm-gpu.js';
 
 const W = +(process.argv[2] ?? 64), H = +(process.argv[3] ?? 48), steps = +(process.argv[4] ?? 20);
 const backend = await initBackend((process.argv[5] ?? 'wasm') as 'wasm');
+const members = +(process.argv[7] ?? 1);
 const ref = (process.argv[6] ?? '').split(',').filter((x) => x && x !== 'none');
 const SWITCHES: Record<string, (on: boolean) => void> = { up2: setFusedUp2, synth: setFusedSynth, arm: setFusedArm };
 for (const part of ref) {
@@ -31,6 +35,11 @@ const lay = makeLayout(defaultArch(), W, H);
 const x = rgbaToRows(data, W, H);
 const run = async (n: number) => {
   const t0 = performance.now();
+  if (members > 1) {
+    const lambdas = Array.from({ length: members }, (_, k) => 1e-3 * 2 ** k);
+    await trainBatch(lay, x, lambdas.map(() => initTheta(lay, 1, [0.5, 0.5, 0.5])), lambdas.map(() => new Float32Array(lay.Hc * lay.Wc)), { ...DEFAULT_TRAIN, steps: n, lambdas, progressEvery: 1e9 });
+    return performance.now() - t0;
+  }
   await train(lay, x, initTheta(lay, 1, [0.5, 0.5, 0.5]), new Float32Array(lay.Hc * lay.Wc), { ...DEFAULT_TRAIN, steps: n, lambda: 1e-3, progressEvery: 1e9 });
   return performance.now() - t0;
 };
@@ -78,7 +87,7 @@ const per = new Map<string, number>();
 for (const [k, v] of cb) per.set(k, (v - (ca.get(k) ?? 0)) / steps);
 const total = [...per.values()].reduce((a, b) => a + b, 0);
 console.log(JSON.stringify({
-  backend, W, H, steps, ref, msPerStep: +((tB - tA) / steps).toFixed(2),
+  backend, W, H, steps, ref, members, msPerStep: +((tB - tA) / steps).toFixed(2),
   kernelsPerStep: total, kernelsPerStepNoReshape: total - (per.get('Reshape') ?? 0),
   ...(backend === 'webgpu' ? { dispatchesPerStep: (db - da) / steps, programs: perProg.map(([n, c]) => `${n}:${c}`).join(' ') } : {}),
   top: [...per].sort((a, b) => b[1] - a[1]).slice(0, 14).map(([n, c]) => `${n}:${c}`).join(' '),

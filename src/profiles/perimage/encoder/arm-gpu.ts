@@ -42,7 +42,8 @@
  * unused on this path; a split without them would save those too.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { flatProgram, gpuKernelsAvailable, run } from '../../../model/gpu-kernels.js';
+import { flatProgram, gpuKernelsAvailable } from '../../../model/gpu-kernels.js';
+import { runMembers } from './members.js';
 import { ARM_HIDDEN_MAX, LOG2B_MAX, LOG2B_MIN } from './forward.js';
 import { CONTEXT, type Layout } from './model.js';
 import { LN_FLOOR, WGSL_PARTS } from './rate.js';
@@ -115,7 +116,11 @@ export class ArmRate {
   private readonly bitsOff: number;
   private readonly total: number;
 
-  constructor(readonly lay: Layout) {
+  /**
+   * `members` K: K models of the layout at once (members.ts): theta [K·nTheta], q
+   * [K, Hc, Wc, 1], bits [K] (a scalar for K = 1); each program one dispatch for all K.
+   */
+  constructor(readonly lay: Layout, readonly members = 1) {
     const { arch, Hc, Wc, offsets, nTheta } = lay;
     const { N, D, Wh } = arch;
     this.N = N;
@@ -158,7 +163,7 @@ export class ArmRate {
   }
 
   /** Σ mask · bits of the canvas q [1, Hc, Wc, 1] under the ARM in theta [nTheta]; differentiable. */
-  apply(theta: tf.Tensor1D, q: tf.Tensor4D): tf.Scalar {
+  apply(theta: tf.Tensor1D, q: tf.Tensor4D): tf.Tensor {
     return this.fn(theta, q);
   }
 
@@ -299,7 +304,7 @@ export class ArmRate {
     const p = flatProgram(`nimg_arm_f_${this.key}`, ['TH', 'Q'], [this.total], code);
     p.workgroupSize = [WGS, 1, 1];
     p.dispatch = [NWG, 1, 1];
-    return run(p, [theta, q]);
+    return runMembers(p, [theta, q], this.members);
   }
 
   /** Program 2: Σ of the bits partials → scalar. */
@@ -320,8 +325,8 @@ export class ArmRate {
       }`;
     const p = flatProgram(`nimg_arm_s_${this.key}`, ['G'], [1], code);
     p.dispatch = [1, 1, 1];
-    const out = run(p, [G]);
-    const s = tf.reshape(out, []) as tf.Scalar;
+    const out = runMembers(p, [G], this.members);
+    const s = tf.reshape(out, this.members === 1 ? [] : [this.members]) as tf.Scalar;
     if (s !== (out as tf.Tensor)) out.dispose();
     return s;
   }
@@ -346,7 +351,7 @@ export class ArmRate {
           setOutputAtIndex(index, g * DY[0]);
         }
       }`;
-    return run(flatProgram(`nimg_arm_q_${this.key}`, ['G', 'DY'], [1, Hc, Wc, 1], code), [G, dy]);
+    return runMembers(flatProgram(`nimg_arm_q_${this.key}`, ['G', 'DY'], [1, Hc, Wc, 1], code), [G, dy], this.members);
   }
 
   /** Program 4: d theta [nTheta] = dy · Σ of the weight-gradient partials; 0 past the ARM. */
@@ -380,21 +385,27 @@ export class ArmRate {
     const p = flatProgram(`nimg_arm_t_${this.key}`, ['G', 'DY'], [nTheta], code);
     // ≤ 2978 + 1024 groups: under WebGPU's 65535 per dimension, so workgroupId.x is the group
     p.dispatch = [nArm + zeroGroups, 1, 1];
-    return run(p, [G, dy]);
+    return runMembers(p, [G, dy], this.members);
   }
 }
 
-const cache = new WeakMap<Layout, ArmRate>();
+const cache = new WeakMap<Layout, Map<number, ArmRate>>();
 
 /**
  * Σ mask · bits of the canvas q [1, Hc, Wc, 1] under the ARM of theta, as the fused op
- * (REQUIRES armFusedActive()). One ArmRate per layout object, kept while the layout lives.
+ * (REQUIRES armFusedActive()). With `members` K: q [K, Hc, Wc, 1], theta [K·nTheta] → bits
+ * [K]. One ArmRate per layout object and K, kept while the layout lives.
  */
-export function armBitsFused(lay: Layout, theta: tf.Tensor1D, q: tf.Tensor4D): tf.Scalar {
-  let op = cache.get(lay);
+export function armBitsFused(lay: Layout, theta: tf.Tensor1D, q: tf.Tensor4D, members = 1): tf.Tensor {
+  let byK = cache.get(lay);
+  if (!byK) {
+    byK = new Map();
+    cache.set(lay, byK);
+  }
+  let op = byK.get(members);
   if (!op) {
-    op = new ArmRate(lay);
-    cache.set(lay, op);
+    op = new ArmRate(lay, members);
+    byK.set(members, op);
   }
   return op.apply(theta, q);
 }

@@ -27,6 +27,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { CONTEXT, type Layout } from './model.js';
 import { SynthGpu } from './synth-gpu.js';
 import { Up2Chain, up2FusedActive } from './up2-gpu.js';
+import { armFusedActive } from './arm-gpu.js';
 
 export interface ArmOut {
   /** [Hc * Wc] centre and log2 scale (clamped to SPEC's [-3, 6.875]) of every canvas position */
@@ -49,10 +50,15 @@ export class PerImageNet {
   private readonly chain: Up2Chain;
   private readonly synGpu: SynthGpu;
 
-  constructor(lay: Layout) {
+  /**
+   * `members` K > 1: K models of the layout on one image at once (members.ts) — theta
+   * [K·nTheta], canvas [K, Hc, Wc, 1]; only the fused WebGPU path takes them (features,
+   * synthMse; the ARM is arm-gpu.ts's op with the same K). See `membersSupported`.
+   */
+  constructor(lay: Layout, readonly members = 1) {
     this.lay = lay;
-    this.chain = new Up2Chain(lay);
-    this.synGpu = new SynthGpu(lay);
+    this.chain = new Up2Chain(lay, members);
+    this.synGpu = new SynthGpu(lay, members);
     const N = lay.arch.N;
     const k = new Float32Array(5 * 9 * N);
     for (let j = 0; j < N; j++) {
@@ -102,6 +108,11 @@ export class PerImageNet {
 
   /** The 4 up-sampling taps of theta (a split's tensor when there is one, else one slice). In a tidy. */
   taps(theta: tf.Tensor1D): tf.Tensor1D {
+    if (this.members > 1) {
+      // [K, 4]: the taps of every member in one slice
+      const { nTheta, offsets, tapsIndex } = this.lay;
+      return tf.slice(tf.reshape(theta, [this.members, nTheta]), [0, offsets[tapsIndex]], [this.members, 4]) as unknown as tf.Tensor1D;
+    }
     const c = this.lastSplit;
     if (c && c.theta === theta && !c.parts[0].isDisposed) return c.parts[this.lay.tapsIndex];
     return tf.slice(theta, [this.lay.offsets[this.lay.tapsIndex]], [4]);
@@ -150,6 +161,7 @@ export class PerImageNet {
    */
   features(taps: tf.Tensor1D, canvas: tf.Tensor4D, reference = false): tf.Tensor2D {
     if (!reference && up2FusedActive()) return this.chain.apply(canvas, taps);
+    if (this.members > 1) throw new Error('perimage: members > 1 need the fused WebGPU up2 chain');
     const { arch, grids, width: W, height: H } = this.lay;
     const grid = (k: number): tf.Tensor4D => tf.slice(canvas, [0, grids[k].y, grids[k].x, 0], [1, grids[k].h, grids[k].w, 1]);
     const T: tf.Tensor2D = tf.reshape(tf.matMul(tf.reshape(taps, [1, 4]), this.tapsProj), [5, 2]);
@@ -171,12 +183,14 @@ export class PerImageNet {
   /** The layers on F_0 [H * W, L]: the fused programs of synth-gpu.ts when active, else tfjs ops. In a tidy. */
   synthRows(theta: tf.Tensor1D, F0: tf.Tensor2D): tf.Tensor2D {
     if (this.synGpu.active()) return this.synGpu.rgb(F0, theta);
+    if (this.members > 1) throw new Error('perimage: members > 1 need the fused WebGPU synthesis');
     return this.layers(this.split(theta), F0);
   }
 
   /** mean((layers(F_0) − target)²) as synthRows picks its path. In a tidy. */
   synthMseRows(theta: tf.Tensor1D, F0: tf.Tensor2D, target: tf.Tensor2D): tf.Tensor {
     if (this.synGpu.active()) return this.synGpu.mse(F0, theta, target);
+    if (this.members > 1) throw new Error('perimage: members > 1 need the fused WebGPU synthesis');
     return tf.mean(tf.squaredDifference(this.layers(this.split(theta), F0), target));
   }
 
@@ -193,6 +207,11 @@ export class PerImageNet {
       c = l.out;
     });
     return x;
+  }
+
+  /** True when K members can run here: every part on its fused WebGPU programs. */
+  membersSupported(): boolean {
+    return up2FusedActive() && this.synGpu.active() && armFusedActive();
   }
 
   dispose(): void {

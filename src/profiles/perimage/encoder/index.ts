@@ -18,6 +18,7 @@ import { qualityToLambda } from './lambda.js';
 import { archProblems, initTheta, makeLayout } from './model.js';
 import { quantize } from './quantize.js';
 import { DEFAULT_TRAIN, psnrOf, rgbaToRows, train, type TrainProgress, type TrainSettings } from './train.js';
+import { trainBatch } from './train-batch.js';
 
 export { qualityToLambda, lambdaToQuality, LAMBDA_TABLE } from './lambda.js';
 export { estimateEncodeSeconds, STEP_COST } from './estimate.js';
@@ -130,6 +131,70 @@ export async function encodePerImage(image: PerImageImage, opts: PerImageEncodeO
       history: st.history,
     },
   };
+}
+
+/**
+ * encodePerImage for K values of λ of the same image (a rate–distortion curve): the K
+ * models train together with trainBatch (train-batch.ts: one step of all K with the
+ * dispatches of one on WebGPU; a loop over train() on other backends), then each is
+ * quantized on its own as encodePerImage does. Result k is what encodePerImage with
+ * `lambda: lambdas[k]` and the same seed gives (up to float rounding); its trainSeconds
+ * and msPerStep are those of the shared training (all K members).
+ */
+export async function encodePerImageMembers(
+  image: PerImageImage, opts: Omit<PerImageEncodeOptions, 'lambda' | 'onProgress'> & { lambdas: number[] },
+): Promise<PerImageEncodeResult[]> {
+  const { width, height, data } = image;
+  if (!(Number.isInteger(width) && Number.isInteger(height) && width >= 1 && height >= 1)) throw new NimgError('BAD_INPUT', `perimage: bad size ${width}x${height}`);
+  if (data.length !== width * height * 4) throw new NimgError('BAD_INPUT', `perimage: ${data.length} bytes for ${width}x${height} RGBA`);
+  const steps = opts.steps ?? DEFAULT_STEPS;
+  if (!(Number.isInteger(steps) && steps >= 1)) throw new NimgError('BAD_INPUT', `perimage: steps ${steps}`);
+  const { lambdas } = opts;
+  if (!lambdas.length || !lambdas.every((l) => l > 0 && Number.isFinite(l))) throw new NimgError('BAD_INPUT', `perimage: lambdas ${lambdas}`);
+  const arch = opts.arch ?? defaultArch();
+  const bad = archProblems(arch);
+  if (bad.length) throw new NimgError('BAD_INPUT', `perimage: architecture outside SPEC (${bad.join(', ')})`);
+  if (opts.signal?.aborted) throw new NimgError('ABORTED', 'perimage encode aborted');
+  const backend = await initBackend(opts.backend ?? 'auto');
+  const seed = opts.seed ?? 1;
+  const lay = makeLayout(arch, width, height);
+  const target = rgbaToRows(data, width, height);
+  const mean = [0, 1, 2].map((c) => {
+    let s = 0;
+    for (let i = c; i < target.length; i += 3) s += target[i];
+    return s / (width * height);
+  });
+  const t0 = performance.now();
+  // the same start for every member, as K encodePerImage calls with this seed would have
+  const sts = await trainBatch(lay, target, lambdas.map(() => initTheta(lay, seed, mean)), lambdas.map(() => new Float32Array(lay.Hc * lay.Wc)), {
+    ...DEFAULT_TRAIN, ...opts.train, steps, lambdas, seed, signal: opts.signal,
+  });
+  const t1 = performance.now();
+  const npix = width * height;
+  const out: PerImageEncodeResult[] = [];
+  for (let k = 0; k < lambdas.length; k++) {
+    const tq = performance.now();
+    const q = await quantize(lay, target, sts[k].theta, sts[k].canvas, lambdas[k], opts.signal, opts.onQuantize);
+    const tq1 = performance.now();
+    out.push({
+      params: q.params,
+      grids: q.grids,
+      stats: {
+        backend, steps, lambda: lambdas[k],
+        trainSeconds: (t1 - t0) / 1000,
+        quantizeSeconds: (tq1 - tq) / 1000,
+        msPerStep: (t1 - t0) / steps,
+        psnrFloat: psnrOf(q.floatMse),
+        psnrQuantized: psnrOf(q.mse),
+        latentBits: q.latentBits,
+        paramBits: q.paramBits,
+        bppEstimate: (q.latentBits + q.paramBits) / npix,
+        quantizeEvaluations: q.evaluations,
+        history: sts[k].history,
+      },
+    });
+  }
+  return out;
 }
 
 /** The active tfjs backend's name (for callers that print it). */

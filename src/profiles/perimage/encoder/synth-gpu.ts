@@ -44,7 +44,8 @@
  * fit (channels over MAXC, too many bound inputs, huge images) fall back to the tfjs path.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { flatProgram, gpuKernelsAvailable, run } from '../../../model/gpu-kernels.js';
+import { flatProgram, gpuKernelsAvailable } from '../../../model/gpu-kernels.js';
+import { runMembers } from './members.js';
 import type { Layout } from './model.js';
 
 let fusedAllowed = true;
@@ -139,7 +140,12 @@ export class SynthGpu {
   private readonly fwdCache = new Map<string, ReturnType<SynthGpu['forwardProgram']>>();
   private readonly bwdCache = new Map<Mode, ReturnType<SynthGpu['backwardPrograms']>>();
 
-  constructor(readonly lay: Layout) {
+  /**
+   * `members` K: K models of the layout on the same image at once (members.ts): F_0
+   * [K·H·W, L], theta [K·nTheta], the target [H·W, 3] shared, mse [K] (a scalar for K = 1),
+   * rgb [K·H·W, 3]; each program one dispatch for all K.
+   */
+  constructor(readonly lay: Layout, readonly members = 1) {
     const p = plan(lay);
     this.segs = typeof p === 'string' ? [] : p;
     this.HW = lay.width * lay.height;
@@ -163,7 +169,7 @@ export class SynthGpu {
     const make = (mode: Mode) => tf.customGrad(((F0: tf.Tensor, theta: tf.Tensor, save: tf.GradSaveFunc) => {
       const Xs = this.forward(F0, theta, mode);
       save([F0, theta, ...Xs]);
-      const value = mode === 'mse' ? this.mseOf(Xs[Xs.length - 1]) : tf.reshape(Xs[Xs.length - 1], [this.HW, 3]);
+      const value = mode === 'mse' ? this.mseOf(Xs[Xs.length - 1]) : tf.reshape(Xs[Xs.length - 1], [this.members * this.HW, 3]);
       return {
         value,
         gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => this.backward(mode, dy, saved[0], saved[1], saved.slice(2)),
@@ -635,7 +641,8 @@ export class SynthGpu {
       const ck = `${mode}${s}`;
       if (!this.fwdCache.has(ck)) this.fwdCache.set(ck, this.forwardProgram(s, mode));
       const { prog, names } = this.fwdCache.get(ck)!;
-      const X = run(prog, names.map((n) => bufs.get(n)!));
+      // the target is the same image for every member
+      const X = runMembers(prog, names.map((n) => bufs.get(n)!), this.members, ['TG']);
       bufs.set(`X${s}`, X);
       Xs.push(X);
     });
@@ -662,8 +669,8 @@ export class SynthGpu {
     const p = flatProgram(`nimg_syn_mse_${n}`, ['E'], [1], code);
     p.dispatch = [1, 1, 1];
     p.workgroupSize = [RED, 1, 1];
-    const out = run(p, [E]);
-    const r = tf.reshape(out, []) as tf.Scalar;
+    const out = runMembers(p, [E], this.members);
+    const r = tf.reshape(out, this.members === 1 ? [] : [this.members]) as tf.Scalar;
     if (r !== (out as tf.Tensor)) out.dispose();
     return r;
   }
@@ -682,7 +689,7 @@ export class SynthGpu {
     let dF: tf.Tensor | null = null;
     const partials: tf.Tensor[] = [];
     for (const { prog, names, out } of progs) {
-      const t = run(prog, names.map((n) => bufs.get(n)!));
+      const t = runMembers(prog, names.map((n) => bufs.get(n)!), this.members);
       bufs.set(out, t);
       if (out === 'dF') dF = t;
       else if (out.startsWith('P')) partials.push(t);
@@ -733,6 +740,6 @@ export class SynthGpu {
     const p = flatProgram(`nimg_synr_${mode}_${this.key}`, names, [this.lay.nTheta], code);
     p.dispatch = [nW, 1, 1];
     p.workgroupSize = [RED, 1, 1];
-    return run(p, partials);
+    return runMembers(p, partials, this.members);
   }
 }

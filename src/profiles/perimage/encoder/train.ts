@@ -57,7 +57,7 @@ export interface TrainState {
 }
 
 /** Straight-through rounding: round(x) forward, identity backward. */
-const steRound = tf.customGrad(((x: tf.Tensor) => ({ value: tf.round(x), gradFunc: (dy: tf.Tensor) => dy })) as unknown as Parameters<typeof tf.customGrad>[0]);
+export const steRound = tf.customGrad(((x: tf.Tensor) => ({ value: tf.round(x), gradFunc: (dy: tf.Tensor) => dy })) as unknown as Parameters<typeof tf.customGrad>[0]);
 
 /**
  * Σ mask · bits of the (masked) canvas q under the ARM of theta: on WebGPU the fused op of
@@ -65,7 +65,7 @@ const steRound = tf.customGrad(((x: tf.Tensor) => ({ value: tf.round(x), gradFun
  * REQUIRES: mask is canvasMask(net.lay) (the fused op has the grid rectangles built in).
  */
 export function latentBits(net: PerImageNet, theta: tf.Tensor1D, q: tf.Tensor4D, mask: tf.Tensor4D): tf.Scalar {
-  if (armFusedActive()) return armBitsFused(net.lay, theta, q);
+  if (armFusedActive()) return armBitsFused(net.lay, theta, q) as tf.Scalar;
   const P = net.lay.Hc * net.lay.Wc;
   const { mu, log2b } = net.arm(net.split(theta), q);
   return tf.sum(tf.mul(laplaceBits(tf.reshape(q, [P]), mu, log2b), tf.reshape(mask, [P]))) as tf.Scalar;
@@ -97,7 +97,7 @@ export function rgbaToRows(data: ArrayLike<number>, width: number, height: numbe
 
 export const psnrOf = (mse: number): number => 10 * Math.log10(1 / Math.max(mse, 1e-12));
 
-function checkAbort(signal?: AbortSignal): void {
+export function checkAbort(signal?: AbortSignal): void {
   if (signal?.aborted) throw new NimgError('ABORTED', 'perimage encode aborted');
 }
 

@@ -30,7 +30,8 @@
  * last channel of every dF_k (zeros in the gaps, as the tfjs path's slice gradients give).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { flatProgram, gpuKernelsAvailable, run } from '../../../model/gpu-kernels.js';
+import { flatProgram, gpuKernelsAvailable } from '../../../model/gpu-kernels.js';
+import { runMembers } from './members.js';
 import type { Layout } from './model.js';
 
 let fusedAllowed = true;
@@ -87,7 +88,11 @@ export class Up2Chain {
   /** distinguishes the shader keys of different layouts (sizes are baked into the code) */
   private readonly key: string;
 
-  constructor(readonly lay: Layout) {
+  /**
+   * `members` K: K models of the same layout at once (members.ts): canvas [K, Hc, Wc, 1],
+   * taps [K, 4], F_0 [K·H·W, L] (member-major); every program is one dispatch for all K.
+   */
+  constructor(readonly lay: Layout, readonly members = 1) {
     const L = lay.arch.L;
     this.levels = lay.grids.map((g, k) => ({ C: L - k, h: g.h, w: g.w }));
     this.key = `${L}_${lay.width}x${lay.height}_${lay.Hc}x${lay.Wc}`;
@@ -101,9 +106,12 @@ export class Up2Chain {
     }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (canvas: tf.Tensor, taps: tf.Tensor) => tf.Tensor2D;
   }
 
-  /** F_0 as [H·W, L] rows from the canvas [1, Hc, Wc, 1] and the taps [4]; differentiable. */
-  apply(canvas: tf.Tensor4D, taps: tf.Tensor1D): tf.Tensor2D {
-    if (this.lay.arch.L === 1) return tf.reshape(canvas, [this.lay.Hc * this.lay.Wc, 1]);
+  /**
+   * F_0 as [H·W, L] rows from the canvas [1, Hc, Wc, 1] and the taps [4]; with K members
+   * [K·H·W, L] from [K, Hc, Wc, 1] and [K, 4]. Differentiable.
+   */
+  apply(canvas: tf.Tensor4D, taps: tf.Tensor): tf.Tensor2D {
+    if (this.lay.arch.L === 1) return tf.reshape(canvas, [this.members * this.lay.Hc * this.lay.Wc, 1]);
     return this.fn(canvas, taps);
   }
 
@@ -147,7 +155,7 @@ export class Up2Chain {
       const shape = k === 0 ? [lv.h * lv.w, lv.C] : [lv.C, lv.h, lv.w];
       const names = top ? ['G', 'T'] : ['S', 'G', 'T'];
       const inputs = top ? [canvas, taps] : [Fs[k + 1], canvas, taps];
-      Fs[k] = run(flatProgram(`nimg_up2f_${this.key}_${k}`, names, shape, code), inputs);
+      Fs[k] = runMembers(flatProgram(`nimg_up2f_${this.key}_${k}`, names, shape, code), inputs, this.members);
     }
     return Fs;
   }
@@ -184,7 +192,7 @@ export class Up2Chain {
           setOutputAtIndex(index, acc);
         }
       }`;
-      dF.push(run(flatProgram(`nimg_up2b_${this.key}_${k}`, ['D', 'T'], [dst.C, dst.h, dst.w], code), [dF[k], taps]));
+      dF.push(runMembers(flatProgram(`nimg_up2b_${this.key}_${k}`, ['D', 'T'], [dst.C, dst.h, dst.w], code), [dF[k], taps], this.members));
     }
     // tap partials, one program per level: thread = row (c, y) of level k's row-pass result
     const partials: tf.Tensor[] = [];
@@ -243,7 +251,7 @@ export class Up2Chain {
       const p = flatProgram(`nimg_up2t_${this.key}_${k}`, ['D', 'S', 'T'], [rows * blocks * 4], code);
       // one thread per 4 outputs, not per output element
       p.dispatch = [Math.ceil((rows * blocks) / 64), 1, 1];
-      partials.push(run(p, [dF[k], top ? canvas : Fs[k + 1], taps]));
+      partials.push(runMembers(p, [dF[k], top ? canvas : Fs[k + 1], taps], this.members));
     }
     const dTaps = this.sumPartials(partials);
     const dCanvas = this.scatter(dF);
@@ -265,7 +273,7 @@ export class Up2Chain {
       const take = Math.min(parts.length - i, acc ? MAX_INPUTS - 1 : MAX_INPUTS);
       const chunk = parts.slice(i, i + take);
       const names = chunk.map((_, j) => `P${j}`);
-      const lines = chunk.map((t, j) => `for (var r = l; r < ${t.size / 4}; r += 64) { s = s + P${j}[r * 4 + q]; }`).join('\n          ');
+      const lines = chunk.map((t, j) => `for (var r = l; r < ${t.size / (4 * this.members)}; r += 64) { s = s + P${j}[r * 4 + q]; }`).join('\n          ');
       // no bounds test around the barriers (they need uniform control flow): exactly 4
       // workgroups of 64 run
       const code = `
@@ -288,16 +296,16 @@ export class Up2Chain {
       const inputs = acc ? [acc, ...chunk] : chunk;
       const p = flatProgram(`nimg_up2s_${this.key}_${n++}_${acc ? 1 : 0}`, acc ? ['A', ...names] : names, [4], code);
       p.dispatch = [4, 1, 1];
-      const out = run(p, inputs);
+      const out = runMembers(p, inputs, this.members);
       if (acc) acc.dispose();
-      acc = tf.reshape(out, [4]);
+      acc = tf.reshape(out, this.members === 1 ? [4] : [this.members, 4]);
       if (acc !== out) out.dispose();
       i += take;
     }
     return acc!;
   }
 
-  /** [1, Hc, Wc, 1]: grid k's gradient (last channel of dF_k) at its place, 0 in the gaps. */
+  /** [K, Hc, Wc, 1]: grid k's gradient (last channel of dF_k) at its place, 0 in the gaps. */
   private scatter(dF: tf.Tensor[]): tf.Tensor {
     const lay = this.lay;
     const L = lay.arch.L;
@@ -326,7 +334,7 @@ export class Up2Chain {
       }`;
       const names = Array.from({ length: take }, (_, j) => `D${j}`);
       const chunk = dF.slice(k0, k0 + take);
-      const out: tf.Tensor = run(flatProgram(`nimg_up2c_${this.key}_${n++}_${acc ? 1 : 0}`, acc ? ['A', ...names] : names, [1, lay.Hc, lay.Wc, 1], code), acc ? [acc, ...chunk] : chunk);
+      const out: tf.Tensor = runMembers(flatProgram(`nimg_up2c_${this.key}_${n++}_${acc ? 1 : 0}`, acc ? ['A', ...names] : names, [1, lay.Hc, lay.Wc, 1], code), acc ? [acc, ...chunk] : chunk, this.members);
       if (acc) acc.dispose();
       acc = out;
       k0 += take;

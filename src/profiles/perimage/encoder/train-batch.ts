@@ -1,0 +1,167 @@
+/**
+ * K members of the same image trained at once: K values of λ (a rate–distortion curve), one
+ * model each, in ONE optimiser step with the dispatches of one member on WebGPU.
+ *
+ * Why: on WebGPU a step costs the fixed price of its ~51 dispatches, not arithmetic, so K
+ * separate trainings of the same image cost K times a batch of K that shares every
+ * dispatch (members.ts, and the `members` of Up2Chain, ArmRate, SynthGpu).
+ *
+ * Meaning: identical to K calls of `train()` (train.ts) with `{ ...settings, lambda:
+ * lambdas[k] }` and the same seed — same schedule, phases and noise. The state is stacked
+ * on the device (theta [K·nTheta], canvas [K, Hc, Wc, 1] and their Adam moments; Adam and
+ * the clamp are elementwise, so they run on the stacks as they are), and the loss is
+ *     Σ_k (mse_k + λ_k · bits_k / (H·W))
+ * whose gradient w.r.t. member k's tensors is exactly member k's own loss gradient (members
+ * never interact). Noise: all members share the seed, so one draw of train()'s noise (the
+ * same key per step) is added to every member's canvas — what each train() would draw.
+ * Per-member loss terms are read back every progressEvery steps only.
+ *
+ * Other backends (WASM, CPU), or WebGPU with a fused part switched off or an arch the fused
+ * synthesis does not take: a plain loop over train(), member by member (no batching gain
+ * there: those backends' cost is arithmetic, which batching does not remove).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { adamFused, noiseFused, noiseKey } from '../../../model/refine-ops.js';
+import { armBitsFused } from './arm-gpu.js';
+import { PerImageNet } from './forward.js';
+import { ensureGradients } from './grads.js';
+import { canvasMask, type Layout } from './model.js';
+import { checkAbort, psnrOf, steRound, train, type TrainProgress, type TrainSettings, type TrainState } from './train.js';
+
+export interface TrainBatchSettings extends Omit<TrainSettings, 'lambda' | 'onProgress'> {
+  /** λ of every member (K = lambdas.length) */
+  lambdas: number[];
+  /** progress of member k (train()'s onProgress, with the member index) */
+  onMemberProgress?: (member: number, done: number, total: number, info: TrainProgress) => void;
+}
+
+/** True when trainBatch batches on this backend (else it loops over train()). */
+export function batchActive(lay: Layout): boolean {
+  const net = new PerImageNet(lay);
+  try {
+    return net.membersSupported();
+  } finally {
+    net.dispose();
+  }
+}
+
+/**
+ * Per-member loss terms of K members: mse [K], bits [K] and the loss of every member
+ * [K] (mse_k + λ_k·bits_k/(H·W)), under the relaxation `mode`. theta [K·nTheta], canvas [K, Hc, Wc, 1], mask [1, Hc, Wc, 1]. In a tidy.
+ * REQUIRES net.members === lambdas.length and net.membersSupported().
+ */
+export function batchLossTerms(
+  net: PerImageNet, theta: tf.Tensor1D, canvas: tf.Tensor4D, mask: tf.Tensor4D, target: tf.Tensor2D, lambdas: number[],
+  mode: { kind: 'noise'; key: number } | { kind: 'ste' } | { kind: 'round' },
+): { loss: tf.Tensor1D; mse: tf.Tensor1D; bits: tf.Tensor1D } {
+  const { Hc, Wc, width, height } = net.lay;
+  let q: tf.Tensor4D;
+  // one draw broadcast over the members: the noise train() draws with the same key
+  if (mode.kind === 'noise') q = tf.add(canvas, tf.sub(noiseFused([1, Hc, Wc, 1], mode.key), 0.5));
+  else if (mode.kind === 'ste') q = steRound(canvas) as tf.Tensor4D;
+  else q = tf.round(canvas);
+  q = tf.mul(q, mask);
+  const bits = armBitsFused(net.lay, theta, q, net.members) as tf.Tensor1D;
+  const mse = net.synthMse(theta, q, target) as tf.Tensor1D;
+  const lam = tf.tensor1d(lambdas.map((l) => l / (width * height)));
+  const loss = tf.add(mse, tf.mul(bits, lam)) as tf.Tensor1D;
+  return { loss, mse, bits };
+}
+
+/**
+ * Train K members from thetas[k] / canvases[k] with λ = lambdas[k]; returns K TrainStates,
+ * as K train() calls would (see the header). REQUIRES: as train(); K >= 1.
+ */
+export async function trainBatch(lay: Layout, target0: Float32Array, thetas: Float32Array[], canvases: Float32Array[], st: TrainBatchSettings): Promise<TrainState[]> {
+  const K = st.lambdas.length;
+  if (thetas.length !== K || canvases.length !== K) throw new Error('trainBatch: one theta and one canvas per λ');
+  ensureGradients();
+  if (K === 1 || !batchActive(lay)) {
+    const out: TrainState[] = [];
+    for (let k = 0; k < K; k++) {
+      const { lambdas: _l, onMemberProgress: cb, ...rest } = st;
+      out.push(await train(lay, target0, thetas[k], canvases[k], {
+        ...rest, lambda: st.lambdas[k], onProgress: cb ? (d, t, i) => cb(k, d, t, i) : undefined,
+      }));
+    }
+    return out;
+  }
+  const net = new PerImageNet(lay, K);
+  const { Hc, Wc, nTheta } = lay;
+  const npix = lay.width * lay.height;
+  const target = tf.tensor2d(target0, [npix, 3]);
+  const mask = tf.tensor4d(canvasMask(lay), [1, Hc, Wc, 1]);
+  const stackT = new Float32Array(K * nTheta);
+  const stackC = new Float32Array(K * Hc * Wc);
+  for (let k = 0; k < K; k++) {
+    stackT.set(thetas[k], k * nTheta);
+    stackC.set(canvases[k], k * Hc * Wc);
+  }
+  let th: tf.Tensor1D = tf.tensor1d(stackT);
+  let lat: tf.Tensor4D = tf.tensor4d(stackC, [K, Hc, Wc, 1]);
+  let mth: tf.Tensor = tf.zerosLike(th);
+  let sth: tf.Tensor = tf.zerosLike(th);
+  let mlat: tf.Tensor = tf.zerosLike(lat);
+  let slat: tf.Tensor = tf.zerosLike(lat);
+  // the upstream gradient of the per-member losses [K]: differentiating Σ_k loss_k without
+  // the Sum (one reduction dispatch a step less), made once (tfjs would fill its own each step)
+  const ones = tf.ones([K]) as tf.Tensor1D;
+  const history: TrainState['history'][] = Array.from({ length: K }, () => []);
+  const n1 = Math.max(1, Math.round(st.steps * st.noiseFrac));
+  const n2 = st.steps - n1;
+  try {
+    for (let t = 0; t < st.steps; t++) {
+      checkAbort(st.signal);
+      const phase = t < n1 ? 'noise' : 'ste';
+      // train()'s schedule, step for step
+      const sched = phase === 'noise'
+        ? 0.5 * (1 + Math.cos((Math.PI * t) / n1))
+        : st.steLrScale * 0.5 * (1 + Math.cos((Math.PI * (t - n1)) / Math.max(1, n2)));
+      const report = (t + 1) % st.progressEvery === 0 || t === st.steps - 1;
+      const key = noiseKey(st.seed, 2, t);
+      const out = tf.tidy(() => {
+        let terms: { mse: tf.Tensor; bits: tf.Tensor } | null = null;
+        const vg = tf.valueAndGrads((a: tf.Tensor, b: tf.Tensor) => {
+          const r = batchLossTerms(net, a as tf.Tensor1D, b as tf.Tensor4D, mask, target, st.lambdas, phase === 'noise' ? { kind: 'noise', key } : { kind: 'ste' });
+          // kept copies (valueAndGrads disposes the tensors its tape saved; see train())
+          if (report) terms = { mse: tf.keep(tf.add(r.mse, 0)), bits: tf.keep(tf.add(r.bits, 0)) };
+          return r.loss;
+        });
+        const { grads } = vg([th, lat], ones);
+        const [nth, nmth, nsth] = adamFused(th, mth, sth, grads[0], 1, st.lr * sched, t + 1);
+        const [nlat, nmlat, nslat] = adamFused(lat, mlat, slat, grads[1], 1, st.lrLatent * sched, t + 1);
+        const t2 = terms as { mse: tf.Tensor; bits: tf.Tensor } | null;
+        return { nth, nmth, nsth, nlat: tf.clipByValue(nlat, -127, 127), nmlat, nslat, mse: t2?.mse, bits: t2?.bits };
+      });
+      tf.dispose([th, mth, sth, lat, mlat, slat]);
+      th = out.nth as tf.Tensor1D;
+      mth = out.nmth;
+      sth = out.nsth;
+      lat = out.nlat as tf.Tensor4D;
+      mlat = out.nmlat;
+      slat = out.nslat;
+      if (report) {
+        const [m, b] = await Promise.all([out.mse!.data(), out.bits!.data()]);
+        for (let k = 0; k < K; k++) {
+          // train()'s loss value: mse + λ·bits/(H·W), here in f64 from the read-back terms
+          const info: TrainProgress = { phase, loss: m[k] + (st.lambdas[k] * b[k]) / npix, bpp: b[k] / npix, psnr: psnrOf(m[k]) };
+          history[k].push({ step: t + 1, ...info });
+          st.onMemberProgress?.(k, t + 1, st.steps, info);
+        }
+      } else if (t % 8 === 7) {
+        await new Promise((r) => setTimeout(r, 0));
+      }
+      if (out.mse) tf.dispose([out.mse, out.bits!]);
+    }
+    checkAbort(st.signal);
+    const [theta, canvas] = await Promise.all([th.data(), lat.data()]);
+    return Array.from({ length: K }, (_, k) => ({
+      theta: Float32Array.from((theta as Float32Array).subarray(k * nTheta, (k + 1) * nTheta)),
+      canvas: Float32Array.from((canvas as Float32Array).subarray(k * Hc * Wc, (k + 1) * Hc * Wc)),
+      history: history[k],
+    }));
+  } finally {
+    tf.dispose([th, mth, sth, lat, mlat, slat, target, mask, ones]);
+    net.dispose();
+  }
+}

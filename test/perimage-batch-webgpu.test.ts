@@ -11,8 +11,9 @@
  * The batched path runs the same per-member arithmetic, so the tolerance is float rounding.
  */
 import { describe, expect, it } from 'vitest';
+import { relErr, webgpuAdapter } from './webgpu-helpers.js';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend, probeWebGpuAdapter } from '../src/backend/index.js';
+import { initBackend } from '../src/backend/index.js';
 import { defaultArch } from '../src/profiles/perimage/types.js';
 import { canvasMask, initTheta, makeLayout, prng, type Layout } from '../src/profiles/perimage/encoder/model.js';
 import { ensureGradients } from '../src/profiles/perimage/encoder/grads.js';
@@ -22,23 +23,12 @@ import { SynthGpu } from '../src/profiles/perimage/encoder/synth-gpu.js';
 import { DEFAULT_TRAIN, rgbaToRows, train } from '../src/profiles/perimage/encoder/train.js';
 import { batchActive, trainBatch } from '../src/profiles/perimage/encoder/train-batch.js';
 
-const adapter = await probeWebGpuAdapter();
-if (!adapter.found) console.warn(`[perimage-batch-webgpu] SKIPPED: no WebGPU adapter (${adapter.description})`);
+const adapter = await webgpuAdapter('perimage-batch-webgpu');
 
 const K = 3;
 const W = 21;
 const H = 13;
 
-/** max |a − b| / max |a| over [from, to) */
-function relErr(a: Float32Array, b: Float32Array, from = 0, to = a.length): number {
-  let err = 0;
-  let mag = 0;
-  for (let i = from; i < to; i++) {
-    err = Math.max(err, Math.abs(a[i] - b[i]));
-    mag = Math.max(mag, Math.abs(a[i]));
-  }
-  return err / Math.max(mag, 1e-30);
-}
 
 const rand = (r: () => number, n: number, scale: number, shift = 0.5) => Float32Array.from({ length: n }, () => (r() - shift) * scale);
 const cat = (xs: Float32Array[]) => {

@@ -21,12 +21,12 @@
  * there: those backends' cost is arithmetic, which batching does not remove).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { adamFused, noiseFused, noiseKey } from '../../../model/refine-ops.js';
+import { noiseFused, noiseKey } from '../../../model/refine-ops.js';
 import { armBitsFused } from './arm-gpu.js';
 import { PerImageNet } from './forward.js';
 import { ensureGradients } from './grads.js';
 import { canvasMask, type Layout } from './model.js';
-import { checkAbort, psnrOf, steRound, train, type TrainProgress, type TrainSettings, type TrainState } from './train.js';
+import { AdamState, checkAbort, psnrOf, scheduleAt, steRound, train, type TrainProgress, type TrainSettings, type TrainState } from './train.js';
 
 export interface TrainBatchSettings extends Omit<TrainSettings, 'lambda' | 'onProgress'> {
   /** λ of every member (K = lambdas.length) */
@@ -97,26 +97,15 @@ export async function trainBatch(lay: Layout, target0: Float32Array, thetas: Flo
     stackT.set(thetas[k], k * nTheta);
     stackC.set(canvases[k], k * Hc * Wc);
   }
-  let th: tf.Tensor1D = tf.tensor1d(stackT);
-  let lat: tf.Tensor4D = tf.tensor4d(stackC, [K, Hc, Wc, 1]);
-  let mth: tf.Tensor = tf.zerosLike(th);
-  let sth: tf.Tensor = tf.zerosLike(th);
-  let mlat: tf.Tensor = tf.zerosLike(lat);
-  let slat: tf.Tensor = tf.zerosLike(lat);
+  const state = new AdamState(stackT, stackC, [K, Hc, Wc, 1]);
   // the upstream gradient of the per-member losses [K]: differentiating Σ_k loss_k without
   // the Sum (one reduction dispatch a step less), made once (tfjs would fill its own each step)
   const ones = tf.ones([K]) as tf.Tensor1D;
   const history: TrainState['history'][] = Array.from({ length: K }, () => []);
-  const n1 = Math.max(1, Math.round(st.steps * st.noiseFrac));
-  const n2 = st.steps - n1;
   try {
     for (let t = 0; t < st.steps; t++) {
       checkAbort(st.signal);
-      const phase = t < n1 ? 'noise' : 'ste';
-      // train()'s schedule, step for step
-      const sched = phase === 'noise'
-        ? 0.5 * (1 + Math.cos((Math.PI * t) / n1))
-        : st.steLrScale * 0.5 * (1 + Math.cos((Math.PI * (t - n1)) / Math.max(1, n2)));
+      const { phase, sched } = scheduleAt(t, st.steps, st);
       const report = (t + 1) % st.progressEvery === 0 || t === st.steps - 1;
       const key = noiseKey(st.seed, 2, t);
       const out = tf.tidy(() => {
@@ -127,19 +116,11 @@ export async function trainBatch(lay: Layout, target0: Float32Array, thetas: Flo
           if (report) terms = { mse: tf.keep(tf.add(r.mse, 0)), bits: tf.keep(tf.add(r.bits, 0)) };
           return r.loss;
         });
-        const { grads } = vg([th, lat], ones);
-        const [nth, nmth, nsth] = adamFused(th, mth, sth, grads[0], 1, st.lr * sched, t + 1);
-        const [nlat, nmlat, nslat] = adamFused(lat, mlat, slat, grads[1], 1, st.lrLatent * sched, t + 1);
+        const { grads } = vg([state.th, state.lat], ones);
         const t2 = terms as { mse: tf.Tensor; bits: tf.Tensor } | null;
-        return { nth, nmth, nsth, nlat: tf.clipByValue(nlat, -127, 127), nmlat, nslat, mse: t2?.mse, bits: t2?.bits };
+        return { next: state.next(grads, st.lr * sched, st.lrLatent * sched, t + 1), mse: t2?.mse, bits: t2?.bits };
       });
-      tf.dispose([th, mth, sth, lat, mlat, slat]);
-      th = out.nth as tf.Tensor1D;
-      mth = out.nmth;
-      sth = out.nsth;
-      lat = out.nlat as tf.Tensor4D;
-      mlat = out.nmlat;
-      slat = out.nslat;
+      state.commit(out.next);
       if (report) {
         const [m, b] = await Promise.all([out.mse!.data(), out.bits!.data()]);
         for (let k = 0; k < K; k++) {
@@ -154,14 +135,15 @@ export async function trainBatch(lay: Layout, target0: Float32Array, thetas: Flo
       if (out.mse) tf.dispose([out.mse, out.bits!]);
     }
     checkAbort(st.signal);
-    const [theta, canvas] = await Promise.all([th.data(), lat.data()]);
+    const [theta, canvas] = await state.read();
     return Array.from({ length: K }, (_, k) => ({
-      theta: Float32Array.from((theta as Float32Array).subarray(k * nTheta, (k + 1) * nTheta)),
-      canvas: Float32Array.from((canvas as Float32Array).subarray(k * Hc * Wc, (k + 1) * Hc * Wc)),
+      theta: Float32Array.from(theta.subarray(k * nTheta, (k + 1) * nTheta)),
+      canvas: Float32Array.from(canvas.subarray(k * Hc * Wc, (k + 1) * Hc * Wc)),
       history: history[k],
     }));
   } finally {
-    tf.dispose([th, mth, sth, lat, mlat, slat, target, mask, ones]);
+    state.dispose();
+    tf.dispose([target, mask, ones]);
     net.dispose();
   }
 }

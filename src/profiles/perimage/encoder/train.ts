@@ -101,6 +101,67 @@ export function checkAbort(signal?: AbortSignal): void {
   if (signal?.aborted) throw new NimgError('ABORTED', 'perimage encode aborted');
 }
 
+/** Step t's phase and learning-rate factor: a cosine within each phase, phase 2 scaled by steLrScale. */
+export function scheduleAt(t: number, steps: number, st: Pick<TrainSettings, 'noiseFrac' | 'steLrScale'>): { phase: 'noise' | 'ste'; sched: number } {
+  const n1 = Math.max(1, Math.round(steps * st.noiseFrac));
+  const n2 = steps - n1;
+  // Adam's moments carry over between the phases (restarting its bias correction at phase 2
+  // would overshoot with moments already warm)
+  return t < n1
+    ? { phase: 'noise', sched: 0.5 * (1 + Math.cos((Math.PI * t) / n1)) }
+    : { phase: 'ste', sched: st.steLrScale * 0.5 * (1 + Math.cos((Math.PI * (t - n1)) / Math.max(1, n2))) };
+}
+
+/** The new (theta, canvas) and Adam moments of one step, made inside the step's tidy. */
+export type AdamNext = Record<'th' | 'mth' | 'sth' | 'lat' | 'mlat' | 'slat', tf.Tensor>;
+
+/** theta and the canvas on the device with their Adam moments (one member, or K stacked). */
+export class AdamState {
+  th: tf.Tensor1D;
+  lat: tf.Tensor4D;
+  private mth: tf.Tensor;
+  private sth: tf.Tensor;
+  private mlat: tf.Tensor;
+  private slat: tf.Tensor;
+
+  constructor(theta0: Float32Array, canvas0: Float32Array, canvasShape: [number, number, number, number]) {
+    this.th = tf.tensor1d(theta0);
+    this.lat = tf.tensor4d(canvas0, canvasShape);
+    this.mth = tf.zerosLike(this.th);
+    this.sth = tf.zerosLike(this.th);
+    this.mlat = tf.zerosLike(this.lat);
+    this.slat = tf.zerosLike(this.lat);
+  }
+
+  /** One Adam update from the gradients [dtheta, dcanvas] (call inside the step's tidy and return the result from it). */
+  next(grads: tf.Tensor[], lr: number, lrLatent: number, step: number): AdamNext {
+    const [th, mth, sth] = adamFused(this.th, this.mth, this.sth, grads[0], 1, lr, step);
+    const [lat, mlat, slat] = adamFused(this.lat, this.mlat, this.slat, grads[1], 1, lrLatent, step);
+    return { th, mth, sth, lat: tf.clipByValue(lat, -127, 127), mlat, slat };
+  }
+
+  /** Take the tensors of `next` (after the tidy), releasing the old ones. */
+  commit(n: AdamNext): void {
+    this.dispose();
+    this.th = n.th as tf.Tensor1D;
+    this.lat = n.lat as tf.Tensor4D;
+    this.mth = n.mth;
+    this.sth = n.sth;
+    this.mlat = n.mlat;
+    this.slat = n.slat;
+  }
+
+  /** theta and the canvas, read back */
+  async read(): Promise<[Float32Array, Float32Array]> {
+    const [a, b] = await Promise.all([this.th.data(), this.lat.data()]);
+    return [a as Float32Array, b as Float32Array];
+  }
+
+  dispose(): void {
+    tf.dispose([this.th, this.mth, this.sth, this.lat, this.mlat, this.slat]);
+  }
+}
+
 /**
  * Train from `theta0` / `canvas0` (model.ts layout). Runs on the active tfjs backend.
  * REQUIRES: target is rgbaToRows of the image; steps >= 1.
@@ -111,24 +172,12 @@ export async function train(lay: Layout, target0: Float32Array, theta0: Float32A
   const target = tf.tensor2d(target0, [lay.width * lay.height, 3]);
   const mask = tf.tensor4d(canvasMask(lay), [1, lay.Hc, lay.Wc, 1]);
   const npix = lay.width * lay.height;
-  let th: tf.Tensor1D = tf.tensor1d(theta0);
-  let lat: tf.Tensor4D = tf.tensor4d(canvas0, [1, lay.Hc, lay.Wc, 1]);
-  let mth: tf.Tensor = tf.zerosLike(th);
-  let sth: tf.Tensor = tf.zerosLike(th);
-  let mlat: tf.Tensor = tf.zerosLike(lat);
-  let slat: tf.Tensor = tf.zerosLike(lat);
+  const state = new AdamState(theta0, canvas0, [1, lay.Hc, lay.Wc, 1]);
   const history: TrainState['history'] = [];
-  const n1 = Math.max(1, Math.round(st.steps * st.noiseFrac));
-  const n2 = st.steps - n1;
   try {
     for (let t = 0; t < st.steps; t++) {
       checkAbort(st.signal);
-      const phase = t < n1 ? 'noise' : 'ste';
-      // cosine within each phase; Adam's moments carry over (the bias correction restarts
-      // at phase 2 would overshoot with moments already warm)
-      const sched = phase === 'noise'
-        ? 0.5 * (1 + Math.cos((Math.PI * t) / n1))
-        : st.steLrScale * 0.5 * (1 + Math.cos((Math.PI * (t - n1)) / Math.max(1, n2)));
+      const { phase, sched } = scheduleAt(t, st.steps, st);
       const report = (t + 1) % st.progressEvery === 0 || t === st.steps - 1;
       const key = noiseKey(st.seed, 2, t);
       const out = tf.tidy(() => {
@@ -140,19 +189,11 @@ export async function train(lay: Layout, target0: Float32Array, theta0: Float32A
           if (report) terms = { mse: tf.keep(tf.add(r.mse, 0)), bits: tf.keep(tf.add(r.bits, 0)) };
           return r.loss;
         });
-        const { value, grads } = vg([th, lat]);
-        const [nth, nmth, nsth] = adamFused(th, mth, sth, grads[0], 1, st.lr * sched, t + 1);
-        const [nlat, nmlat, nslat] = adamFused(lat, mlat, slat, grads[1], 1, st.lrLatent * sched, t + 1);
+        const { value, grads } = vg([state.th, state.lat]);
         const t2 = terms as { mse: tf.Scalar; bits: tf.Scalar } | null;
-        return { nth, nmth, nsth, nlat: tf.clipByValue(nlat, -127, 127), nmlat, nslat, loss: value, mse: t2?.mse, bits: t2?.bits };
+        return { next: state.next(grads, st.lr * sched, st.lrLatent * sched, t + 1), loss: value, mse: t2?.mse, bits: t2?.bits };
       });
-      tf.dispose([th, mth, sth, lat, mlat, slat]);
-      th = out.nth as tf.Tensor1D;
-      mth = out.nmth;
-      sth = out.nsth;
-      lat = out.nlat as tf.Tensor4D;
-      mlat = out.nmlat;
-      slat = out.nslat;
+      state.commit(out.next);
       if (report) {
         const [l, m, b] = await Promise.all([out.loss.data(), out.mse!.data(), out.bits!.data()]);
         const info: TrainProgress = { phase, loss: l[0], bpp: b[0] / npix, psnr: psnrOf(m[0]) };
@@ -165,10 +206,11 @@ export async function train(lay: Layout, target0: Float32Array, theta0: Float32A
       tf.dispose([out.loss, ...(out.mse ? [out.mse, out.bits!] : [])]);
     }
     checkAbort(st.signal);
-    const [theta, canvas] = await Promise.all([th.data(), lat.data()]);
-    return { theta: Float32Array.from(theta as Float32Array), canvas: Float32Array.from(canvas as Float32Array), history };
+    const [theta, canvas] = await state.read();
+    return { theta: Float32Array.from(theta), canvas: Float32Array.from(canvas), history };
   } finally {
-    tf.dispose([th, mth, sth, lat, mlat, slat, target, mask]);
+    state.dispose();
+    tf.dispose([target, mask]);
     net.dispose();
   }
 }

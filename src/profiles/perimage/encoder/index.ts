@@ -17,7 +17,7 @@ import { defaultArch, type LatentGrids, type PerImageArch, type PerImageParams }
 import { qualityToLambda } from './lambda.js';
 import { archProblems, initTheta, makeLayout } from './model.js';
 import { quantize } from './quantize.js';
-import { DEFAULT_TRAIN, psnrOf, rgbaToRows, train, type TrainProgress, type TrainSettings } from './train.js';
+import { DEFAULT_TRAIN, psnrOf, rgbaToRows, train, type TrainProgress, type TrainSettings, type TrainState } from './train.js';
 import { trainBatch } from './train-batch.js';
 
 export { qualityToLambda, lambdaToQuality, LAMBDA_TABLE } from './lambda.js';
@@ -82,21 +82,19 @@ export interface PerImageEncodeResult {
   stats: PerImageStats;
 }
 
-export async function encodePerImage(image: PerImageImage, opts: PerImageEncodeOptions): Promise<PerImageEncodeResult> {
+/** Checks shared by both entry points, then the backend, the layout and the target rows. */
+async function prepare(image: PerImageImage, opts: Omit<PerImageEncodeOptions, 'quality' | 'lambda'>, lambdas: number[]) {
   const { width, height, data } = image;
   if (!(Number.isInteger(width) && Number.isInteger(height) && width >= 1 && height >= 1)) throw new NimgError('BAD_INPUT', `perimage: bad size ${width}x${height}`);
   if (data.length !== width * height * 4) throw new NimgError('BAD_INPUT', `perimage: ${data.length} bytes for ${width}x${height} RGBA`);
   const steps = opts.steps ?? DEFAULT_STEPS;
   if (!(Number.isInteger(steps) && steps >= 1)) throw new NimgError('BAD_INPUT', `perimage: steps ${steps}`);
-  const lambda = opts.lambda ?? qualityToLambda(opts.quality);
-  if (!(lambda > 0 && Number.isFinite(lambda))) throw new NimgError('BAD_INPUT', `perimage: lambda ${lambda}`);
+  if (!lambdas.length || !lambdas.every((l) => l > 0 && Number.isFinite(l))) throw new NimgError('BAD_INPUT', `perimage: lambda ${lambdas}`);
   const arch = opts.arch ?? defaultArch();
   const bad = archProblems(arch);
   if (bad.length) throw new NimgError('BAD_INPUT', `perimage: architecture outside SPEC (${bad.join(', ')})`);
   if (opts.signal?.aborted) throw new NimgError('ABORTED', 'perimage encode aborted');
   const backend = await initBackend(opts.backend ?? 'auto');
-  const seed = opts.seed ?? 1;
-
   const lay = makeLayout(arch, width, height);
   const target = rgbaToRows(data, width, height);
   const mean = [0, 1, 2].map((c) => {
@@ -104,33 +102,47 @@ export async function encodePerImage(image: PerImageImage, opts: PerImageEncodeO
     for (let i = c; i < target.length; i += 3) s += target[i];
     return s / (width * height);
   });
-  const t0 = performance.now();
-  const st = await train(lay, target, initTheta(lay, seed, mean), new Float32Array(lay.Hc * lay.Wc), {
-    ...DEFAULT_TRAIN, ...opts.train, steps, lambda, seed, onProgress: opts.onProgress, signal: opts.signal,
-  });
-  const t1 = performance.now();
-  const q = await quantize(lay, target, st.theta, st.canvas, lambda, opts.signal, opts.onQuantize);
-  const t2 = performance.now();
-  const npix = width * height;
+  const seed = opts.seed ?? 1;
+  return { steps, backend, lay, target, seed, theta0: initTheta(lay, seed, mean), npix: width * height };
+}
+
+/** Quantize one trained state into the result (times in ms from performance.now()). */
+async function finish(
+  p: Awaited<ReturnType<typeof prepare>>, st: TrainState, lambda: number, trainMs: number,
+  opts: Pick<PerImageEncodeOptions, 'signal' | 'onQuantize'>,
+): Promise<PerImageEncodeResult> {
+  const tq = performance.now();
+  const q = await quantize(p.lay, p.target, st.theta, st.canvas, lambda, opts.signal, opts.onQuantize);
+  const tq1 = performance.now();
   return {
     params: q.params,
     grids: q.grids,
     stats: {
-      backend,
-      steps,
+      backend: p.backend,
+      steps: p.steps,
       lambda,
-      trainSeconds: (t1 - t0) / 1000,
-      quantizeSeconds: (t2 - t1) / 1000,
-      msPerStep: (t1 - t0) / steps,
+      trainSeconds: trainMs / 1000,
+      quantizeSeconds: (tq1 - tq) / 1000,
+      msPerStep: trainMs / p.steps,
       psnrFloat: psnrOf(q.floatMse),
       psnrQuantized: psnrOf(q.mse),
       latentBits: q.latentBits,
       paramBits: q.paramBits,
-      bppEstimate: (q.latentBits + q.paramBits) / npix,
+      bppEstimate: (q.latentBits + q.paramBits) / p.npix,
       quantizeEvaluations: q.evaluations,
       history: st.history,
     },
   };
+}
+
+export async function encodePerImage(image: PerImageImage, opts: PerImageEncodeOptions): Promise<PerImageEncodeResult> {
+  const lambda = opts.lambda ?? qualityToLambda(opts.quality);
+  const p = await prepare(image, opts, [lambda]);
+  const t0 = performance.now();
+  const st = await train(p.lay, p.target, p.theta0, new Float32Array(p.lay.Hc * p.lay.Wc), {
+    ...DEFAULT_TRAIN, ...opts.train, steps: p.steps, lambda, seed: p.seed, onProgress: opts.onProgress, signal: opts.signal,
+  });
+  return finish(p, st, lambda, performance.now() - t0, opts);
 }
 
 /**
@@ -144,56 +156,16 @@ export async function encodePerImage(image: PerImageImage, opts: PerImageEncodeO
 export async function encodePerImageMembers(
   image: PerImageImage, opts: Omit<PerImageEncodeOptions, 'lambda' | 'onProgress'> & { lambdas: number[] },
 ): Promise<PerImageEncodeResult[]> {
-  const { width, height, data } = image;
-  if (!(Number.isInteger(width) && Number.isInteger(height) && width >= 1 && height >= 1)) throw new NimgError('BAD_INPUT', `perimage: bad size ${width}x${height}`);
-  if (data.length !== width * height * 4) throw new NimgError('BAD_INPUT', `perimage: ${data.length} bytes for ${width}x${height} RGBA`);
-  const steps = opts.steps ?? DEFAULT_STEPS;
-  if (!(Number.isInteger(steps) && steps >= 1)) throw new NimgError('BAD_INPUT', `perimage: steps ${steps}`);
   const { lambdas } = opts;
-  if (!lambdas.length || !lambdas.every((l) => l > 0 && Number.isFinite(l))) throw new NimgError('BAD_INPUT', `perimage: lambdas ${lambdas}`);
-  const arch = opts.arch ?? defaultArch();
-  const bad = archProblems(arch);
-  if (bad.length) throw new NimgError('BAD_INPUT', `perimage: architecture outside SPEC (${bad.join(', ')})`);
-  if (opts.signal?.aborted) throw new NimgError('ABORTED', 'perimage encode aborted');
-  const backend = await initBackend(opts.backend ?? 'auto');
-  const seed = opts.seed ?? 1;
-  const lay = makeLayout(arch, width, height);
-  const target = rgbaToRows(data, width, height);
-  const mean = [0, 1, 2].map((c) => {
-    let s = 0;
-    for (let i = c; i < target.length; i += 3) s += target[i];
-    return s / (width * height);
-  });
+  const p = await prepare(image, opts, lambdas);
   const t0 = performance.now();
   // the same start for every member, as K encodePerImage calls with this seed would have
-  const sts = await trainBatch(lay, target, lambdas.map(() => initTheta(lay, seed, mean)), lambdas.map(() => new Float32Array(lay.Hc * lay.Wc)), {
-    ...DEFAULT_TRAIN, ...opts.train, steps, lambdas, seed, signal: opts.signal,
+  const sts = await trainBatch(p.lay, p.target, lambdas.map(() => p.theta0), lambdas.map(() => new Float32Array(p.lay.Hc * p.lay.Wc)), {
+    ...DEFAULT_TRAIN, ...opts.train, steps: p.steps, lambdas, seed: p.seed, signal: opts.signal,
   });
-  const t1 = performance.now();
-  const npix = width * height;
+  const trainMs = performance.now() - t0;
   const out: PerImageEncodeResult[] = [];
-  for (let k = 0; k < lambdas.length; k++) {
-    const tq = performance.now();
-    const q = await quantize(lay, target, sts[k].theta, sts[k].canvas, lambdas[k], opts.signal, opts.onQuantize);
-    const tq1 = performance.now();
-    out.push({
-      params: q.params,
-      grids: q.grids,
-      stats: {
-        backend, steps, lambda: lambdas[k],
-        trainSeconds: (t1 - t0) / 1000,
-        quantizeSeconds: (tq1 - tq) / 1000,
-        msPerStep: (t1 - t0) / steps,
-        psnrFloat: psnrOf(q.floatMse),
-        psnrQuantized: psnrOf(q.mse),
-        latentBits: q.latentBits,
-        paramBits: q.paramBits,
-        bppEstimate: (q.latentBits + q.paramBits) / npix,
-        quantizeEvaluations: q.evaluations,
-        history: sts[k].history,
-      },
-    });
-  }
+  for (let k = 0; k < lambdas.length; k++) out.push(await finish(p, sts[k], lambdas[k], trainMs, opts));
   return out;
 }
 

@@ -60,6 +60,11 @@ export function flatProgram(name: string, variableNames: string[], outputShape: 
   return Object.assign(new Named(), p);
 }
 
+/** The active tfjs WebGPU device's maxStorageBufferBindingSize (undefined when not known). */
+export function storageBindingLimit(): number | undefined {
+  return (tf.backend() as unknown as { device?: { limits?: { maxStorageBufferBindingSize?: number } } }).device?.limits?.maxStorageBufferBindingSize;
+}
+
 /** True when the active tfjs backend can run these programs. */
 export function gpuKernelsAvailable(): boolean {
   return tf.getBackend() === 'webgpu' && typeof (tf.backend() as unknown as WebGpuBackendLike).runWebGPUProgram === 'function';

@@ -30,6 +30,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { NimgError } from '../../errors.js';
 import { activateBackend, initBackend } from '../../backend/index.js';
+import { storageBindingLimit } from '../../model/gpu-kernels.js';
 import { makeLayout, packGrids, type Layout } from './encoder/model.js';
 import { dequantizeParams } from './encoder/quantize.js';
 import { SYNTH_MAX_PIXELS, SynthGpu } from './encoder/synth-gpu.js';
@@ -80,8 +81,7 @@ function largestBuffer(lay: Layout): number {
 
 /** The active tfjs WebGPU device's maxStorageBufferBindingSize (WebGPU's default when unknown). */
 function bindingLimit(): number {
-  const dev = (tf.backend() as unknown as { device?: { limits?: { maxStorageBufferBindingSize?: number } } }).device;
-  return dev?.limits?.maxStorageBufferBindingSize ?? 128 * 1024 * 1024;
+  return storageBindingLimit() ?? 128 * 1024 * 1024;
 }
 
 /** LIMIT_EXCEEDED before any device work when the image is over the fused programs' size. */

@@ -24,7 +24,7 @@
  * where arithmetic does scale with K; they say nothing about a GPU.)
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { flatProgram, run } from '../../../model/gpu-kernels.js';
+import { flatProgram, run, storageBindingLimit } from '../../../model/gpu-kernels.js';
 
 type Program = ReturnType<typeof flatProgram>;
 
@@ -74,7 +74,7 @@ export function runMembers(p: Program, inputs: tf.Tensor[], K: number, shared: r
   // every buffer is K times a member's: the largest (the synthesis's parameter-gradient
   // partials, the ARM's gradients) must still be one binding; say so rather than let the
   // device fail with a validation error (fewer members, or a GPU with a larger limit)
-  const lim = (tf.backend() as unknown as { device?: { limits?: { maxStorageBufferBindingSize?: number } } }).device?.limits?.maxStorageBufferBindingSize;
+  const lim = storageBindingLimit();
   if (lim && K * outSize * 4 > lim) throw new Error(`members: ${K} members need a ${K * outSize * 4} B output (${p.shaderKey}) over the device's maxStorageBufferBindingSize ${lim}; use fewer members`);
   const span = p.dispatch[0] * p.workgroupSize[0];
   if (p.dispatch[1] !== 1 || p.dispatch[2] !== 1 || p.workgroupSize[1] !== 1) throw new Error('members: program not flat in x');

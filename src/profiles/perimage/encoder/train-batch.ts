@@ -21,12 +21,12 @@
  * there: those backends' cost is arithmetic, which batching does not remove).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { noiseFused, noiseKey } from '../../../model/refine-ops.js';
+import { noiseKey } from '../../../model/refine-ops.js';
 import { armBitsFused } from './arm-gpu.js';
 import { PerImageNet } from './forward.js';
 import { ensureGradients } from './grads.js';
 import { canvasMask, type Layout } from './model.js';
-import { AdamState, checkAbort, psnrOf, scheduleAt, steRound, train, type TrainProgress, type TrainSettings, type TrainState } from './train.js';
+import { AdamState, checkAbort, psnrOf, relaxedCanvas, scheduleAt, train, type Relaxation, type TrainProgress, type TrainSettings, type TrainState } from './train.js';
 
 export interface TrainBatchSettings extends Omit<TrainSettings, 'lambda' | 'onProgress'> {
   /** λ of every member (K = lambdas.length) */
@@ -47,24 +47,18 @@ export function batchActive(lay: Layout): boolean {
 
 /**
  * Per-member loss terms of K members: mse [K], bits [K] and the loss of every member
- * [K] (mse_k + λ_k·bits_k/(H·W)), under the relaxation `mode`. theta [K·nTheta], canvas [K, Hc, Wc, 1], mask [1, Hc, Wc, 1]. In a tidy.
- * REQUIRES net.members === lambdas.length and net.membersSupported().
+ * [K] (mse_k + λ_k·bits_k/(H·W); `lambdaPerPixel` [K] holds λ_k/(H·W)), under the relaxation
+ * `mode` (one noise draw for all members: the one train() draws with the same key).
+ * theta [K·nTheta], canvas [K, Hc, Wc, 1], mask [1, Hc, Wc, 1]. In a tidy.
+ * REQUIRES net.members === lambdaPerPixel.size and net.membersSupported().
  */
 export function batchLossTerms(
-  net: PerImageNet, theta: tf.Tensor1D, canvas: tf.Tensor4D, mask: tf.Tensor4D, target: tf.Tensor2D, lambdas: number[],
-  mode: { kind: 'noise'; key: number } | { kind: 'ste' } | { kind: 'round' },
+  net: PerImageNet, theta: tf.Tensor1D, canvas: tf.Tensor4D, mask: tf.Tensor4D, target: tf.Tensor2D, lambdaPerPixel: tf.Tensor1D, mode: Relaxation,
 ): { loss: tf.Tensor1D; mse: tf.Tensor1D; bits: tf.Tensor1D } {
-  const { Hc, Wc, width, height } = net.lay;
-  let q: tf.Tensor4D;
-  // one draw broadcast over the members: the noise train() draws with the same key
-  if (mode.kind === 'noise') q = tf.add(canvas, tf.sub(noiseFused([1, Hc, Wc, 1], mode.key), 0.5));
-  else if (mode.kind === 'ste') q = steRound(canvas) as tf.Tensor4D;
-  else q = tf.round(canvas);
-  q = tf.mul(q, mask);
+  const q = relaxedCanvas(net.lay, canvas, mask, mode);
   const bits = armBitsFused(net.lay, theta, q, net.members) as tf.Tensor1D;
   const mse = net.synthMse(theta, q, target) as tf.Tensor1D;
-  const lam = tf.tensor1d(lambdas.map((l) => l / (width * height)));
-  const loss = tf.add(mse, tf.mul(bits, lam)) as tf.Tensor1D;
+  const loss = tf.add(mse, tf.mul(bits, lambdaPerPixel)) as tf.Tensor1D;
   return { loss, mse, bits };
 }
 
@@ -101,6 +95,8 @@ export async function trainBatch(lay: Layout, target0: Float32Array, thetas: Flo
   // the upstream gradient of the per-member losses [K]: differentiating Σ_k loss_k without
   // the Sum (one reduction dispatch a step less), made once (tfjs would fill its own each step)
   const ones = tf.ones([K]) as tf.Tensor1D;
+  // uploaded once, not in every step
+  const lamPx = tf.tensor1d(st.lambdas.map((l) => l / npix));
   const history: TrainState['history'][] = Array.from({ length: K }, () => []);
   try {
     for (let t = 0; t < st.steps; t++) {
@@ -111,7 +107,7 @@ export async function trainBatch(lay: Layout, target0: Float32Array, thetas: Flo
       const out = tf.tidy(() => {
         let terms: { mse: tf.Tensor; bits: tf.Tensor } | null = null;
         const vg = tf.valueAndGrads((a: tf.Tensor, b: tf.Tensor) => {
-          const r = batchLossTerms(net, a as tf.Tensor1D, b as tf.Tensor4D, mask, target, st.lambdas, phase === 'noise' ? { kind: 'noise', key } : { kind: 'ste' });
+          const r = batchLossTerms(net, a as tf.Tensor1D, b as tf.Tensor4D, mask, target, lamPx, phase === 'noise' ? { kind: 'noise', key } : { kind: 'ste' });
           // kept copies (valueAndGrads disposes the tensors its tape saved; see train())
           if (report) terms = { mse: tf.keep(tf.add(r.mse, 0)), bits: tf.keep(tf.add(r.bits, 0)) };
           return r.loss;
@@ -143,7 +139,7 @@ export async function trainBatch(lay: Layout, target0: Float32Array, thetas: Flo
     }));
   } finally {
     state.dispose();
-    tf.dispose([target, mask, ones]);
+    tf.dispose([target, mask, ones, lamPx]);
     net.dispose();
   }
 }

@@ -71,17 +71,27 @@ export function latentBits(net: PerImageNet, theta: tf.Tensor1D, q: tf.Tensor4D,
   return tf.sum(tf.mul(laplaceBits(tf.reshape(q, [P]), mu, log2b), tf.reshape(mask, [P]))) as tf.Scalar;
 }
 
+export type Relaxation = { kind: 'noise'; key: number } | { kind: 'ste' } | { kind: 'round' };
+
+/**
+ * The latents the model sees, masked to the grids: canvas + U(−½, ½) (one draw of `key`,
+ * broadcast over stacked members), straight-through rounding, or plain rounding. In a tidy.
+ */
+export function relaxedCanvas(lay: Layout, canvas: tf.Tensor4D, mask: tf.Tensor4D, mode: Relaxation): tf.Tensor4D {
+  let q: tf.Tensor4D;
+  if (mode.kind === 'noise') q = tf.add(canvas, tf.sub(noiseFused([1, lay.Hc, lay.Wc, 1], mode.key), 0.5));
+  else if (mode.kind === 'ste') q = steRound(canvas) as tf.Tensor4D;
+  else q = tf.round(canvas);
+  return tf.mul(q, mask);
+}
+
 /** The loss terms of one forward pass; `mode` picks the latent relaxation. In a tidy. */
 export function lossTerms(
   net: PerImageNet, theta: tf.Tensor1D, canvas: tf.Tensor4D, mask: tf.Tensor4D, target: tf.Tensor2D, lambda: number,
-  mode: { kind: 'noise'; key: number } | { kind: 'ste' } | { kind: 'round' },
+  mode: Relaxation,
 ): { loss: tf.Scalar; mse: tf.Scalar; bits: tf.Scalar } {
-  const { Hc, Wc, width, height } = net.lay;
-  let q: tf.Tensor4D;
-  if (mode.kind === 'noise') q = tf.add(canvas, tf.sub(noiseFused([1, Hc, Wc, 1], mode.key), 0.5));
-  else if (mode.kind === 'ste') q = steRound(canvas) as tf.Tensor4D;
-  else q = tf.round(canvas);
-  q = tf.mul(q, mask);
+  const { width, height } = net.lay;
+  const q = relaxedCanvas(net.lay, canvas, mask, mode);
   const bits = latentBits(net, theta, q, mask);
   const mse = net.synthMse(theta, q, target) as tf.Scalar;
   const loss = tf.add(mse, tf.mul(bits, lambda / (width * height))) as tf.Scalar;

@@ -128,9 +128,10 @@ async function main(): Promise<void> {
     throw new Error(`${path.relative(ROOT, FILES)} does not exist: pass --files DIR (stand-in files for development: npx tsx bench/perimage-standin.ts, then --files .out/perimage-standin)`);
   }
   const standIn = existsSync(path.join(FILES, 'STAND_IN'));
-  // kodimNN.nimg, or kodimNN-<settings>.nimg (the GPU queue's names): the first per image
   const byImage = new Map<string, string>();
-  for (const f of readdirSync(FILES).filter((x) => /^kodim\d\d(-[\w.+-]+)?\.nimg$/.test(x)).sort()) if (!byImage.has(f.slice(0, 7))) byImage.set(f.slice(0, 7), f);
+  // kodimNN.nimg (the committed mid-rate file) first, else the first kodimNN-<settings>.nimg
+  const nimgFiles = readdirSync(FILES).filter((x) => /^kodim\d\d(-[\w.+-]+)?\.nimg$/.test(x)).sort();
+  for (const f of [...nimgFiles.filter((x) => x.length === 12), ...nimgFiles]) if (!byImage.has(f.slice(0, 7))) byImage.set(f.slice(0, 7), f);
   const names = [...byImage.values()].slice(0, N_IMAGES);
   if (!names.length) throw new Error(`no kodimNN.nimg in ${FILES}`);
   const loadStart = load();

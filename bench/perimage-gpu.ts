@@ -4,9 +4,9 @@
  * anywhere Node runs (WASM or SwiftShader for checks).
  *
  *   npx tsx bench/perimage-gpu.ts speed [--image F] [--w 768] [--h 512] [--steps 300] [--warm 20]
- *        [--start-at EPOCH_MS] [--backend webgpu] [--ref up2]
+ *        [--start-at EPOCH_MS] [--backend webgpu] [--ref up2] [--members 1]
  *     ms per training step at the default architecture (after a warm-up run that compiles the
- *     shaders); --start-at lines several processes up so that their timed runs overlap. One
+ *     shaders); --members K times one batched step of K lambdas (trainBatch); --start-at lines several processes up so that their timed runs overlap. One
  *     JSON line: {w, h, steps, ms, msPerStep, t0, t1, ...}. --ref names fused WebGPU parts to
  *     run as plain tfjs ops instead (A/B of the fused programs): up2, synth, arm (comma-separated).
  *
@@ -27,11 +27,17 @@
  *     D/gpu-fixtures.json the SHA-256 of the latent grids the encoder chose and of the RGBA the
  *     core (WASM) decodes from the file in this same process.
  *
+ *   npx tsx bench/perimage-gpu.ts decode --dir D [--match -l1.5e-3-] [--runs 5]
+ *     WebGPU decode time of the real files D/*.nimg whose name contains --match, through the
+ *     public API (NimgCodec.decodeWithStats, backend 'webgpu'; one warm-up decode per file for
+ *     the shader compiles): one JSON line per file (median ms, entropy / transform split, the
+ *     largest difference from the core's WASM pixels) and a summary line (median over files).
+ *
  * The core is read from $NIMG_CORE_WASM (default build/nimg-core.wasm). $NIMG_GPU_NAME (e.g.
  * from nvidia-smi) is written into the rows beside the WebGPU adapter's own description.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, probeWebGpuAdapter } from '../src/backend/index.js';
@@ -43,6 +49,7 @@ import { defaultArch, type LatentGrids } from '../src/profiles/perimage/types.js
 import { DEFAULT_STEPS, encodePerImage, encodePerImageMembers, lambdaToQuality, qualityToLambda, type PerImageEncodeResult } from '../src/profiles/perimage/encoder/index.js';
 import { initTheta, makeLayout } from '../src/profiles/perimage/encoder/model.js';
 import { DEFAULT_TRAIN, rgbaToRows, train } from '../src/profiles/perimage/encoder/train.js';
+import { trainBatch } from '../src/profiles/perimage/encoder/train-batch.js';
 import { setFusedUp2 } from '../src/profiles/perimage/encoder/up2-gpu.js';
 import { setFusedSynth } from '../src/profiles/perimage/encoder/synth-gpu.js';
 import { setFusedArm } from '../src/profiles/perimage/encoder/arm-gpu.js';
@@ -125,8 +132,14 @@ async function speed(): Promise<void> {
   const data = file ? (await loadImage(file, [0, 0, W, H])).data : new Uint8ClampedArray(W * H * 4).map((_, i) => (i * 37 + ((i >> 9) * 11)) & 255);
   const lay = makeLayout(defaultArch(), W, H);
   const x = rgbaToRows(data, W, H);
+  const K = +(opt('members', '1')!);
   const run = async (n: number) => {
-    await train(lay, x, initTheta(lay, 1, [0.5, 0.5, 0.5]), new Float32Array(lay.Hc * lay.Wc), { ...DEFAULT_TRAIN, steps: n, lambda: 1e-3 });
+    const theta = () => initTheta(lay, 1, [0.5, 0.5, 0.5]), canvas = () => new Float32Array(lay.Hc * lay.Wc);
+    if (K === 1) await train(lay, x, theta(), canvas(), { ...DEFAULT_TRAIN, steps: n, lambda: 1e-3 });
+    else {
+      const lambdas = Array.from({ length: K }, (_, k) => 1e-3 * 2 ** k);
+      await trainBatch(lay, x, lambdas.map(theta), lambdas.map(canvas), { ...DEFAULT_TRAIN, steps: n, lambdas });
+    }
   };
   const tw = performance.now();
   await run(warm);
@@ -139,7 +152,7 @@ async function speed(): Promise<void> {
   await run(steps);
   const ms = performance.now() - p0;
   console.log(JSON.stringify({
-    mode: 'speed', backend: tf.getBackend(), adapter: await adapterInfo(), gpu: process.env.NIMG_GPU_NAME ?? null, W, H, steps,
+    mode: 'speed', backend: tf.getBackend(), adapter: await adapterInfo(), gpu: process.env.NIMG_GPU_NAME ?? null, W, H, steps, members: K,
     ref, ms: +ms.toFixed(1), msPerStep: +(ms / steps).toFixed(3), warmMs: +warmMs.toFixed(0), lateMs: startAt > 0 && wait < 0 ? -wait : 0, t0, t1: t0 + Math.round(ms), pid: process.pid,
   }));
 }
@@ -235,7 +248,7 @@ function writeJob(
       paramsBytes: e.params.length, latentBytes: e.latents.length,
       encodeSeconds: +e.encodeSeconds.toFixed(2), trainSeconds: +e.r.stats.trainSeconds.toFixed(2), quantizeSeconds: +e.r.stats.quantizeSeconds.toFixed(2),
       msPerStep: +e.r.stats.msPerStep.toFixed(3), psnrFloat: +e.r.stats.psnrFloat.toFixed(3), psnrQuantized: +e.r.stats.psnrQuantized.toFixed(3),
-      bppEstimate: +e.r.stats.bppEstimate.toFixed(5), gridsSha256: gsha, gridsRoundTrip: gridsSha256(back) === gsha,
+      relax: DEFAULT_TRAIN.relax, softT: DEFAULT_TRAIN.softT, bppEstimate: +e.r.stats.bppEstimate.toFixed(5), gridsSha256: gsha, gridsRoundTrip: gridsSha256(back) === gsha,
       backend: e.r.stats.backend, adapter, gpu: process.env.NIMG_GPU_NAME ?? null, worker, concurrency, members, started, finished: new Date().toISOString(),
     };
     writeFileSync(path.join(dir, `${job.name}.nimg`), e.file);
@@ -277,7 +290,46 @@ async function fixtures(): Promise<void> {
   writeFileSync(path.join(dir, 'gpu-fixtures.json'), `${JSON.stringify({ hashes: 'gridsSha256: SHA-256 of the latent grids, finest first, int16 little-endian; rgbaSha256: SHA-256 of the decoded RGBA bytes', fixtures: out }, null, 2)}\n`);
 }
 
+/** The WebGPU decode of real files (see the header): per file and the median over files. */
+async function decodeTimes(): Promise<void> {
+  const dir = opt('dir')!;
+  const match = opt('match', '')!;
+  const runs = +(opt('runs', '5')!);
+  const { NimgCodec, setDefaultAssets } = await import('../src/codec.js');
+  const { loadCoreWasm, loadWeights } = await import('../src/node/loader.js');
+  const { decodePerImageFile } = await import('../src/profiles/perimage/decode-file.js');
+  setDefaultAssets({ loadCoreWasm, loadWeights });
+  const core = await loadCore();
+  const codec = await NimgCodec.createLazy({ backend: 'wasm', threads: 1 });
+  const names = readdirSync(dir).filter((n) => n.endsWith('.nimg') && n.includes(match)).sort();
+  const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+  const perFile: number[] = [];
+  const t0 = performance.now();
+  if (names.length) await codec.decode(new Uint8Array(readFileSync(path.join(dir, names[0]))), { backend: 'webgpu' });
+  const firstMs = performance.now() - t0;
+  for (const n of names) {
+    const file = new Uint8Array(readFileSync(path.join(dir, n)));
+    const ref = (await decodePerImageFile(core, file)).data;
+    const warm = await codec.decode(file, { backend: 'webgpu' });
+    let diff = 0;
+    for (let j = 0; j < ref.length; j++) diff = Math.max(diff, Math.abs(ref[j] - warm.data[j]));
+    const wall: number[] = [], ent: number[] = [], tr: number[] = [];
+    for (let r = 0; r < runs; r++) {
+      const a = performance.now();
+      const st = (await codec.decodeWithStats(file, { backend: 'webgpu' })).stats as { entropyMs: number; transformMs: number };
+      wall.push(performance.now() - a);
+      ent.push(st.entropyMs);
+      tr.push(st.transformMs);
+    }
+    perFile.push(med(wall));
+    console.log(JSON.stringify({ mode: 'decode', file: n, ms: +med(wall).toFixed(2), entropyMs: +med(ent).toFixed(2), transformMs: +med(tr).toFixed(2), maxDiffVsCore: diff }));
+  }
+  console.log(JSON.stringify({ mode: 'decode-summary', files: names.length, runs, medianMs: names.length ? +med(perFile).toFixed(2) : null, firstDecodeMs: +firstMs.toFixed(1), adapter: (await probeWebGpuAdapter()).description, gpu: process.env.NIMG_GPU_NAME ?? null }));
+  codec.dispose();
+}
+
 if (mode === 'speed') await speed();
+else if (mode === 'decode') await decodeTimes();
 else if (mode === 'jobs') await jobs();
 else if (mode === 'fixtures') await fixtures();
 else {

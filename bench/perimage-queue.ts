@@ -1,14 +1,17 @@
 /**
  * The job queue of bench/perimage-gpu.ts `jobs` for a device session (written to
- * .gpu/queue.jsonl; paths relative to the repo root on the device, where .gpu/ is carried):
- *   - calibration encodes of the training photos in .gpu/calib/ (BSDS500 train, whole
- *     481x321 photos) at CALIB_LAMBDAS, for the quality -> lambda table (never Kodak);
- *   - Kodak encodes at KODAK_LAMBDAS (6 rates, about 0.1-1.5 bpp), the first the mid rate.
- * Image-major: all lambdas of one image follow each other, the way `jobs --members K` trains
- * them together (one batch per image); calibration photos and Kodak images alternate.
- * Jobs whose rows already exist (--done DIR holding NAME.json files) are left out: sessions
- * resume where the last one stopped.
- *   npx tsx bench/perimage-queue.ts [--done bench/results/perimage-rows] [--steps 8000] [--out .gpu/queue.jsonl]
+ * .gpu/queue.jsonl; paths relative to the repo root on the device, where .gpu/ is carried),
+ * in the order the workers take it:
+ *   1. Kodak encodes at KODAK_LAMBDAS (6 rates, about 0.1-1.5 bpp) and --steps, image-major
+ *      (all lambdas of one image follow each other: `jobs --members 6` trains them together);
+ *   2. calibration encodes of the training photos in .gpu/calib/ (BSDS500 train, whole
+ *      481x321 photos) at CALIB_LAMBDAS, for the quality -> lambda table (never Kodak);
+ *   3. the encode-time table: EFFORT_IMAGES at 2x and 4x --steps (with 1. they give the rate
+ *      at 25 / 50 / 100 % of the default steps when --steps is a quarter of them).
+ * Names end in -sSTEPS, so that rows of several efforts live side by side. Jobs whose rows
+ * already exist (--done DIR holding NAME.json files) are left out: sessions resume where the
+ * last one stopped.
+ *   npx tsx bench/perimage-queue.ts [--done bench/results/perimage-rows] [--steps 2000] [--out .gpu/queue.jsonl]
  */
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -20,7 +23,9 @@ const opt = (name: string, def: string): string => {
 };
 export const CALIB_LAMBDAS = [1e-2, 3e-3, 1e-3, 3e-4, 1e-4];
 export const KODAK_LAMBDAS = [1.5e-3, 5e-4, 4e-3, 1.5e-4, 1.2e-2, 3.5e-2];
-const steps = +opt('steps', '8000');
+/** diverse content for the rate vs encode-time table: texture, a face, edges, saturated colour */
+export const EFFORT_IMAGES = ['kodim01.png', 'kodim04.png', 'kodim08.png', 'kodim23.png'];
+const steps = +opt('steps', '2000');
 const doneDir = opt('done', 'bench/results/perimage-rows');
 const done = new Set(existsSync(doneDir) ? readdirSync(doneDir).filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -5)) : []);
 const lam = (l: number) => l.toExponential().replace('+', '');
@@ -28,13 +33,12 @@ const lam = (l: number) => l.toExponential().replace('+', '');
 const calibImgs = readdirSync('.gpu/calib').filter((n) => /\.(jpg|png)$/.test(n)).sort();
 const kodak = readdirSync('.gpu/kodak').filter((n) => n.endsWith('.png')).sort();
 type Job = { name: string; image: string; lambda: number; steps: number };
-const calibJob = (f: string, l: number): Job => ({ name: `calib-${path.parse(f).name}-l${lam(l)}`, image: `.gpu/calib/${f}`, lambda: l, steps });
-const kodakJob = (f: string, l: number): Job => ({ name: `${path.parse(f).name}-l${lam(l)}`, image: `.gpu/kodak/${f}`, lambda: l, steps });
+const calibJob = (f: string, l: number, st: number): Job => ({ name: `calib-${path.parse(f).name}-l${lam(l)}-s${st}`, image: `.gpu/calib/${f}`, lambda: l, steps: st });
+const kodakJob = (f: string, l: number, st: number): Job => ({ name: `${path.parse(f).name}-l${lam(l)}-s${st}`, image: `.gpu/kodak/${f}`, lambda: l, steps: st });
 const all: Job[] = [];
-for (let i = 0; i < Math.max(calibImgs.length, kodak.length); i++) {
-  if (i < calibImgs.length) all.push(...CALIB_LAMBDAS.map((l) => calibJob(calibImgs[i], l)));
-  if (i < kodak.length) all.push(...KODAK_LAMBDAS.map((l) => kodakJob(kodak[i], l)));
-}
+for (const f of kodak) all.push(...KODAK_LAMBDAS.map((l) => kodakJob(f, l, steps)));
+for (const f of calibImgs) all.push(...CALIB_LAMBDAS.map((l) => calibJob(f, l, steps)));
+for (const st of [2 * steps, 4 * steps]) for (const f of EFFORT_IMAGES) all.push(...KODAK_LAMBDAS.map((l) => kodakJob(f, l, st)));
 const todo = all.filter((j) => !done.has(j.name));
 writeFileSync(opt('out', '.gpu/queue.jsonl'), todo.map((j) => JSON.stringify(j)).join('\n') + '\n');
 console.log(`${todo.length} jobs (${all.length - todo.length} done already)`);

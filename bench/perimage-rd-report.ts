@@ -2,19 +2,26 @@
  * Kodak rate-distortion rows of the per-image profile from REAL files: the .nimg files the GPU
  * encoder wrote (bench/perimage-gpu.ts `jobs`; rows in bench/results/perimage-rows/NAME.json,
  * files in bench/results/files/perimage/NAME.nimg) are decoded here on the CPU with the core
- * (decodePayload) and measured against the Kodak PNGs: PSNR (8-bit RGB) and MS-SSIM
+ * (decodePayload; the mid-rate files, lambda 1.5e-3, are kodimNN.nimg: the row's `file`) and measured against the Kodak PNGs: PSNR (8-bit RGB) and MS-SSIM
  * (bench/metrics.ts, the definitions of kodak-rd.json). bpp is the file size.
  *
  * Beside each row: the PSNR / MS-SSIM that the amortized profile (nimg) and WebP reach on
  * the same image at the same bpp (bench/results/kodak-rd-per-image.json, interpolated
  * linearly in log(bpp); null outside their measured range).
  *
- *   npx tsx bench/perimage-rd-report.ts [--kodak DIR] [--out bench/results/kodak-rd-perimage.json]
+ * BD-rates (keys of kodak-rd.json: bd_rate_psnr.avif444 / .avif / .webp, bd_rate_msssim.*) of
+ * the curve of each number of steps against the peers' per-image curves averaged over the same
+ * images; the headline keys are the curve with the most images.
+ *
+ *   npx tsx bench/perimage-rd-report.ts [--kodak DIR] [--out bench/results/kodak-rd-perimage.json] [--why-partial TEXT]
  */
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { decodePng } from './images.js';
 import { msssimRgb, psnrRgb } from './metrics.js';
+import { bdRate, type RdPoint } from './bdrate.js';
+import { loadAnchors } from './anchors.js';
+import { colorFor, rdSvg, type Series } from './plot.js';
 import { createPerImageCore } from '../src/profiles/perimage/core.js';
 import { parsePerImageContainer } from '../src/profiles/perimage/container.js';
 
@@ -29,11 +36,11 @@ const kodakDir = opt('kodak', process.env.NIMG_KODAK ?? '../shared/data/kodak');
 const outPath = opt('out', 'bench/results/kodak-rd-perimage.json');
 
 interface Row {
-  name: string; image: string; width: number; height: number; quality: number; lambda: number; steps: number;
+  name: string; file?: string; image: string; width: number; height: number; quality: number; lambda: number; steps: number;
   bytes: number; bpp: number; encodeSeconds: number; trainSeconds: number; quantizeSeconds: number; msPerStep: number;
   psnrQuantized: number; gridsRoundTrip: boolean; backend: string; gpu: string | null; concurrency: number; finished: string;
 }
-type Curve = { bpp: number; psnr: number; ms_ssim: number }[];
+type Curve = { quality_setting: number; bpp: number; psnr: number; ms_ssim: number }[];
 const perImage = JSON.parse(readFileSync('bench/results/kodak-rd-per-image.json', 'utf8')) as Record<string, { images: Record<string, Curve> }>;
 
 /** the curve's value at bpp, linear in log(bpp) between its two neighbours; null outside */
@@ -54,7 +61,7 @@ const rows = readdirSync(ROWS).filter((n) => n.endsWith('.json')).sort().map((n)
 type Side = { psnr: number | null; ms_ssim: number | null };
 const out: Array<Record<string, unknown> & { image: string; lambda: number; steps: number; bpp: number; psnr: number; ms_ssim: number; encode_seconds: number; same_bpp: { nimg_amortized: Side; webp: Side } }> = [];
 for (const r of rows) {
-  const bytes = new Uint8Array(readFileSync(path.join(FILES, `${r.name}.nimg`)));
+  const bytes = new Uint8Array(readFileSync(path.join(FILES, r.file ?? `${r.name}.nimg`)));
   if (bytes.length !== r.bytes) throw new Error(`${r.name}: ${bytes.length} bytes, the row says ${r.bytes}`);
   const f = parsePerImageContainer(bytes);
   const t0 = performance.now();
@@ -89,21 +96,81 @@ const groups = rates.map((k) => {
     return v.length === g.length ? +mean(v).toFixed(4) : null;
   };
   return {
-    rate: k, n_images: g.length, bpp: +mean(g.map((o) => o.bpp)).toFixed(5), psnr: +mean(g.map((o) => o.psnr)).toFixed(4), ms_ssim: +mean(g.map((o) => o.ms_ssim)).toFixed(6),
+    rate: k, lambda: g[0].lambda, steps: g[0].steps, images: g.map((o) => o.image).sort(), n_images: g.length,
+    bpp: +mean(g.map((o) => o.bpp)).toFixed(5), psnr: +mean(g.map((o) => o.psnr)).toFixed(4), ms_ssim: +mean(g.map((o) => o.ms_ssim)).toFixed(6),
     psnr_minus_nimg_amortized_same_bpp: d((o) => (o.same_bpp.nimg_amortized.psnr === null ? null : o.psnr - o.same_bpp.nimg_amortized.psnr)),
     psnr_minus_webp_same_bpp: d((o) => (o.same_bpp.webp.psnr === null ? null : o.psnr - o.same_bpp.webp.psnr)),
     encode_seconds_mean: +mean(g.map((o) => o.encode_seconds)).toFixed(1),
   };
 });
+
+// ---- BD-rates. The curve of one number of steps: the rates (lambdas) whose rows cover the same
+// images, each point the mean over those images (as kodak-rd.json averages per quality setting);
+// each peer's curve is its per-image points (kodak-rd-per-image.json, the same bench settings as
+// kodak-rd.json) averaged over the SAME images, quality setting by quality setting.
+const PEERS = ['avif444', 'avif', 'webp', 'nimg'];
+const peerCurve = (codec: string, imgs: string[]): RdPoint[] | null => {
+  const per = perImage[codec]?.images;
+  if (!per || imgs.some((i) => !per[i])) return null;
+  const qs = per[imgs[0]].map((pt) => pt.quality_setting);
+  return qs.map((q) => {
+    const pts = imgs.map((i) => per[i].find((pt) => pt.quality_setting === q)!);
+    return { bpp: mean(pts.map((pt) => pt.bpp)), psnr: mean(pts.map((pt) => pt.psnr)), ms_ssim: mean(pts.map((pt) => pt.ms_ssim)) };
+  });
+};
+const r5 = (v: number) => (Number.isFinite(v) ? +v.toFixed(5) : null);
+const curves = [...new Set(groups.map((g) => g.steps))].sort((a, b) => a - b).map((steps) => {
+  const gs = groups.filter((g) => g.steps === steps);
+  // the images every rate of this curve has
+  const imgs = gs.map((g) => g.images).reduce((a, b) => a.filter((i) => b.includes(i)));
+  const pts: RdPoint[] = gs.map((g) => {
+    const rows = out.filter((o) => o.steps === steps && o.lambda === g.lambda && imgs.includes(o.image));
+    return { bpp: mean(rows.map((o) => o.bpp)), psnr: mean(rows.map((o) => o.psnr)), ms_ssim: mean(rows.map((o) => o.ms_ssim)) };
+  }).sort((a, b) => a.bpp - b.bpp);
+  const bd = (metric: 'psnr' | 'msssim', method: 'poly' | 'pchip') => Object.fromEntries(PEERS.map((c) => {
+    const ref = peerCurve(c, imgs);
+    return [c, ref && pts.length >= 4 ? r5(bdRate(ref, pts, { metric, method })) : null];
+  }));
+  return {
+    steps, n_rates: pts.length, images: imgs, n_images: imgs.length,
+    points: pts.map((p) => ({ bpp: r5(p.bpp), psnr: +p.psnr!.toFixed(4), ms_ssim: +p.ms_ssim!.toFixed(6) })),
+    bd_rate_psnr: bd('psnr', 'poly'), bd_rate_psnr_pchip: bd('psnr', 'pchip'),
+    bd_rate_msssim: bd('msssim', 'poly'), bd_rate_msssim_pchip: bd('msssim', 'pchip'),
+    missing_peers: PEERS.filter((c) => !peerCurve(c, imgs)),
+  };
+});
+// the headline: the curve with the most images (then the most steps)
+const main = [...curves].sort((a, b) => b.n_images - a.n_images || b.steps - a.steps)[0];
+// published curves (full 24-image Kodak; ours may cover fewer images: see `images`)
+const anchors = loadAnchors(path.resolve('../shared/anchors/kodak_anchors.json'));
+const published = main ? Object.fromEntries(['coolchic-v5.0', 'coolchic-v4.x', 'c3'].filter((k) => anchors[k]).map((k) => [k, r5(bdRate(anchors[k], main.points as RdPoint[], { metric: 'psnr', method: 'pchip' }))])) : {};
 const report = {
   subject: 'nimg profile 2 (perimage), TypeScript encoder on tfjs WebGPU (Dawn/Vulkan), real v2 files decoded on the CPU by the core',
-  partial: true,
-  why_partial: 'one device session (30 min of GPU time) measured 68 ms/step solo on an H100 and no gain from processes side by side (17 steps/s aggregate for 2 and 4 processes), so an 8000-step (default) encode takes ~9 min: these rows use 2000 steps (a quarter of the default effort) at one lambda, 6 of 24 images',
+  partial: !main || main.n_images < 24,
+  why_partial: opt('why-partial', ''),
   images, rates,
-  not_computed: 'BD-rates vs AVIF 4:4:4 / AVIF 4:2:0 / WebP: they need a curve (several rates) per image; one rate is covered',
-  groups, rows: out,
-  metrics: 'bpp = file bytes*8/pixels; PSNR on 8-bit RGB; MS-SSIM as bench/results/kodak-rd.json (bench/metrics.ts); same_bpp = the other codec on the same image interpolated linearly in log(bpp) from kodak-rd-per-image.json',
+  bd_rate_psnr: main?.bd_rate_psnr ?? null,
+  bd_rate_msssim: main?.bd_rate_msssim ?? null,
+  bd_rate_psnr_pchip: main?.bd_rate_psnr_pchip ?? null,
+  bd_rate_msssim_pchip: main?.bd_rate_msssim_pchip ?? null,
+  bd_main_curve: main ? { steps: main.steps, n_images: main.n_images, n_rates: main.n_rates } : null,
+  bd_rate_psnr_vs_published_pchip: published,
+  bd_note: 'fractions (-0.1 = 10% fewer bits than the peer at equal quality), nimg perimage as the test curve; peers: this bench\'s codecs (kodak-rd-per-image.json: avif444 / avif = libaom speed 6 via @jsquash/avif, webp = libwebp method 4, nimg = the amortized profile) averaged over the same images as ours; published: the full-Kodak curves of ../shared/anchors (PSNR-RGB), which is only a like-for-like comparison when n_images is 24',
+  curves, groups, rows: out,
+  metrics: 'bpp = file bytes*8/pixels; PSNR on 8-bit RGB; MS-SSIM as bench/results/kodak-rd.json (bench/metrics.ts); same_bpp = the other codec on the same image interpolated linearly in log(bpp) from kodak-rd-per-image.json; curve points = means over images per rate, as kodak-rd.json',
   date: new Date().toISOString(),
 };
 writeFileSync(outPath, `${JSON.stringify(report, null, 2)}\n`);
-console.log(JSON.stringify(groups));
+// the plot beside it: the main curve, the peers over the same images, the published curves (dashed)
+if (main) {
+  const series: Series[] = [
+    { name: `nimg perimage (${main.steps} steps)`, points: main.points as RdPoint[], color: colorFor('nimg', 0, false) },
+    ...PEERS.flatMap((c) => {
+      const pts = peerCurve(c, main.images);
+      return pts ? [{ name: c === 'nimg' ? 'nimg amortized' : c, points: pts, color: c === 'nimg' ? '#7f7f7f' : colorFor(c, 0, false) }] : [];
+    }),
+    ...Object.keys(published).map((k, i) => ({ name: `${k} (published, 24 images)`, points: anchors[k], dashed: true, color: colorFor(k, i, true) })),
+  ];
+  writeFileSync(outPath.replace(/\.json$/, '.svg'), rdSvg(series, { title: `Kodak (${main.n_images} images): nimg perimage vs this bench's codecs on the same images`, xMax: 1.6 }));
+}
+console.log(JSON.stringify({ main: report.bd_main_curve, bd_rate_psnr: report.bd_rate_psnr, bd_rate_msssim: report.bd_rate_msssim, published }));

@@ -221,7 +221,9 @@ describe('perimage encoder: train and quantize (tfjs WASM, 32x32 crop)', () => {
 
   it('loss falls, PSNR rises, params respect SPEC, quantization costs little', async () => {
     const progress: number[] = [];
-    const r = await encodePerImage({ width: W, height: H, data: rgba }, { quality: 4, steps: 300, backend: 'wasm', onProgress: (d) => progress.push(d) });
+    // 600 steps: the default relaxation (softnoise, T annealed towards rounding) needs more steps
+    // than plain noise before the latents leave zero on an image this small
+    const r = await encodePerImage({ width: W, height: H, data: rgba }, { quality: 4, steps: 600, backend: 'wasm', onProgress: (d) => progress.push(d) });
     const h = r.stats.history;
     expect(progress.length).toBeGreaterThanOrEqual(5);
     expect(h[h.length - 1].loss).toBeLessThan(0.5 * h[0].loss);
@@ -262,7 +264,7 @@ describe('perimage encoder: train and quantize (tfjs WASM, 32x32 crop)', () => {
     const ev = await evaluateRounded(lay, rgbaToRows(rgba, W, H), dequantizeParams(lay, r.params), packGrids(lay, Array.from(r.grids)), r.stats.lambda);
     expect(ev.psnr).toBeCloseTo(r.stats.psnrQuantized, 3);
     expect(r.stats.bppEstimate).toBeGreaterThan(0);
-  }, 60_000);
+  }, 180_000);
 
   it('quantization: the finest exponents lose < 0.05 dB; the searched ones cost less in J (bits + MSE·HW/λ)', async () => {
     const arch = defaultArch();
@@ -294,11 +296,11 @@ describe('perimage encoder: train and quantize (tfjs WASM, 32x32 crop)', () => {
   it('higher quality: more bits and higher PSNR (lambda table monotone)', async () => {
     for (let i = 1; i < LAMBDA_TABLE.length; i++) expect(LAMBDA_TABLE[i]).toBeLessThan(LAMBDA_TABLE[i - 1]);
     for (let q = 1; q < 8; q += 0.25) expect(qualityToLambda(q + 0.25)).toBeLessThan(qualityToLambda(q));
-    const lo = await encodePerImage({ width: W, height: H, data: rgba }, { quality: 1, steps: 200, backend: 'wasm' });
-    const hi = await encodePerImage({ width: W, height: H, data: rgba }, { quality: 8, steps: 200, backend: 'wasm' });
+    const lo = await encodePerImage({ width: W, height: H, data: rgba }, { quality: 1, steps: 600, backend: 'wasm' });
+    const hi = await encodePerImage({ width: W, height: H, data: rgba }, { quality: 8, steps: 600, backend: 'wasm' });
     expect(hi.stats.latentBits).toBeGreaterThan(lo.stats.latentBits);
     expect(hi.stats.psnrQuantized).toBeGreaterThan(lo.stats.psnrQuantized);
-  }, 60_000);
+  }, 180_000);
 
   it('abort rejects with a NimgError; a seed gives the same result twice', async () => {
     const ac = new AbortController();

@@ -5,9 +5,15 @@
 # From the repo root with .gpu/ carried (bench/gpu/prepare.sh). Everything runs from a copy in
 # /tmp/pi-root (a later call replaces the carried .gpu/ under detached workers).
 #   PHASE=setup   unpack Node, node_modules, the GL/Vulkan loader; probe the WebGPU adapter
-#   PHASE=speed   REFS="none up2,synth,arm" W=768 H=512 STEPS=100: TS ms/step solo, one line per variant
+#   PHASE=speed   SPEEDS="none:1 up2,synth,arm:1 none:6" W=768 H=512 STEPS=100: TS ms/step solo, one line
+#                 per variant REF:MEMBERS (REF: fused parts run as tfjs ops, or none; MEMBERS: lambdas a step)
 #   PHASE=sweep   JOBS="name|image (path under .gpu/, e.g. calib/100075.jpg)|recipe|lambdas|steps|extra args;..." started detached
-#   PHASE=collect UNTIL_S=N: wait until N s after the call's start or no sweep is left; copy to $OUT
+#   PHASE=jobs    BUDGET_S=N WORKERS=W: the TypeScript encoder over a Kodak queue, detached. Picks
+#                 the queue .gpu/queue-sS.jsonl (bench/perimage-queue.ts --steps S) with the largest
+#                 S whose 24 Kodak images fit N s at the ms/step of the speed phase's 6-member line
+#   PHASE=decode  MATCH=-l1.5e-3- RUNS=5: WebGPU decode time of the finished files (perimage-gpu.js decode)
+#   PHASE=collect UNTIL_S=N: wait until N s after the call's start or no sweep/job is left; copy
+#                 to $OUT (rows.tar: NAME.json + NAME.nimg of the finished jobs)
 set -u
 OUT=${OUT:-/tmp/nimg-out}; mkdir -p "$OUT"
 T0=$(date +%s); el() { echo $(( $(date +%s) - T0 )); }
@@ -28,8 +34,8 @@ setup)
 speed)
   cd /tmp/pi-root || exit 3
   export NIMG_CORE_WASM=$PWD/.gpu/nimg-core.wasm NIMG_GPU_NAME="$(cat $R/gpu.txt | cut -d, -f1)"
-  for ref in ${REFS:-none up2,synth,arm}; do
-    a=(); [ "$ref" != none ] && a=(--ref "$ref")
+  for v in ${SPEEDS:-none:1 up2,synth,arm:1 none:6}; do
+    ref=${v%%:*}; a=(--members ${v##*:}); [ "$ref" != none ] && a+=(--ref "$ref")
     env $(cat $R/env) timeout 150 ./node .gpu/app/bench/perimage-gpu.js speed --image .gpu/kodak/kodim01.png --w ${W:-768} --h ${H:-512} \
       --steps ${STEPS:-100} --warm 20 "${a[@]}" 2>>$R/speed.log | tee -a $R/speed.jsonl
   done
@@ -43,8 +49,39 @@ sweep)
       --tag $name --out $R/sweep.jsonl --log-every 500 $extra > $R/$name.log 2>&1 < /dev/null &
   done
   sleep 60; for f in $R/*.log; do echo "== $f"; tail -n 1 "$f" | cut -c1-300; done ;;
+jobs)
+  cd /tmp/pi-root || exit 3
+  [ -f $R/speed.jsonl ] || touch $R/speed.jsonl
+  S=$(python3 - $R/speed.jsonl ${BUDGET_S:-1000} <<'EOF2'
+import json, sys, glob
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith('{')]
+k6 = [r['msPerStep'] for r in rows if r.get('members') == 6 and not r.get('ref')]
+ms = k6[-1] if k6 else 100.0
+have = sorted(int(p.split('-s')[-1].split('.')[0]) for p in glob.glob('.gpu/queue-s*.jsonl'))
+fit = [s for s in have if 24 * s * ms / 1000 <= float(sys.argv[2])]
+print(max(fit) if fit else min(have))
+EOF2
+)
+  if [ -n "${QUEUE:-}" ]; then cp "$QUEUE" .gpu/queue.jsonl; else echo "steps $S"; cp .gpu/queue-s$S.jsonl .gpu/queue.jsonl; fi
+  wc -l < .gpu/queue.jsonl
+  export NIMG_CORE_WASM=$PWD/.gpu/nimg-core.wasm NIMG_GPU_NAME="$(cat $R/gpu.txt | cut -d, -f1)"
+  mkdir -p $R/rows
+  for k in $(seq 1 ${WORKERS:-2}); do
+    env $(cat $R/env) setsid nohup timeout 3000 ./node --max-old-space-size=24000 .gpu/app/bench/perimage-gpu.js jobs --queue .gpu/queue.jsonl --dir $R/rows \
+      --worker $k --concurrency ${WORKERS:-2} --members 6 > $R/worker$k.log 2>&1 < /dev/null &
+    sleep 1
+  done
+  sleep ${WAIT_S:-20}; tail -n 2 $R/worker*.log ;;
+decode)
+  cd /tmp/pi-root || exit 3
+  export NIMG_CORE_WASM=$PWD/.gpu/nimg-core.wasm NIMG_GPU_NAME="$(cat $R/gpu.txt | cut -d, -f1)"
+  env $(cat $R/env) timeout ${DECODE_S:-120} ./node .gpu/app/bench/perimage-gpu.js decode --dir $R/rows --match "${MATCH:--l1.5e-3-}" \
+    --runs ${RUNS:-5} 2>>$R/decode.log | tee $R/decode.jsonl | tail -n 3
+  cp $R/decode.jsonl "$OUT/" ;;
 collect)
-  while [ "$(el)" -lt "${UNTIL_S:-0}" ] && pgrep -f sweep.py >/dev/null; do sleep 5; done
+  while [ "$(el)" -lt "${UNTIL_S:-0}" ] && pgrep -f 'sweep.py|perimage-gpu.js jobs' >/dev/null; do sleep 5; done
+  (cd $R/rows 2>/dev/null && ls *.json >/dev/null 2>&1 && tar cf "$OUT/rows.tar" $(ls *.json | sed 's/\.json$//' | while read -r n; do echo "$n.json $n.nimg"; done))
+  echo "rows done: $(ls $R/rows/*.json 2>/dev/null | wc -l); workers alive: $(pgrep -fc 'perimage-gpu.js jobs')"
   cp $R/*.jsonl "$OUT/" 2>/dev/null
   for f in $R/*.log; do echo "== $f"; tail -n 2 "$f" | cut -c1-400; done | tee "$OUT/logs.txt"
   echo "sweeps alive: $(pgrep -fc sweep.py)"

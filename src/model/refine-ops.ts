@@ -131,7 +131,8 @@ export function noiseUniform(n: number, key: number): Float32Array {
   return out;
 }
 
-const WGSL_NOISE = `
+/** WGSL of the counter noise: noiseU(i) is element i of draw uniforms.key (as noiseUniform). */
+export const WGSL_NOISE = `
       fn fmix32(x0 : u32) -> u32 {
         var h = x0;
         h = h ^ (h >> 16u);

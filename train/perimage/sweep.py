@@ -80,6 +80,9 @@ def main():
                    lr_latent=lr_lat, noise_frac=a.noise_frac, ste_lr_scale=a.ste_lr_scale, arch=a.arch, K=K, secs=round(secs, 1),
                    ms_per_step=round(1000 * secs / a.steps, 2), float_psnr=round(psnr8(xr, x), 3),
                    float_bpp_latent=round(br.item() / (H * W), 4),
+                   # how far the latents travelled: max |round(y)| per grid, finest first (short
+                   # schedules leave them within +-2, which caps the synthesis's input precision)
+                   lat_max=[int(torch.round(y.detach()).abs().max().item()) for y in m.latents],
                    **{kk: (round(v, 4) if isinstance(v, float) else v) for kk, v in meas.items()})
         emit(row, a.out)
 

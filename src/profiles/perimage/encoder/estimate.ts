@@ -13,11 +13,11 @@ export const STEP_COST: Readonly<Record<BackendName, { a: number; b: number }>> 
   // 64x48 70-200 ms/step (machine load): b = 8131 / 393216 px; a = the small-image floor
   wasm: { a: 60, b: 0.0207 },
   // WebGPU, measured on an NVIDIA H100 (tfjs-webgpu on Dawn/Vulkan in Node 20, one process
-  // alone on the GPU; bench/perimage-gpu.ts speed, bench/results/perimage-gpu/): 768x512
-  // 68.1 ms/step, 64x48 46.4 ms/step (400 steps each after a warm-up) → b = 21.7 ms /
-  // 390144 px, a = the rest. Processes side by side share it: 2 or 4 of them ran at
-  // 17.0 steps/s together (768x512), against 14.7 alone
-  webgpu: { a: 46.2, b: 0.0000557 },
+  // alone on the GPU; bench/perimage-gpu.ts speed, bench/results/perimage-gpu/): 768x512 with
+  // the fused programs 55.3 ms/step on 2026-12-06 (79.9 ms with them switched off). Only that
+  // size was timed with the fused step; the split into a + b keeps b of the 2026-12-05 two-size
+  // measurement (21.7 ms per 390144 px) and puts the rest in a
+  webgpu: { a: 33.4, b: 0.0000557 },
   // tfjs plain-JS kernels: not measured; assumed ~10x WASM
   cpu: { a: 600, b: 0.2 },
 });

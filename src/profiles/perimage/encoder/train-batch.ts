@@ -101,13 +101,12 @@ export async function trainBatch(lay: Layout, target0: Float32Array, thetas: Flo
   try {
     for (let t = 0; t < st.steps; t++) {
       checkAbort(st.signal);
-      const { phase, sched } = scheduleAt(t, st.steps, st);
+      const { phase, sched, relax } = scheduleAt(t, st.steps, st, noiseKey(st.seed, 2, t));
       const report = (t + 1) % st.progressEvery === 0 || t === st.steps - 1;
-      const key = noiseKey(st.seed, 2, t);
       const out = tf.tidy(() => {
         let terms: { mse: tf.Tensor; bits: tf.Tensor } | null = null;
         const vg = tf.valueAndGrads((a: tf.Tensor, b: tf.Tensor) => {
-          const r = batchLossTerms(net, a as tf.Tensor1D, b as tf.Tensor4D, mask, target, lamPx, phase === 'noise' ? { kind: 'noise', key } : { kind: 'ste' });
+          const r = batchLossTerms(net, a as tf.Tensor1D, b as tf.Tensor4D, mask, target, lamPx, relax);
           // kept copies (valueAndGrads disposes the tensors its tape saved; see train())
           if (report) terms = { mse: tf.keep(tf.add(r.mse, 0)), bits: tf.keep(tf.add(r.bits, 0)) };
           return r.loss;

@@ -1,9 +1,10 @@
 /**
  * The per-image optimisation: Adam on (theta, latent canvas) for
  *     loss = MSE(x̂, x) + λ · bits / (H·W)
- * Phase 1 (the first `noiseFrac` of the steps): the latents see additive uniform noise
- * U(−0.5, 0.5) in both the rate and the synthesis (the usual differentiable proxy of
- * rounding). Phase 2: straight-through rounding (value round(y), gradient 1), so the
+ * Phase 1 (the first `noiseFrac` of the steps): the latents see a relaxation of rounding in
+ * both the rate and the synthesis: by default 'softnoise' (softround.ts: soft rounding, uniform
+ * noise, soft rounding, its temperature annealed linearly from softT[0] to softT[1] over the
+ * phase), or 'noise' (additive U(−0.5, 0.5), the usual proxy). Phase 2: straight-through rounding (value round(y), gradient 1), so the
  * network adapts to the integers it will really get, at a lower learning rate. Each phase
  * has its own cosine schedule. After each step the latents are clamped to [−127, 127].
  *
@@ -18,6 +19,7 @@ import { armBitsFused, armFusedActive } from './arm-gpu.js';
 import { PerImageNet } from './forward.js';
 import { ensureGradients } from './grads.js';
 import { laplaceBits } from './rate.js';
+import { softNoise } from './softround.js';
 import { canvasMask, type Layout } from './model.js';
 
 export interface TrainSettings {
@@ -32,13 +34,17 @@ export interface TrainSettings {
   noiseFrac: number;
   /** phase 2's learning rate, relative to lr */
   steLrScale: number;
+  /** phase 1's relaxation of the latents (softround.ts) */
+  relax: 'noise' | 'softnoise';
+  /** softnoise's temperature at the start and at the end of phase 1 (linear between) */
+  softT: readonly [number, number];
   progressEvery: number;
   onProgress?: (done: number, total: number, info: TrainProgress) => void;
   signal?: AbortSignal;
 }
 
 export const DEFAULT_TRAIN: Readonly<Omit<TrainSettings, 'steps' | 'lambda'>> = Object.freeze({
-  seed: 1, lr: 1e-2, lrLatent: 1e-2, noiseFrac: 0.75, steLrScale: 0.1, progressEvery: 50,
+  seed: 1, lr: 1e-2, lrLatent: 1e-2, noiseFrac: 0.75, steLrScale: 0.1, relax: 'softnoise', softT: [0.3, 0.1] as const, progressEvery: 50,
 });
 
 export interface TrainProgress {
@@ -71,15 +77,17 @@ export function latentBits(net: PerImageNet, theta: tf.Tensor1D, q: tf.Tensor4D,
   return tf.sum(tf.mul(laplaceBits(tf.reshape(q, [P]), mu, log2b), tf.reshape(mask, [P]))) as tf.Scalar;
 }
 
-export type Relaxation = { kind: 'noise'; key: number } | { kind: 'ste' } | { kind: 'round' };
+export type Relaxation = { kind: 'noise'; key: number } | { kind: 'softnoise'; key: number; T: number } | { kind: 'ste' } | { kind: 'round' };
 
 /**
- * The latents the model sees, masked to the grids: canvas + U(−½, ½) (one draw of `key`,
- * broadcast over stacked members), straight-through rounding, or plain rounding. In a tidy.
+ * The latents the model sees, masked to the grids: canvas + U(−½, ½), the soft-rounded
+ * version of that (softround.ts; both one draw of `key`, broadcast over stacked members),
+ * straight-through rounding, or plain rounding. In a tidy.
  */
 export function relaxedCanvas(lay: Layout, canvas: tf.Tensor4D, mask: tf.Tensor4D, mode: Relaxation): tf.Tensor4D {
   let q: tf.Tensor4D;
   if (mode.kind === 'noise') q = tf.add(canvas, tf.sub(noiseFused([1, lay.Hc, lay.Wc, 1], mode.key), 0.5));
+  else if (mode.kind === 'softnoise') q = softNoise(canvas, mode.T, mode.key, lay.Hc * lay.Wc) as tf.Tensor4D;
   else if (mode.kind === 'ste') q = steRound(canvas) as tf.Tensor4D;
   else q = tf.round(canvas);
   return tf.mul(q, mask);
@@ -111,15 +119,21 @@ export function checkAbort(signal?: AbortSignal): void {
   if (signal?.aborted) throw new NimgError('ABORTED', 'perimage encode aborted');
 }
 
-/** Step t's phase and learning-rate factor: a cosine within each phase, phase 2 scaled by steLrScale. */
-export function scheduleAt(t: number, steps: number, st: Pick<TrainSettings, 'noiseFrac' | 'steLrScale'>): { phase: 'noise' | 'ste'; sched: number } {
+/**
+ * Step t's phase, learning-rate factor (a cosine within each phase, phase 2 scaled by
+ * steLrScale) and the relaxation of the latents (noise draw `key`).
+ */
+export function scheduleAt(
+  t: number, steps: number, st: Pick<TrainSettings, 'noiseFrac' | 'steLrScale' | 'relax' | 'softT'>, key: number,
+): { phase: 'noise' | 'ste'; sched: number; relax: Relaxation } {
   const n1 = Math.max(1, Math.round(steps * st.noiseFrac));
   const n2 = steps - n1;
   // Adam's moments carry over between the phases (restarting its bias correction at phase 2
   // would overshoot with moments already warm)
-  return t < n1
-    ? { phase: 'noise', sched: 0.5 * (1 + Math.cos((Math.PI * t) / n1)) }
-    : { phase: 'ste', sched: st.steLrScale * 0.5 * (1 + Math.cos((Math.PI * (t - n1)) / Math.max(1, n2))) };
+  if (t >= n1) return { phase: 'ste', sched: st.steLrScale * 0.5 * (1 + Math.cos((Math.PI * (t - n1)) / Math.max(1, n2))), relax: { kind: 'ste' } };
+  const sched = 0.5 * (1 + Math.cos((Math.PI * t) / n1));
+  const T = st.softT[0] + ((st.softT[1] - st.softT[0]) * t) / n1;
+  return { phase: 'noise', sched, relax: st.relax === 'softnoise' ? { kind: 'softnoise', key, T } : { kind: 'noise', key } };
 }
 
 /** The new (theta, canvas) and Adam moments of one step, made inside the step's tidy. */
@@ -187,13 +201,12 @@ export async function train(lay: Layout, target0: Float32Array, theta0: Float32A
   try {
     for (let t = 0; t < st.steps; t++) {
       checkAbort(st.signal);
-      const { phase, sched } = scheduleAt(t, st.steps, st);
+      const { phase, sched, relax } = scheduleAt(t, st.steps, st, noiseKey(st.seed, 2, t));
       const report = (t + 1) % st.progressEvery === 0 || t === st.steps - 1;
-      const key = noiseKey(st.seed, 2, t);
       const out = tf.tidy(() => {
         let terms: { mse: tf.Scalar; bits: tf.Scalar } | null = null;
         const vg = tf.valueAndGrads((a: tf.Tensor, b: tf.Tensor) => {
-          const r = lossTerms(net, a as tf.Tensor1D, b as tf.Tensor4D, mask, target, st.lambda, phase === 'noise' ? { kind: 'noise', key } : { kind: 'ste' });
+          const r = lossTerms(net, a as tf.Tensor1D, b as tf.Tensor4D, mask, target, st.lambda, relax);
           // copies, kept: valueAndGrads disposes the tensors its tape saved (mse and bits
           // are inputs of the loss's add/mul), even kept ones, after the backward pass
           if (report) terms = { mse: tf.keep(tf.add(r.mse, 0)), bits: tf.keep(tf.add(r.bits, 0)) };

@@ -4,13 +4,15 @@
  * anywhere Node runs (WASM or SwiftShader for checks).
  *
  *   npx tsx bench/perimage-gpu.ts speed [--image F] [--w 768] [--h 512] [--steps 300] [--warm 20]
- *        [--start-at EPOCH_MS] [--backend webgpu] [--ref up2] [--members 1]
+ *        [--start-at EPOCH_MS] [--backend webgpu] [--ref up2] [--members 1] [--submit-batch N]
  *     ms per training step at the default architecture (after a warm-up run that compiles the
  *     shaders); --members K times one batched step of K lambdas (trainBatch); --start-at lines several processes up so that their timed runs overlap. One
  *     JSON line: {w, h, steps, ms, msPerStep, t0, t1, ...}. --ref names fused WebGPU parts to
  *     run as plain tfjs ops instead (A/B of the fused programs): up2, synth, arm (comma-separated).
+ *     --submit-batch N: tfjs-webgpu's WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE (dispatches recorded
+ *     before one queue submission; tfjs's default 15, a step has ~52), for its A/B.
  *
- *   npx tsx bench/perimage-gpu.ts jobs --queue Q.jsonl --dir D [--backend webgpu] [--worker K] [--members 6]
+ *   npx tsx bench/perimage-gpu.ts jobs --queue Q.jsonl --dir D [--backend webgpu] [--worker K] [--members 6] [--submit-batch N]
  *     Takes jobs from the queue (one JSON object a line: {name, image, lambda, quality?, steps?,
  *     crop?: [x, y, w, h]}) that no other worker has claimed (claims are mkdir D/claims/NAME,
  *     so any number of workers share a queue) and that have no D/NAME.json yet (resume), encodes
@@ -47,12 +49,12 @@ import { createPerImageCore, type PerImageCore } from '../src/profiles/perimage/
 import { parsePerImageContainer, writePerImageContainer } from '../src/profiles/perimage/container.js';
 import { defaultArch, type LatentGrids } from '../src/profiles/perimage/types.js';
 import { DEFAULT_STEPS, encodePerImage, encodePerImageMembers, lambdaToQuality, qualityToLambda, type PerImageEncodeResult } from '../src/profiles/perimage/encoder/index.js';
-import { initTheta, makeLayout } from '../src/profiles/perimage/encoder/model.js';
-import { DEFAULT_TRAIN, rgbaToRows, train } from '../src/profiles/perimage/encoder/train.js';
-import { trainBatch } from '../src/profiles/perimage/encoder/train-batch.js';
+import { makeLayout } from '../src/profiles/perimage/encoder/model.js';
+import { DEFAULT_TRAIN, rgbaToRows } from '../src/profiles/perimage/encoder/train.js';
 import { setFusedUp2 } from '../src/profiles/perimage/encoder/up2-gpu.js';
 import { setFusedSynth } from '../src/profiles/perimage/encoder/synth-gpu.js';
 import { setFusedArm } from '../src/profiles/perimage/encoder/arm-gpu.js';
+import { runSteps } from './perimage-steps.js';
 
 const argv = process.argv.slice(2);
 const mode = argv[0];
@@ -61,6 +63,14 @@ const opt = (name: string, def?: string): string | undefined => {
   return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1] : def;
 };
 const backendName = (opt('backend', 'webgpu') as BackendChoice);
+
+/** --submit-batch N (speed, jobs): tfjs-webgpu's dispatches per queue submission; null on other backends */
+function applySubmitBatch(): number | null {
+  if (tf.getBackend() !== 'webgpu') return null;
+  const n = opt('submit-batch');
+  if (n !== undefined) tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', +n);
+  return tf.env().getNumber('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE');
+}
 
 interface Rgba { width: number; height: number; data: Uint8ClampedArray }
 
@@ -122,6 +132,7 @@ const FUSED_SWITCHES: Record<string, (on: boolean) => void> = { up2: setFusedUp2
 
 async function speed(): Promise<void> {
   await initBackend(backendName);
+  const submitBatch = applySubmitBatch();
   const ref = (opt('ref', '') as string).split(',').filter(Boolean);
   for (const part of ref) {
     if (!FUSED_SWITCHES[part]) throw new Error(`--ref: unknown part ${part} (${Object.keys(FUSED_SWITCHES).join(', ')})`);
@@ -133,14 +144,7 @@ async function speed(): Promise<void> {
   const lay = makeLayout(defaultArch(), W, H);
   const x = rgbaToRows(data, W, H);
   const K = +(opt('members', '1')!);
-  const run = async (n: number) => {
-    const theta = () => initTheta(lay, 1, [0.5, 0.5, 0.5]), canvas = () => new Float32Array(lay.Hc * lay.Wc);
-    if (K === 1) await train(lay, x, theta(), canvas(), { ...DEFAULT_TRAIN, steps: n, lambda: 1e-3 });
-    else {
-      const lambdas = Array.from({ length: K }, (_, k) => 1e-3 * 2 ** k);
-      await trainBatch(lay, x, lambdas.map(theta), lambdas.map(canvas), { ...DEFAULT_TRAIN, steps: n, lambdas });
-    }
-  };
+  const run = (n: number) => runSteps(lay, x, K, n);
   const tw = performance.now();
   await run(warm);
   const warmMs = performance.now() - tw;
@@ -149,11 +153,16 @@ async function speed(): Promise<void> {
   if (wait > 0) await new Promise((r) => setTimeout(r, wait));
   const t0 = Date.now();
   const p0 = performance.now();
+  const c0 = process.cpuUsage();
   await run(steps);
   const ms = performance.now() - p0;
+  // CPU time of the whole process (JS, tfjs, Dawn's threads) over the timed steps: near the
+  // wall time means the step waits on the host, far below it means it waits on the GPU
+  const cpu = process.cpuUsage(c0);
+  const cpuMs = (cpu.user + cpu.system) / 1000;
   console.log(JSON.stringify({
     mode: 'speed', backend: tf.getBackend(), adapter: await adapterInfo(), gpu: process.env.NIMG_GPU_NAME ?? null, W, H, steps, members: K,
-    ref, ms: +ms.toFixed(1), msPerStep: +(ms / steps).toFixed(3), warmMs: +warmMs.toFixed(0), lateMs: startAt > 0 && wait < 0 ? -wait : 0, t0, t1: t0 + Math.round(ms), pid: process.pid,
+    ref, submitBatch, ms: +ms.toFixed(1), msPerStep: +(ms / steps).toFixed(3), cpuMsPerStep: +(cpuMs / steps).toFixed(3), warmMs: +warmMs.toFixed(0), lateMs: startAt > 0 && wait < 0 ? -wait : 0, t0, t1: t0 + Math.round(ms), pid: process.pid,
   }));
 }
 
@@ -164,6 +173,7 @@ async function jobs(): Promise<void> {
   const queue = readFileSync(opt('queue')!, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as Job);
   mkdirSync(path.join(dir, 'claims'), { recursive: true });
   await initBackend(backendName);
+  applySubmitBatch();
   const core = await loadCore();
   const adapter = await adapterInfo();
   const worker = opt('worker', String(process.pid));

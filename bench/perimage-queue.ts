@@ -4,16 +4,18 @@
  * in the order the workers take it:
  *   1. Kodak encodes at KODAK_LAMBDAS (6 rates, about 0.1-1.5 bpp) and --steps, image-major
  *      (all lambdas of one image follow each other: `jobs --members 6` trains them together);
- *   2. calibration encodes of the training photos in .gpu/calib/ (BSDS500 train, whole
- *      481x321 photos) at CALIB_LAMBDAS, for the quality -> lambda table (never Kodak);
- *   3. the encode-time table: EFFORT_IMAGES at 2x and 4x --steps (with 1. they give the rate
- *      at 25 / 50 / 100 % of the default steps when --steps is a quarter of them).
+ *   2. the encode-time table: EFFORT_IMAGES at 2x and 4x --steps (with 1. they give the rate
+ *      at 25 / 50 / 100 % of the default steps when --steps is a quarter of them);
+ *   3. calibration encodes of the training photos in .gpu/calib/ (BSDS500 train, whole
+ *      481x321 photos) at CALIB_LAMBDAS, for the quality -> lambda table (never Kodak).
  * Names end in -sSTEPS, so that rows of several efforts live side by side. Jobs whose rows
  * already exist (--done DIR holding NAME.json files) are left out: sessions resume where the
- * last one stopped.
+ * last one stopped. The Kodak PNGs the queue names are copied into .gpu/kodak/ (only those: the
+ * device call carries at most 64 MiB with the repository).
  *   npx tsx bench/perimage-queue.ts [--done bench/results/perimage-rows] [--steps 2000] [--out .gpu/queue.jsonl]
+ *       [--kodak ../shared/data/kodak] [--limit N (the first N jobs)]
  */
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 const argv = process.argv.slice(2);
@@ -31,14 +33,20 @@ const done = new Set(existsSync(doneDir) ? readdirSync(doneDir).filter((n) => n.
 const lam = (l: number) => l.toExponential().replace('+', '');
 
 const calibImgs = readdirSync('.gpu/calib').filter((n) => /\.(jpg|png)$/.test(n)).sort();
-const kodak = readdirSync('.gpu/kodak').filter((n) => n.endsWith('.png')).sort();
+const kodakDir = opt('kodak', '../shared/data/kodak');
+const kodak = readdirSync(kodakDir).filter((n) => n.endsWith('.png')).sort();
 type Job = { name: string; image: string; lambda: number; steps: number };
 const calibJob = (f: string, l: number, st: number): Job => ({ name: `calib-${path.parse(f).name}-l${lam(l)}-s${st}`, image: `.gpu/calib/${f}`, lambda: l, steps: st });
 const kodakJob = (f: string, l: number, st: number): Job => ({ name: `${path.parse(f).name}-l${lam(l)}-s${st}`, image: `.gpu/kodak/${f}`, lambda: l, steps: st });
 const all: Job[] = [];
 for (const f of kodak) all.push(...KODAK_LAMBDAS.map((l) => kodakJob(f, l, steps)));
-for (const f of calibImgs) all.push(...CALIB_LAMBDAS.map((l) => calibJob(f, l, steps)));
 for (const st of [2 * steps, 4 * steps]) for (const f of EFFORT_IMAGES) all.push(...KODAK_LAMBDAS.map((l) => kodakJob(f, l, st)));
-const todo = all.filter((j) => !done.has(j.name));
+for (const f of calibImgs) all.push(...CALIB_LAMBDAS.map((l) => calibJob(f, l, steps)));
+const limit = +opt('limit', '0');
+const todo = all.filter((j) => !done.has(j.name)).slice(0, limit > 0 ? limit : undefined);
+mkdirSync('.gpu/kodak', { recursive: true });
+for (const img of new Set(todo.map((j) => j.image).filter((i) => i.startsWith('.gpu/kodak/')))) {
+  if (!existsSync(img)) copyFileSync(path.join(kodakDir, path.basename(img)), img);
+}
 writeFileSync(opt('out', '.gpu/queue.jsonl'), todo.map((j) => JSON.stringify(j)).join('\n') + '\n');
 console.log(`${todo.length} jobs (${all.length - todo.length} done already)`);

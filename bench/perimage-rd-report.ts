@@ -10,8 +10,8 @@
  * linearly in log(bpp); null outside their measured range).
  *
  * BD-rates (keys of kodak-rd.json: bd_rate_psnr.avif444 / .avif / .webp, bd_rate_msssim.*) of
- * the curve of each number of steps against the peers' per-image curves averaged over the same
- * images; the headline keys are the curve with the most images.
+ * the curve of each number of steps and recipe (recipeOf) against the peers' per-image curves averaged over the same
+ * images; the headline keys are the curve with the most images (then the newer recipe).
  *
  *   npx tsx bench/perimage-rd-report.ts [--kodak DIR] [--out bench/results/kodak-rd-perimage.json] [--why-partial TEXT]
  */
@@ -40,7 +40,9 @@ const outPath = opt('out', 'bench/results/kodak-rd-perimage.json');
 interface Row {
   name: string; file?: string; image: string; width: number; height: number; quality: number; lambda: number; steps: number;
   bytes: number; bpp: number; encodeSeconds: number; trainSeconds: number; quantizeSeconds: number; msPerStep: number;
-  psnrQuantized: number; gridsRoundTrip: boolean; backend: string; gpu: string | null; concurrency: number; finished: string;
+  psnrQuantized: number; gridsRoundTrip: boolean; backend: string; gpu: string | null; concurrency: number; members?: number; finished: string;
+  /** training settings the row was made with (absent in rows made before they were recorded) */
+  bestEvery?: number; steLatentScale?: number;
 }
 type Curve = { quality_setting: number; bpp: number; psnr: number; ms_ssim: number }[];
 const perImage = JSON.parse(readFileSync('bench/results/kodak-rd-per-image.json', 'utf8')) as Record<string, { images: Record<string, Curve> }>;
@@ -58,10 +60,18 @@ function at(curve: Curve | undefined, bpp: number, key: 'psnr' | 'ms_ssim'): num
   return null;
 }
 
+/**
+ * The encoder recipe of a row: r1 = phase 2 moves the latents and the encoder returns the last
+ * parameters (every row made before the fix of 2026-12-06, which recorded no bestEvery); r2 =
+ * the latents stay fixed in phase 2 and the best parameters of phase 2 are kept (train.ts).
+ */
+const recipeOf = (r: Row): 'r1' | 'r2' => ((r.bestEvery ?? 0) > 0 && (r.steLatentScale ?? 1) === 0 ? 'r2' : 'r1');
+/** a curve: one number of steps with one recipe */
+const curveName = (steps: number, recipe: string) => `${steps} steps ${recipe}`;
 const core = await createPerImageCore();
 const rows = readdirSync(ROWS).filter((n) => n.endsWith('.json')).sort().map((n) => JSON.parse(readFileSync(path.join(ROWS, n), 'utf8')) as Row);
 type Side = { psnr: number | null; ms_ssim: number | null };
-const out: Array<Record<string, unknown> & { image: string; lambda: number; steps: number; bpp: number; psnr: number; ms_ssim: number; encode_seconds: number; same_bpp: { nimg_amortized: Side; webp: Side } }> = [];
+const out: Array<Record<string, unknown> & { image: string; lambda: number; steps: number; recipe: string; curve: string; bpp: number; psnr: number; ms_ssim: number; encode_seconds: number; same_bpp: { nimg_amortized: Side; webp: Side } }> = [];
 for (const r of rows) {
   const bytes = new Uint8Array(readFileSync(path.join(FILES, r.file ?? `${r.name}.nimg`)));
   if (bytes.length !== r.bytes) throw new Error(`${r.name}: ${bytes.length} bytes, the row says ${r.bytes}`);
@@ -75,7 +85,7 @@ for (const r of rows) {
   const ms = msssimRgb(rgba, ref.data, ref.width, ref.height);
   const bpp = (bytes.length * 8) / (ref.width * ref.height);
   out.push({
-    name: r.name, image: r.image, lambda: r.lambda, quality_header: +f.header.quality.toFixed(4), steps: r.steps,
+    name: r.name, image: r.image, lambda: r.lambda, quality_header: +f.header.quality.toFixed(4), steps: r.steps, recipe: recipeOf(r), curve: curveName(r.steps, recipeOf(r)),
     bytes: bytes.length, bpp: +bpp.toFixed(6), psnr: +psnr.toFixed(4), ms_ssim: +ms.toFixed(6),
     psnr_encoder_float_model: r.psnrQuantized, grids_round_trip_on_device: r.gridsRoundTrip,
     encode_seconds: r.encodeSeconds, train_seconds: r.trainSeconds, quantize_seconds: r.quantizeSeconds, ms_per_step: r.msPerStep,
@@ -89,16 +99,16 @@ for (const r of rows) {
   console.log(`${r.name}: ${bpp.toFixed(4)} bpp, PSNR ${psnr.toFixed(3)} dB, MS-SSIM ${ms.toFixed(5)} (nimg at same bpp ${out[out.length - 1].same_bpp.nimg_amortized.psnr}, webp ${out[out.length - 1].same_bpp.webp.psnr})`);
 }
 const images = [...new Set(out.map((o) => o.image))].sort();
-const rates = [...new Set(out.map((o) => `lambda=${o.lambda} steps=${o.steps}`))];
+const rates = [...new Set(out.map((o) => `lambda=${o.lambda} ${o.curve}`))];
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const groups = rates.map((k) => {
-  const g = out.filter((o) => `lambda=${o.lambda} steps=${o.steps}` === k);
+  const g = out.filter((o) => `lambda=${o.lambda} ${o.curve}` === k);
   const d = (sel: (o: (typeof out)[number]) => number | null) => {
     const v = g.map(sel).filter((x): x is number => x !== null);
     return v.length === g.length ? +mean(v).toFixed(4) : null;
   };
   return {
-    rate: k, lambda: g[0].lambda, steps: g[0].steps, images: g.map((o) => o.image).sort(), n_images: g.length,
+    rate: k, lambda: g[0].lambda, steps: g[0].steps, recipe: g[0].recipe, curve: g[0].curve, images: g.map((o) => o.image).sort(), n_images: g.length,
     bpp: +mean(g.map((o) => o.bpp)).toFixed(5), psnr: +mean(g.map((o) => o.psnr)).toFixed(4), ms_ssim: +mean(g.map((o) => o.ms_ssim)).toFixed(6),
     psnr_minus_nimg_amortized_same_bpp: d((o) => (o.same_bpp.nimg_amortized.psnr === null ? null : o.psnr - o.same_bpp.nimg_amortized.psnr)),
     psnr_minus_webp_same_bpp: d((o) => (o.same_bpp.webp.psnr === null ? null : o.psnr - o.same_bpp.webp.psnr)),
@@ -106,7 +116,7 @@ const groups = rates.map((k) => {
   };
 });
 
-// ---- BD-rates. The curve of one number of steps: the rates (lambdas) whose rows cover the same
+// ---- BD-rates. The curve of one number of steps and one recipe: the rates (lambdas) whose rows cover the same
 // images, each point the mean over those images (as kodak-rd.json averages per quality setting);
 // each peer's curve is its per-image points (kodak-rd-per-image.json, the same bench settings as
 // kodak-rd.json) averaged over the SAME images, quality setting by quality setting.
@@ -121,44 +131,53 @@ const peerCurve = (codec: string, imgs: string[]): RdPoint[] | null => {
   });
 };
 const r5 = (v: number) => (Number.isFinite(v) ? +v.toFixed(5) : null);
-/** the curve of one number of steps on the images `imgs`: per rate, the mean over those images */
-const curveOn = (steps: number, imgs: string[]): RdPoint[] => groups.filter((g) => g.steps === steps).map((g) => {
-  const rows = out.filter((o) => o.steps === steps && o.lambda === g.lambda && imgs.includes(o.image));
+/** the curve `curve` (curveName) on the images `imgs`: per rate, the mean over those images */
+const curveOn = (curve: string, imgs: string[]): RdPoint[] => groups.filter((g) => g.curve === curve).map((g) => {
+  const rows = out.filter((o) => o.curve === curve && o.lambda === g.lambda && imgs.includes(o.image));
   return { bpp: mean(rows.map((o) => o.bpp)), psnr: mean(rows.map((o) => o.psnr)), ms_ssim: mean(rows.map((o) => o.ms_ssim)) };
 }).sort((a, b) => a.bpp - b.bpp);
-const curves = [...new Set(groups.map((g) => g.steps))].sort((a, b) => a - b).map((steps) => {
+const curveKeys = [...new Map(groups.map((g) => [g.curve, { curve: g.curve, steps: g.steps, recipe: g.recipe }])).values()]
+  .sort((a, b) => a.recipe.localeCompare(b.recipe) || a.steps - b.steps);
+const curves = curveKeys.map(({ curve, steps, recipe }) => {
   // the images every rate of this curve has
-  const imgs = groups.filter((g) => g.steps === steps).map((g) => g.images).reduce((a, b) => a.filter((i) => b.includes(i)));
-  const pts = curveOn(steps, imgs);
+  const imgs = groups.filter((g) => g.curve === curve).map((g) => g.images).reduce((a, b) => a.filter((i) => b.includes(i)));
+  const pts = curveOn(curve, imgs);
   const bd = (metric: 'psnr' | 'msssim', method: 'poly' | 'pchip') => Object.fromEntries(PEERS.map((c) => {
     const ref = peerCurve(c, imgs);
     return [c, ref && pts.length >= 4 ? r5(bdRate(ref, pts, { metric, method })) : null];
   }));
   return {
-    steps, n_rates: pts.length, images: imgs, n_images: imgs.length,
+    curve, steps, recipe, n_rates: pts.length, images: imgs, n_images: imgs.length,
     points: pts.map((p) => ({ bpp: r5(p.bpp), psnr: +p.psnr!.toFixed(4), ms_ssim: +p.ms_ssim!.toFixed(6) })),
     bd_rate_psnr: bd('psnr', 'poly'), bd_rate_psnr_pchip: bd('psnr', 'pchip'),
     bd_rate_msssim: bd('msssim', 'poly'), bd_rate_msssim_pchip: bd('msssim', 'pchip'),
     missing_peers: PEERS.filter((c) => !peerCurve(c, imgs)),
   };
 });
-// ---- rate against encode time: every curve on the images ALL curves have, each BD-rate against
-// the curve of the fewest steps (negative = the bits more steps save) and against AVIF 4:4:4 on
-// those images; seconds = the H100 estimate of estimate.ts for a 768x512 image (the measured
-// step of one encode alone on the GPU, plus the quantization search), not a timed encode.
-const commonImgs = curves.length ? curves.map((c) => c.images).reduce((a, b) => a.filter((i) => b.includes(i))) : [];
-const base = curves.length ? curveOn(curves[0].steps, commonImgs) : [];
-const avif444 = peerCurve('avif444', commonImgs);
-const effortTable = curves.length > 1 && commonImgs.length ? curves.map((c) => {
-  const pts = curveOn(c.steps, commonImgs);
+// ---- rate against encode time: each curve against the curve of the most images (the
+// reference) on the images both have (every step count has its own image set: the longer
+// encodes cover only EFFORT_IMAGES of bench/perimage-queue.ts), and against AVIF 4:4:4 on those
+// images; seconds = the H100 estimate of estimate.ts for a 768x512 image (the measured step of
+// one encode alone on the GPU, plus the quantization search), not a timed encode.
+const main = [...curves].sort((a, b) => b.n_images - a.n_images || b.recipe.localeCompare(a.recipe) || b.steps - a.steps)[0];
+const effortTable = main && curves.length > 1 ? curves.map((c) => {
+  const imgs = c.images.filter((i) => main.images.includes(i));
+  const pts = curveOn(c.curve, imgs);
+  const ref = curveOn(main.curve, imgs);
+  const avif444 = peerCurve('avif444', imgs);
   return {
-    steps: c.steps, effort: +(c.steps / DEFAULT_STEPS).toFixed(4), est_seconds_h100_768x512: +estimateEncodeSeconds(768, 512, c.steps, 'webgpu').toFixed(1),
-    bd_rate_psnr_vs_fewest_steps: r5(bdRate(base, pts, { metric: 'psnr', method: 'pchip' })),
+    curve: c.curve, steps: c.steps, recipe: c.recipe, effort: +(c.steps / DEFAULT_STEPS).toFixed(4), est_seconds_h100_768x512: +estimateEncodeSeconds(768, 512, c.steps, 'webgpu').toFixed(1),
+    images: imgs, n_images: imgs.length,
+    bd_rate_psnr_vs_reference: r5(bdRate(ref, pts, { metric: 'psnr', method: 'pchip' })),
     bd_rate_psnr_vs_avif444: avif444 ? r5(bdRate(avif444, pts, { metric: 'psnr', method: 'pchip' })) : null,
+    reference_bd_rate_psnr_vs_avif444: avif444 ? r5(bdRate(avif444, ref, { metric: 'psnr', method: 'pchip' })) : null,
   };
 }) : [];
-// the headline: the curve with the most images (then the most steps)
-const main = [...curves].sort((a, b) => b.n_images - a.n_images || b.steps - a.steps)[0];
+// encodes that ran alone on the GPU (one lambda, no other job): measured encode seconds
+const soloEncodes = rows.filter((r) => r.concurrency === 1 && (r.members ?? 1) === 1).map((r) => ({
+  name: r.name, steps: r.steps, recipe: recipeOf(r), width: r.width, height: r.height, gpu: r.gpu, encode_seconds: r.encodeSeconds, train_seconds: r.trainSeconds,
+  quantize_seconds: r.quantizeSeconds, ms_per_step: r.msPerStep,
+}));
 // published curves (full 24-image Kodak; ours may cover fewer images: see `images`)
 const anchors = loadAnchors(path.resolve('../shared/anchors/kodak_anchors.json'));
 const published = main ? Object.fromEntries(['coolchic-v5.0', 'coolchic-v4.x', 'c3'].filter((k) => anchors[k]).map((k) => [k, r5(bdRate(anchors[k], main.points as RdPoint[], { metric: 'psnr', method: 'pchip' }))])) : {};
@@ -171,9 +190,13 @@ const report = {
   bd_rate_msssim: main?.bd_rate_msssim ?? null,
   bd_rate_psnr_pchip: main?.bd_rate_psnr_pchip ?? null,
   bd_rate_msssim_pchip: main?.bd_rate_msssim_pchip ?? null,
-  bd_main_curve: main ? { steps: main.steps, n_images: main.n_images, n_rates: main.n_rates } : null,
+  bd_main_curve: main ? { curve: main.curve, steps: main.steps, recipe: main.recipe, n_images: main.n_images, n_rates: main.n_rates } : null,
+  recipes: {
+    r1: 'phase 2 (straight-through) moves the latents; the encoder returns the last parameters (every row encoded before the fix of 2026-12-06)',
+    r2: 'phase 2 leaves the latents as phase 1 left them and the encoder keeps the lowest-loss parameters of phase 2 (train.ts steLatentScale 0, bestEvery 50; the default since 2026-12-06)',
+  },
   bd_rate_psnr_vs_published_pchip: published,
-  rate_vs_encode_time: { images: commonImgs, n_images: commonImgs.length, default_steps: DEFAULT_STEPS, rows: effortTable },
+  rate_vs_encode_time: { reference: main?.curve ?? null, default_steps: DEFAULT_STEPS, rows: effortTable, solo_encodes: soloEncodes },
   bd_note: 'fractions (-0.1 = 10% fewer bits than the peer at equal quality), nimg perimage as the test curve; peers: this bench\'s codecs (kodak-rd-per-image.json: avif444 / avif = libaom speed 6 via @jsquash/avif, webp = libwebp method 4, nimg = the amortized profile) averaged over the same images as ours; published: the full-Kodak curves of ../shared/anchors (PSNR-RGB), which is only a like-for-like comparison when n_images is 24',
   curves, groups, rows: out,
   metrics: 'bpp = file bytes*8/pixels; PSNR on 8-bit RGB; MS-SSIM as bench/results/kodak-rd.json (bench/metrics.ts); same_bpp = the other codec on the same image interpolated linearly in log(bpp) from kodak-rd-per-image.json; curve points = means over images per rate, as kodak-rd.json',
@@ -183,10 +206,10 @@ writeFileSync(outPath, `${JSON.stringify(report, null, 2)}\n`);
 // the plot beside it: the main curve, the peers over the same images, the published curves (dashed)
 if (main) {
   const series: Series[] = [
-    { name: `nimg perimage (${main.steps} steps)`, points: main.points as RdPoint[], color: colorFor('nimg', 0, false) },
+    { name: `nimg perimage (${main.curve})`, points: main.points as RdPoint[], color: colorFor('nimg', 0, false) },
     // the other step counts on their own images (the legend says how many)
     // (solid: measured here; lighter reds, so that they are not read as the dashed published curves)
-    ...curves.filter((c) => c !== main).map((c, i) => ({ name: `perimage ${c.steps} steps (${c.n_images} img)`, points: c.points as RdPoint[], color: ['#ff7f7f', '#c0392b', '#f5b7b1'][i % 3] })),
+    ...curves.filter((c) => c !== main).map((c, i) => ({ name: `perimage ${c.curve} (${c.n_images} img)`, points: c.points as RdPoint[], color: ['#ff7f7f', '#c0392b', '#f5b7b1'][i % 3] })),
     ...PEERS.flatMap((c) => {
       const pts = peerCurve(c, main.images);
       return pts ? [{ name: c === 'nimg' ? 'nimg amortized' : c, points: pts, color: c === 'nimg' ? '#7f7f7f' : colorFor(c, 0, false) }] : [];

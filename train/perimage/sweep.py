@@ -3,11 +3,14 @@ measured exactly as encode.py does (integer ARM bits, quantized parameters, 8-bi
 
     python3 train/perimage/sweep.py --image kodim03.png --lambdas 4e-4,1e-3,2.5e-3,6e-3,1.5e-2,4e-2 \
         --steps 8000 [--recipe noise|softnoise] [--T 0.3,0.1] [--lr 0.01] [--noise-frac 0.75] \
-        [--ste-lr-scale 0.1] [--ste-latent-scale S] [--arch default] [--out rows.jsonl] [--tag name] [--log-every 500]
+        [--ste-lr-scale 0.1] [--ste-latent-scale 0] [--ste-reset none] [--keep-best 50] [--arch default] \
+        [--out rows.jsonl] [--tag name] [--log-every 500]
 
 Recipes: 'noise' is the TypeScript encoder's (train.ts: uniform noise, then straight-through
 rounding); 'softnoise' replaces phase 1's y + u by softround(softround(y, T) + u, T) with T
-annealed linearly from the first to the second value of --T.
+annealed linearly from the first to the second value of --T. Phase 2 by default as train.ts
+since 2026-12-06: the latents stay fixed and the lowest-loss parameters are kept
+(--ste-latent-scale -1 --keep-best 0: the recipe before).
 """
 import argparse
 import json
@@ -24,6 +27,16 @@ from batch import PerImageBatch  # noqa: E402
 from encode import ARCHES, common_args, emit, load, psnr8, quantize_and_measure  # noqa: E402
 
 
+def _copy_member(dst, src, k, K):
+    """copy member k's slice of a stacked parameter: the members are stacked along dim 0 (grouped
+    weights, K * n rows) or dim 1 (latents, 1 x K x h x w)"""
+    if dst.dim() == 4 and dst.shape[0] == 1 and dst.shape[1] == K:
+        dst[:, k:k + 1].copy_(src[:, k:k + 1])
+    else:
+        n = dst.shape[0] // K
+        dst[k * n:(k + 1) * n].copy_(src[k * n:(k + 1) * n])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--image', required=True)
@@ -32,8 +45,14 @@ def main():
     ap.add_argument('--T', default='0.3,0.1')
     ap.add_argument('--ste-lr-scale', type=float, default=0.1)
     ap.add_argument('--lr-latent', type=float, default=0.0, help='Adam step of the latents (default: --lr)')
-    ap.add_argument('--ste-latent-scale', type=float, default=-1.0,
-                    help='the latents\' step in the straight-through phase, relative to their phase-1 step (default: --ste-lr-scale; 0 freezes them)')
+    ap.add_argument('--ste-latent-scale', type=float, default=0.0,
+                    help='the latents\' step in the straight-through phase, relative to their phase-1 step (default 0: they stay as phase 1 left them, '
+                         'as train.ts; a negative value: --ste-lr-scale, the recipe before 2026-12-06)')
+    ap.add_argument('--ste-reset', default='none', choices=['none', 'latents', 'all'],
+                    help='clear Adam\'s moments at the switch to straight-through rounding (softnoise leaves the latents\' second moment tiny)')
+    ap.add_argument('--keep-best', type=int, default=50,
+                    help='in the straight-through phase, every N steps keep the parameters if their (hard-rounded) loss is the lowest yet; end with the kept ones '
+                         '(train.ts bestEvery; 0: end with the last)')
     ap.add_argument('--tag', default='')
     a = ap.parse_args()
     torch.manual_seed(a.seed)
@@ -52,7 +71,13 @@ def main():
     n1 = max(1, round(a.steps * a.noise_frac))
     n2 = a.steps - n1
     t0 = time.time()
+    best, best_loss = None, None
     for t in range(a.steps):
+        if t == n1 and a.ste_reset != 'none':
+            for g in opt.param_groups:
+                if a.ste_reset == 'all' or g['latent']:
+                    for p in g['params']:
+                        opt.state.pop(p, None)
         if t < n1:
             s = s_lat = 0.5 * (1 + math.cos(math.pi * t / n1))
             mode = 'noise' if a.recipe == 'noise' else 'softnoise'
@@ -66,12 +91,33 @@ def main():
         xh, bits = b(mode, T)
         mse = ((xh - x) ** 2).mean(dim=(1, 2, 3))
         loss = (mse + lam_t * bits / (H * W)).sum()
+        if a.keep_best and mode == 'ste' and (t - n1) % a.keep_best == 0:
+            # the loss of the parameters before this step's update, with rounded latents
+            lv = (mse + lam_t * bits / (H * W)).detach()
+            if best_loss is None:
+                best_loss, best = lv.clone(), [q.detach().clone() for q in b.parameters()]
+            else:
+                for k in range(K):  # per member: each lambda keeps its own best
+                    if lv[k] < best_loss[k]:
+                        best_loss[k] = lv[k]
+                        for q, bq in zip(b.parameters(), best):
+                            _copy_member(bq, q.detach(), k, K)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         if a.log_every and (t % a.log_every == 0 or t == a.steps - 1):
             print(json.dumps({'tag': a.tag, 'step': t, 'mode': mode, 'bpp': [round(v, 4) for v in (bits / (H * W)).tolist()],
                               'psnr': [round(10 * math.log10(1 / max(v, 1e-12)), 2) for v in mse.tolist()], 's': round(time.time() - t0, 1)}), flush=True)
+    if best is not None:
+        # the final update is not evaluated: compare it once more
+        with torch.no_grad():
+            xh, bits = b('ste', T1)
+            lv = ((xh - x) ** 2).mean(dim=(1, 2, 3)) + lam_t * bits / (H * W)
+            for k in range(K):
+                if lv[k] >= best_loss[k]:
+                    for q, bq in zip(b.parameters(), best):
+                        _copy_member(q.data, bq, k, K)
+        print(json.dumps({'tag': a.tag, 'kept_loss': [round(v, 7) for v in best_loss.tolist()], 'last_loss': [round(v, 7) for v in lv.tolist()]}), flush=True)
     if a.device == 'cuda':
         torch.cuda.synchronize()
     secs = time.time() - t0
@@ -88,7 +134,7 @@ def main():
         m = b.member(k)
         meas = quantize_and_measure(m, x, lam)
         row = dict(tag=a.tag, image=os.path.basename(a.image), lam=lam, steps=a.steps, recipe=a.recipe, T=a.T, lr=a.lr,
-                   lr_latent=lr_lat, noise_frac=a.noise_frac, ste_lr_scale=a.ste_lr_scale, ste_latent_scale=ste_lat, arch=a.arch, K=K, secs=round(secs, 1),
+                   lr_latent=lr_lat, noise_frac=a.noise_frac, ste_lr_scale=a.ste_lr_scale, ste_latent_scale=ste_lat, ste_reset=a.ste_reset, keep_best=a.keep_best, arch=a.arch, K=K, secs=round(secs, 1),
                    ms_per_step=round(1000 * secs / a.steps, 2), float_psnr=floats[k][0], float_bpp_latent=floats[k][1],
                    # how far the latents travelled: max |round(y)| per grid, finest first (short
                    # schedules leave them within +-2, which caps the synthesis's input precision)

@@ -26,7 +26,8 @@ import { armBitsFused } from './arm-gpu.js';
 import { PerImageNet } from './forward.js';
 import { ensureGradients } from './grads.js';
 import { canvasMask, type Layout } from './model.js';
-import { AdamState, checkAbort, psnrOf, relaxedCanvas, scheduleAt, train, type Relaxation, type TrainProgress, type TrainSettings, type TrainState } from './train.js';
+import { AdamState, checkAbort, psnrOf, relaxedCanvas, scheduleAt, snapshot, train, type Relaxation, type TrainProgress, type TrainSettings, type TrainState } from './train.js';
+import { BestOfPhase2 } from './best.js';
 
 export interface TrainBatchSettings extends Omit<TrainSettings, 'lambda' | 'onProgress'> {
   /** λ of every member (K = lambdas.length) */
@@ -98,11 +99,15 @@ export async function trainBatch(lay: Layout, target0: Float32Array, thetas: Flo
   // uploaded once, not in every step
   const lamPx = tf.tensor1d(st.lambdas.map((l) => l / npix));
   const history: TrainState['history'][] = Array.from({ length: K }, () => []);
+  // phase 2's best parameters, member by member (train()'s, see best.ts)
+  const best = st.bestEvery > 0 ? new BestOfPhase2(K) : null;
+  const lossOf = (m: ArrayLike<number>, b: ArrayLike<number>) => st.lambdas.map((lam, k) => m[k] + (lam * b[k]) / npix);
   try {
     for (let t = 0; t < st.steps; t++) {
       checkAbort(st.signal);
-      const { phase, sched, relax } = scheduleAt(t, st.steps, st, noiseKey(st.seed, 2, t));
-      const report = (t + 1) % st.progressEvery === 0 || t === st.steps - 1;
+      const { phase, sched, schedLatent, relax, offer } = scheduleAt(t, st.steps, st, noiseKey(st.seed, 2, t));
+      const progress = (t + 1) % st.progressEvery === 0 || t === st.steps - 1;
+      const report = progress || (offer && best !== null);
       const out = tf.tidy(() => {
         let terms: { mse: tf.Tensor; bits: tf.Tensor } | null = null;
         const vg = tf.valueAndGrads((a: tf.Tensor, b: tf.Tensor) => {
@@ -113,14 +118,17 @@ export async function trainBatch(lay: Layout, target0: Float32Array, thetas: Flo
         });
         const { grads } = vg([state.th, state.lat], ones);
         const t2 = terms as { mse: tf.Tensor; bits: tf.Tensor } | null;
-        return { next: state.next(grads, st.lr * sched, st.lrLatent * sched, t + 1), mse: t2?.mse, bits: t2?.bits };
+        return { next: state.next(grads, st.lr * sched, st.lrLatent * schedLatent, t + 1), mse: t2?.mse, bits: t2?.bits };
       });
+      const snap = offer && best ? snapshot(state) : null;
       state.commit(out.next);
       if (report) {
         const [m, b] = await Promise.all([out.mse!.data(), out.bits!.data()]);
-        for (let k = 0; k < K; k++) {
-          // train()'s loss value: mse + λ·bits/(H·W), here in f64 from the read-back terms
-          const info: TrainProgress = { phase, loss: m[k] + (st.lambdas[k] * b[k]) / npix, bpp: b[k] / npix, psnr: psnrOf(m[k]) };
+        // train()'s loss value: mse + λ·bits/(H·W), here in f64 from the read-back terms
+        const loss = lossOf(m, b);
+        if (snap) best!.offer(snap[0], snap[1], loss);
+        for (let k = 0; k < K && progress; k++) {
+          const info: TrainProgress = { phase, loss: loss[k], bpp: b[k] / npix, psnr: psnrOf(m[k]) };
           history[k].push({ step: t + 1, ...info });
           st.onMemberProgress?.(k, t + 1, st.steps, info);
         }
@@ -130,7 +138,17 @@ export async function trainBatch(lay: Layout, target0: Float32Array, thetas: Flo
       if (out.mse) tf.dispose([out.mse, out.bits!]);
     }
     checkAbort(st.signal);
-    const [theta, canvas] = await state.read();
+    if (best) {
+      // the last update was never evaluated: offer it with its rounded losses
+      const [mt, bt] = tf.tidy(() => {
+        const r = batchLossTerms(net, state.th, state.lat, mask, target, lamPx, { kind: 'round' });
+        return [r.mse, r.bits];
+      });
+      const [m, b] = await Promise.all([mt.data(), bt.data()]);
+      tf.dispose([mt, bt]);
+      best.offer(...snapshot(state), lossOf(m, b));
+    }
+    const [theta, canvas] = (await best?.read()) ?? (await state.read());
     return Array.from({ length: K }, (_, k) => ({
       theta: Float32Array.from(theta.subarray(k * nTheta, (k + 1) * nTheta)),
       canvas: Float32Array.from(canvas.subarray(k * Hc * Wc, (k + 1) * Hc * Wc)),
@@ -138,6 +156,7 @@ export async function trainBatch(lay: Layout, target0: Float32Array, thetas: Flo
     }));
   } finally {
     state.dispose();
+    best?.dispose();
     tf.dispose([target, mask, ones, lamPx]);
     net.dispose();
   }

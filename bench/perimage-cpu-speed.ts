@@ -4,7 +4,7 @@
  *
  *   npm run bench:perimage                          # bench/results/files/perimage/kodimNN.nimg
  *   npm run bench:perimage -- --files DIR --runs 7 --images 24 --kodak ../shared/data/kodak
- *                             [--out FILE] [--no-save]
+ *                             [--match -l1.5e-3-s2000] [--out FILE] [--no-save]
  *
  * What runs: every kodimNN.nimg (or kodimNN-<settings>.nimg) of --files is decoded with
  * decodePerImageFile (nimg/perimage-decoder: container → params → latent stream → synthesis,
@@ -59,6 +59,8 @@ const FILES = path.resolve(ROOT, arg('files', path.join('bench', 'results', 'fil
 const KODAK = path.resolve(ROOT, arg('kodak', path.join('..', 'shared', 'data', 'kodak')));
 const RUNS = Number(arg('runs', '5'));
 const N_IMAGES = Number(arg('images', '24'));
+/** --match S: only the files kodimNN<S>.nimg (e.g. -l1.5e-3-s2000: one rate and effort for every image) */
+const MATCH = arg('match', '');
 const SAVE = !process.argv.includes('--no-save');
 const PEERS = arg('peers', 'avif444,avif,webp').split(',');
 const WEBGPU = arg('webgpu', 'auto');
@@ -129,8 +131,9 @@ async function main(): Promise<void> {
   }
   const standIn = existsSync(path.join(FILES, 'STAND_IN'));
   const byImage = new Map<string, string>();
-  // kodimNN.nimg (the committed mid-rate file) first, else the first kodimNN-<settings>.nimg
-  const nimgFiles = readdirSync(FILES).filter((x) => /^kodim\d\d(-[\w.+-]+)?\.nimg$/.test(x)).sort();
+  // kodimNN.nimg (the committed mid-rate file) first, else the first kodimNN-<settings>.nimg;
+  // with --match only kodimNN<match>.nimg
+  const nimgFiles = readdirSync(FILES).filter((x) => /^kodim\d\d(-[\w.+-]+)?\.nimg$/.test(x) && (!MATCH || x === `${x.slice(0, 7)}${MATCH}.nimg`)).sort();
   for (const f of [...nimgFiles.filter((x) => x.length === 12), ...nimgFiles]) if (!byImage.has(f.slice(0, 7))) byImage.set(f.slice(0, 7), f);
   const names = [...byImage.values()].slice(0, N_IMAGES);
   if (!names.length) throw new Error(`no kodimNN.nimg in ${FILES}`);

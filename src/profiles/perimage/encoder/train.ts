@@ -17,7 +17,9 @@
  *   2000  | 9.55e-4                       | 9.05e-4        | 9.03e-4
  *   8000  | 9.71e-4                       | 7.72e-4        | 7.50e-4
  * (bench/results/perimage-gpu/sweep-cpu.jsonl; clearing Adam's moments at the switch instead
- * was worse than the old recipe: 1.04e-3 and 1.08e-3 at 2000 steps.)
+ * was worse than the old recipe: 1.04e-3 and 1.08e-3 at 2000 steps. At 1000 steps, on two
+ * other crops, fixed latents were 1.0-2.2% worse than moving ones: the short-encode cost of a
+ * default chosen for the default 8000 steps.)
  *
  * The noise is refine-ops' counter hash (drawn on the device on WebGPU, uploaded on other
  * backends): the same seed gives the same noise on every backend.

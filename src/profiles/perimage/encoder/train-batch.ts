@@ -26,7 +26,7 @@ import { armBitsFused } from './arm-gpu.js';
 import { PerImageNet } from './forward.js';
 import { ensureGradients } from './grads.js';
 import { canvasMask, type Layout } from './model.js';
-import { AdamState, checkAbort, psnrOf, relaxedCanvas, scheduleAt, snapshot, train, type Relaxation, type TrainProgress, type TrainSettings, type TrainState } from './train.js';
+import { AdamState, checkAbort, psnrOf, relaxedCanvas, scheduleAt, train, type Relaxation, type TrainProgress, type TrainSettings, type TrainState } from './train.js';
 import { BestOfPhase2 } from './best.js';
 
 export interface TrainBatchSettings extends Omit<TrainSettings, 'lambda' | 'onProgress'> {
@@ -120,7 +120,7 @@ export async function trainBatch(lay: Layout, target0: Float32Array, thetas: Flo
         const t2 = terms as { mse: tf.Tensor; bits: tf.Tensor } | null;
         return { next: state.next(grads, st.lr * sched, st.lrLatent * schedLatent, t + 1), mse: t2?.mse, bits: t2?.bits };
       });
-      const snap = offer && best ? snapshot(state) : null;
+      const snap = offer && best ? state.refs() : null;
       state.commit(out.next);
       if (report) {
         const [m, b] = await Promise.all([out.mse!.data(), out.bits!.data()]);
@@ -146,7 +146,7 @@ export async function trainBatch(lay: Layout, target0: Float32Array, thetas: Flo
       });
       const [m, b] = await Promise.all([mt.data(), bt.data()]);
       tf.dispose([mt, bt]);
-      best.offer(...snapshot(state), lossOf(m, b));
+      best.offer(...state.refs(), lossOf(m, b));
     }
     const [theta, canvas] = (await best?.read()) ?? (await state.read());
     return Array.from({ length: K }, (_, k) => ({

@@ -161,9 +161,6 @@ export function scheduleAt(
   return { phase: 'noise', sched, schedLatent: sched, relax: st.relax === 'softnoise' ? { kind: 'softnoise', key, T } : { kind: 'noise', key }, offer: false };
 }
 
-/** References to the parameters a step starts from (before state.commit releases them), for BestOfPhase2.offer. */
-export const snapshot = (state: AdamState): [tf.Tensor1D, tf.Tensor4D] => [tf.clone(state.th), tf.clone(state.lat)];
-
 /** The new (theta, canvas) and Adam moments of one step, made inside the step's tidy. */
 export type AdamNext = Record<'th' | 'mth' | 'sth' | 'lat' | 'mlat' | 'slat', tf.Tensor>;
 
@@ -190,6 +187,11 @@ export class AdamState {
     const [th, mth, sth] = adamFused(this.th, this.mth, this.sth, grads[0], 1, lr, step);
     const [lat, mlat, slat] = adamFused(this.lat, this.mlat, this.slat, grads[1], 1, lrLatent, step);
     return { th, mth, sth, lat: tf.clipByValue(lat, -127, 127), mlat, slat };
+  }
+
+  /** References to theta and the canvas (tfjs clones share the data), alive after commit releases them: for BestOfPhase2.offer. */
+  refs(): [tf.Tensor1D, tf.Tensor4D] {
+    return [tf.clone(this.th), tf.clone(this.lat)];
   }
 
   /** Take the tensors of `next` (after the tidy), releasing the old ones. */
@@ -246,7 +248,7 @@ export async function train(lay: Layout, target0: Float32Array, theta0: Float32A
         const t2 = terms as { mse: tf.Scalar; bits: tf.Scalar } | null;
         return { next: state.next(grads, st.lr * sched, st.lrLatent * schedLatent, t + 1), loss: value, mse: t2?.mse, bits: t2?.bits };
       });
-      const snap = offer && best ? snapshot(state) : null;
+      const snap = offer && best ? state.refs() : null;
       state.commit(out.next);
       if (report) {
         const [l, m, b] = await Promise.all([out.loss.data(), out.mse!.data(), out.bits!.data()]);
@@ -268,7 +270,7 @@ export async function train(lay: Layout, target0: Float32Array, theta0: Float32A
       const l = tf.tidy(() => lossTerms(net, state.th, state.lat, mask, target, st.lambda, { kind: 'round' }).loss);
       const v = await l.data();
       l.dispose();
-      best.offer(...snapshot(state), [v[0]]);
+      best.offer(...state.refs(), [v[0]]);
     }
     const [theta, canvas] = (await best?.read()) ?? (await state.read());
     return { theta: Float32Array.from(theta), canvas: Float32Array.from(canvas), history };

@@ -40,23 +40,18 @@ import { NimgCodec } from '../src/codec.js';
 import { decodePng, encodePng } from '../src/image/png.js';
 import { writePngFile } from '../src/node/png-writer.js';
 import { psnrRgba } from '../src/image/psnr.js';
+import { opt, flag } from './args.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const RESULTS = path.join(ROOT, 'bench', 'results', 'big-image.json');
 
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : def;
-}
-const flag = (name: string) => process.argv.includes(`--${name}`);
-
-const IMAGES = path.resolve(ROOT, arg('images', path.join('..', 'shared', 'data', 'kodak')));
-const W = Number(arg('width', '6000'));
-const H = Number(arg('height', '4000'));
-const QUALITY = Number(arg('quality', '5'));
-const THREADS = arg('threads', '') ? Number(arg('threads', '')) : undefined;
-const TILE = arg('tile', '') ? (arg('tile', '') === 'inf' ? Infinity : Number(arg('tile', ''))) : undefined;
-const [SEAM_W, SEAM_H] = arg('seam-size', '1024x768').split('x').map(Number);
+const IMAGES = path.resolve(ROOT, opt('images', path.join('..', 'shared', 'data', 'kodak')));
+const W = Number(opt('width', '6000'));
+const H = Number(opt('height', '4000'));
+const QUALITY = Number(opt('quality', '5'));
+const THREADS = opt('threads', '') ? Number(opt('threads', '')) : undefined;
+const TILE = opt('tile', '') ? (opt('tile', '') === 'inf' ? Infinity : Number(opt('tile', ''))) : undefined;
+const [SEAM_W, SEAM_H] = opt('seam-size', '1024x768').split('x').map(Number);
 /**
  * A 24 MP camera original is above the default limits (maxPixels 4096² = 16.7 MP,
  * src/limits.ts): a caller that means to code one raises them, as here.
@@ -265,7 +260,7 @@ const PNG_OUT = (what: string, writer: string) => path.join(tmpdir(), `nimg-big-
 
 /** Write `img` as PNG with --writer upng|stream; the time and bytes. */
 async function writePngWith(file: string, img: { width: number; height: number; data: Uint8Array | Uint8ClampedArray }): Promise<{ write_s: number; png_bytes: number }> {
-  const writer = arg('writer', 'stream');
+  const writer = opt('writer', 'stream');
   const t = performance.now();
   let n: number;
   if (writer === 'upng') {
@@ -287,9 +282,9 @@ async function childPngWrite(): Promise<object> {
   const before = process.memoryUsage().rss;
   const maxBefore = process.resourceUsage().maxRSS * 1024;
   rss.stage('png');
-  const w = await writePngWith(PNG_OUT('mosaic', arg('writer', 'stream')), img);
+  const w = await writePngWith(PNG_OUT('mosaic', opt('writer', 'stream')), img);
   return {
-    writer: arg('writer', 'stream'),
+    writer: opt('writer', 'stream'),
     rgba_mb: MB(img.data.length),
     rss_before_write_mb: MB(before),
     peak_rss_before_write_mb: MB(maxBefore),
@@ -313,11 +308,11 @@ async function childPngDecode(): Promise<object> {
   const maxBefore = process.resourceUsage().maxRSS * 1024;
   const before = process.memoryUsage().rss;
   rss.stage('png');
-  const w = await writePngWith(PNG_OUT('decoded', arg('writer', 'stream')), dec.image);
+  const w = await writePngWith(PNG_OUT('decoded', opt('writer', 'stream')), dec.image);
   const stagePeaks = rss.done();
   codec.dispose();
   return {
-    writer: arg('writer', 'stream'),
+    writer: opt('writer', 'stream'),
     decode_s: round(dec.stats.totalMs / 1000, 2),
     rss_before_write_mb: MB(before),
     peak_rss_before_write_mb: MB(maxBefore),
@@ -397,7 +392,7 @@ function runChild(mode: string, extra: string[] = []): Promise<Record<string, un
 }
 
 async function main(): Promise<void> {
-  const mode = arg('child', '');
+  const mode = opt('child', '');
   if (mode) {
     const r =
       mode === 'big'
@@ -414,7 +409,7 @@ async function main(): Promise<void> {
     process.stdout.write(`\n${JSON.stringify(r)}\n`);
     process.exit(0);
   }
-  const only = arg('only', '');
+  const only = opt('only', '');
   const machine = { cpus: os.cpus().length, cpu_model: os.cpus()[0]?.model, total_mem_gb: round(os.totalmem() / 2 ** 30, 1), node: process.version };
   const out: Record<string, unknown> = {
     date: new Date().toISOString(),
@@ -477,7 +472,7 @@ async function main(): Promise<void> {
     }
     out.png_output = {
       date: new Date().toISOString(),
-      machine: { ...machine, where: arg('machine-note', 'the 2-core shared machine (noisy: other sessions run beside it)') },
+      machine: { ...machine, where: opt('machine-note', 'the 2-core shared machine (noisy: other sessions run beside it)') },
       note:
         'PNG output of the 24 MP image: upng = encodePng (upng-js, whole file in memory; the CLI and decodeFile before the streaming writer), stream = src/node/png-writer.ts. ' +
         'write_*: the mosaic (RGBA built in the child) written alone; decode_*: the split part\'s .nimg decoded (WASM) then written, as decodeFile does. ' +

@@ -30,19 +30,16 @@ import { decodePng } from '../src/image/png.js';
 import { netMacs } from '../src/model/net.js';
 import { measurePeakConvGflops } from '../src/model/probe-speed.js';
 import { median } from './stats.js';
+import { opt, flag } from './args.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const RESULTS = path.join(ROOT, 'bench', 'results', 'cpu-speed.json');
 
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : def;
-}
-const IMAGES_DIR = path.resolve(ROOT, arg('dir', path.join('..', 'shared', 'data', 'kodak')));
-const N_IMAGES = Number(arg('images', '8'));
-const RUNS = Number(arg('runs', '3'));
-const THREADS = arg('threads', '2,1').split(',').map(Number);
-const QUALITY = Number(arg('quality', '5'));
+const IMAGES_DIR = path.resolve(ROOT, opt('dir', path.join('..', 'shared', 'data', 'kodak')));
+const N_IMAGES = Number(opt('images', '8'));
+const RUNS = Number(opt('runs', '3'));
+const THREADS = opt('threads', '2,1').split(',').map(Number);
+const QUALITY = Number(opt('quality', '5'));
 
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 const load = () => os.loadavg().map((x) => round(x, 2));
@@ -170,7 +167,7 @@ async function main(): Promise<void> {
     phases,
   };
   console.log(JSON.stringify(out, null, 2));
-  if (!process.argv.includes('--no-save')) {
+  if (!flag('no-save')) {
     mkdirSync(path.dirname(RESULTS), { recursive: true });
     writeFileSync(`${RESULTS}.tmp`, `${JSON.stringify(out, null, 2)}\n`);
     renameSync(`${RESULTS}.tmp`, RESULTS);

@@ -28,15 +28,11 @@ import { buildEdgeWorker } from '../examples/edge/build.mjs';
 // @ts-expect-error plain JS helpers of the example (no declarations)
 import { startWorkerd, workerdBin } from '../examples/edge/serve.mjs';
 import { median } from './stats.js';
+import { opt, flag } from './args.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const RESULTS = path.join(ROOT, 'bench', 'results', 'edge-worker.json');
 const KODAK = path.resolve(ROOT, '..', 'shared', 'data', 'kodak');
-
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : def;
-}
 
 /** CPU seconds (user + system, all threads) of a process so far. */
 function procCpuMs(pid: number): number {
@@ -52,9 +48,9 @@ function rssMiB(pid: number): number {
   return m ? Math.round(Number(m[1]) / 1024) : NaN;
 }
 
-const nImages = Number(arg('images', '4'));
-const runs = Number(arg('runs', '3'));
-const quality = Number(arg('quality', '5'));
+const nImages = Number(opt('images', '4'));
+const runs = Number(opt('runs', '3'));
+const quality = Number(opt('quality', '5'));
 
 const names = readdirSync(KODAK).filter((f) => f.endsWith('.png')).sort().slice(0, nImages);
 if (!names.length) throw new Error(`no Kodak images in ${KODAK}`);
@@ -145,7 +141,7 @@ const result = {
 };
 console.log(JSON.stringify(result, null, 2));
 if (mismatches) throw new Error(`${mismatches} responses differ from Node's decode`);
-if (!process.argv.includes('--no-save')) {
+if (!flag('no-save')) {
   mkdirSync(path.dirname(RESULTS), { recursive: true });
   writeFileSync(RESULTS + '.tmp', JSON.stringify(result, null, 2) + '\n');
   renameSync(RESULTS + '.tmp', RESULTS);

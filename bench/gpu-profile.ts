@@ -38,13 +38,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { median } from './stats.js';
-
-const argv = process.argv.slice(2);
-const opt = (name: string, def: string): string => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < argv.length ? argv[i + 1] : def;
-};
-const flag = (name: string): boolean => argv.includes(`--${name}`);
+import { opt, flag } from './args.js';
 
 if (!process.env.NIMG_CORE_WASM && existsSync('build/nimg-core.wasm')) process.env.NIMG_CORE_WASM = path.resolve('build/nimg-core.wasm');
 if (!process.env.NIMG_WEIGHTS && existsSync('weights/nimg-v1.json')) process.env.NIMG_WEIGHTS = path.resolve('weights/nimg-v1.json');

@@ -32,14 +32,10 @@ import { decodeImageFile } from '../src/image/index.js';
 import type { BackendName } from '../src/model/types.js';
 import { psnrRgba } from '../src/image/psnr.js';
 import { median } from './stats.js';
+import { opt } from './args.js';
 
 // ------------------------------------------------------------------------------- options
 
-const argv = process.argv.slice(2);
-function opt(name: string, def: string): string {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < argv.length ? argv[i + 1] : def;
-}
 const BACKENDS = opt('backends', 'webgpu,wasm').split(',').filter(Boolean) as BackendName[];
 const IMAGES_DIR = path.resolve(opt('images', process.env.NIMG_KODAK ?? path.join('..', 'shared', 'data', 'kodak')));
 const LIMIT = Number(opt('limit', '0')) || Infinity;

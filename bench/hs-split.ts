@@ -15,12 +15,8 @@ import type { Core } from '../src/core/types.js';
 import { latentGeometry, parseContainer } from '../src/format/container.js';
 import { decodeImageFile } from '../src/image/index.js';
 import { median } from './stats.js';
+import { opt } from './args.js';
 
-const argv = process.argv.slice(2);
-const opt = (name: string, def: string): string => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < argv.length ? argv[i + 1] : def;
-};
 const dir = path.resolve(opt('images', process.env.NIMG_KODAK ?? path.join('..', 'shared', 'data', 'kodak')));
 const limit = Number(opt('limit', '3'));
 const runs = Number(opt('runs', '5'));

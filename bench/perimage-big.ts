@@ -25,14 +25,11 @@ import { createPerImageCore } from '../src/profiles/perimage/core.js';
 import { decodePerImageFile } from '../src/profiles/perimage/decode-file.js';
 import { DEFAULT_LIMITS } from '../src/limits.js';
 import { standInFile } from './perimage-standin.js';
+import { opt, flag } from './args.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SELF = fileURLToPath(import.meta.url);
 
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : def;
-}
 const r1 = (x: number) => Math.round(x * 10) / 10;
 const peakMb = () => r1(process.resourceUsage().maxRSS / 1024);
 
@@ -85,7 +82,7 @@ async function child(file: string, runs: number): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const W = Number(arg('w', '6000')), H = Number(arg('h', '4000')), runs = Number(arg('runs', '2'));
+  const W = Number(opt('w', '6000')), H = Number(opt('h', '4000')), runs = Number(opt('runs', '2'));
   mkdirSync(path.join(ROOT, '.out'), { recursive: true });
   const file = path.join(ROOT, '.out', `perimage-${W}x${H}.nimg`);
   const t0 = performance.now();
@@ -115,8 +112,8 @@ async function main(): Promise<void> {
   console.log(JSON.stringify(result, null, 1));
 }
 
-if (process.argv.includes('--child')) {
-  child(arg('child', ''), Number(arg('runs', '2'))).catch((e) => {
+if (flag('child')) {
+  child(opt('child', ''), Number(opt('runs', '2'))).catch((e) => {
     console.error(e);
     process.exit(1);
   });

@@ -47,23 +47,20 @@ import { decodePerImageFile, type PerImageDecodeStats } from '../src/profiles/pe
 import { avifFactory, webpFactory, type CodecAdapter } from './codecs.js';
 import { psnrRgb } from './metrics.js';
 import { median } from './stats.js';
+import { opt, flag } from './args.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const COMMITTED = path.join(ROOT, 'bench', 'results', 'kodak-speed-perimage.json');
 
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : def;
-}
-const FILES = path.resolve(ROOT, arg('files', path.join('bench', 'results', 'files', 'perimage')));
-const KODAK = path.resolve(ROOT, arg('kodak', path.join('..', 'shared', 'data', 'kodak')));
-const RUNS = Number(arg('runs', '5'));
-const N_IMAGES = Number(arg('images', '24'));
+const FILES = path.resolve(ROOT, opt('files', path.join('bench', 'results', 'files', 'perimage')));
+const KODAK = path.resolve(ROOT, opt('kodak', path.join('..', 'shared', 'data', 'kodak')));
+const RUNS = Number(opt('runs', '5'));
+const N_IMAGES = Number(opt('images', '24'));
 /** --match S: only the files kodimNN<S>.nimg (e.g. -l1.5e-3-s2000: one rate and effort for every image) */
-const MATCH = arg('match', '');
-const SAVE = !process.argv.includes('--no-save');
-const PEERS = arg('peers', 'avif444,avif,webp').split(',');
-const WEBGPU = arg('webgpu', 'auto');
+const MATCH = opt('match', '');
+const SAVE = !flag('no-save');
+const PEERS = opt('peers', 'avif444,avif,webp').split(',');
+const WEBGPU = opt('webgpu', 'auto');
 if (!['auto', 'on', 'off'].includes(WEBGPU)) throw new Error(`--webgpu must be auto, on or off, got ${WEBGPU}`);
 
 const r1 = (x: number) => Math.round(x * 10) / 10;
@@ -274,7 +271,7 @@ async function main(): Promise<void> {
     per_image: perImage,
   };
   const softwareGpu = !!gpu?.summary.software;
-  const out = arg('out', standIn ? path.join(ROOT, '.out', 'kodak-speed-perimage-standin.json') : softwareGpu ? path.join(ROOT, '.out', 'kodak-speed-perimage-swgpu.json') : COMMITTED);
+  const out = opt('out', standIn ? path.join(ROOT, '.out', 'kodak-speed-perimage-standin.json') : softwareGpu ? path.join(ROOT, '.out', 'kodak-speed-perimage-swgpu.json') : COMMITTED);
   if (standIn && path.resolve(out) === COMMITTED) throw new Error('stand-in files never make the committed result');
   if (softwareGpu && path.resolve(out) === COMMITTED) throw new Error('timings on a software WebGPU adapter never make the committed result');
   if (SAVE) {

@@ -11,12 +11,8 @@
 import { readFileSync } from 'node:fs';
 import { decodeImageFile } from '../src/image/index.js';
 import { encodePerImage } from '../src/profiles/perimage/encoder/index.js';
+import { opt } from './args.js';
 
-const argv = process.argv.slice(2);
-const opt = (name: string, def: string): string => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1] : def;
-};
 const file = opt('image', '');
 if (!file) throw new Error('--image FILE');
 const S = +opt('crop', '128'), steps = +opt('steps', '2000'), lambda = +opt('lambda', '1.5e-3'), recipe = opt('recipe', 'r2');

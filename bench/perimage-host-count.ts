@@ -13,12 +13,8 @@ import { initBackend } from '../src/backend/index.js';
 import { defaultArch } from '../src/profiles/perimage/types.js';
 import { makeLayout } from '../src/profiles/perimage/encoder/model.js';
 import { runSteps } from './perimage-steps.js';
+import { opt } from './args.js';
 
-const argv = process.argv.slice(2);
-const opt = (name: string, def: string): string => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1] : def;
-};
 const W = +opt('w', '24'), H = +opt('h', '16'), N = +opt('steps', '4'), K = +opt('members', '1');
 await initBackend('webgpu');
 if (tf.getBackend() !== 'webgpu') throw new Error('needs a WebGPU adapter (VK_ICD_FILENAMES for SwiftShader)');

@@ -21,12 +21,8 @@
  */
 import { copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { opt } from './args.js';
 
-const argv = process.argv.slice(2);
-const opt = (name: string, def: string): string => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1] : def;
-};
 export const CALIB_LAMBDAS = [1e-2, 3e-3, 1e-3, 3e-4, 1e-4];
 export const KODAK_LAMBDAS = [1.5e-3, 5e-4, 4e-3, 1.5e-4, 1.2e-2, 3.5e-2];
 /** diverse content for the rate vs encode-time table: texture, a face, edges, saturated colour */

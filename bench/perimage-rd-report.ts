@@ -26,12 +26,8 @@ import { createPerImageCore } from '../src/profiles/perimage/core.js';
 import { parsePerImageContainer } from '../src/profiles/perimage/container.js';
 import { estimateEncodeSeconds } from '../src/profiles/perimage/encoder/estimate.js';
 import { DEFAULT_STEPS } from '../src/profiles/perimage/encoder/index.js';
+import { opt } from './args.js';
 
-const argv = process.argv.slice(2);
-const opt = (name: string, def: string): string => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1] : def;
-};
 const ROWS = 'bench/results/perimage-rows';
 const FILES = 'bench/results/files/perimage';
 const kodakDir = opt('kodak', process.env.NIMG_KODAK ?? '../shared/data/kodak');

@@ -29,13 +29,9 @@ import { writePerImageContainer } from '../src/profiles/perimage/container.js';
 import { createPerImageCore, type PerImageCore } from '../src/profiles/perimage/core.js';
 import { defaultArch, gridSize, type LatentGrids, type PerImageArch, type PerImageParams } from '../src/profiles/perimage/types.js';
 import { makeRng, randomParams } from '../test/fixtures/perimage-random.js';
+import { opt } from './args.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : def;
-}
 
 /** quantization gain of pyramid level k (0 = finest): coarse levels carry more of the picture */
 const GAIN = [3, 6, 12, 20, 30, 40, 60];
@@ -116,14 +112,14 @@ export function standInFile(core: PerImageCore, rgba: ArrayLike<number>, width: 
 }
 
 async function main(): Promise<void> {
-  const dir = path.resolve(ROOT, arg('dir', path.join('..', 'shared', 'data', 'kodak')));
-  const out = path.resolve(ROOT, arg('out', path.join('.out', 'perimage-standin')));
+  const dir = path.resolve(ROOT, opt('dir', path.join('..', 'shared', 'data', 'kodak')));
+  const out = path.resolve(ROOT, opt('out', path.join('.out', 'perimage-standin')));
   if (path.resolve(out) === path.resolve(ROOT, 'bench', 'results', 'files', 'perimage')) {
     throw new Error('stand-in files must not go where the real encodes are committed (bench/results/files/perimage)');
   }
-  const lsBias = Number(arg('ls', '-560'));
-  const n = Number(arg('images', '24'));
-  const synth = arg('synth', 'default');
+  const lsBias = Number(opt('ls', '-560'));
+  const n = Number(opt('images', '24'));
+  const synth = opt('synth', 'default');
   const core = await createPerImageCore();
   mkdirSync(out, { recursive: true });
   const names = readdirSync(dir).filter((f) => /^kodim\d\d\.png$/.test(f)).sort().slice(0, n);

@@ -15,12 +15,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { bdRate, type RdPoint } from './bdrate.ts';
-
-const argv = process.argv.slice(2);
-const opt = (name: string, def: string): string => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1] : def;
-};
+import { opt } from './args.js';
 
 interface SweepRow { tag: string; image: string; lam: number; steps: number; recipe: string; bpp: number; psnr: number; arch?: string; lr?: number; lr_latent?: number }
 type PeerFile = Record<string, { images: Record<string, RdPoint[]> }>;

@@ -29,14 +29,11 @@ import { msssimPrepare, msssimWith, psnrRgb } from './metrics.js';
 import type { RdPoint } from './bdrate.js';
 import { refineSvg, summarizeRefine, type RefineRow } from './refine-report.js';
 import { loadAnchors } from './anchors.js';
+import { opt } from './args.js';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const argv = process.argv.slice(2);
 const mode = argv[0];
-function opt(name: string, def: string): string {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1] : def;
-}
 
 async function run(): Promise<void> {
   const dir = path.resolve(opt('images', process.env.NIMG_KODAK ?? path.join(ROOT, '..', 'shared', 'data', 'kodak')));

@@ -7,11 +7,14 @@
  *   npx tsx bench/perimage-crop-probe.ts --image ../shared/data/train/bsds500/train/100075.jpg
  *       [--crop 128 (top-left square, as sweep.py --crop)] [--steps 2000] [--lambda 1.5e-3] [--recipe r2|r1]
  * r1: phase 2 moves the latents (0.1x) and the last parameters are returned; r2: the defaults.
+ * Both run with the encoder's log2 b clamp gradient (forward.ts LOG2B_GRAD, printed): runs before
+ * it became 'inward' (recipe r3 in bench/perimage-rd-report.ts) had the plain clamp's.
  */
 import { readFileSync } from 'node:fs';
 import { decodeImageFile } from '../src/image/index.js';
 import { encodePerImage } from '../src/profiles/perimage/encoder/index.js';
 import { opt } from './args.js';
+import { LOG2B_GRAD } from '../src/profiles/perimage/encoder/forward.js';
 
 const file = opt('image', '');
 if (!file) throw new Error('--image FILE');
@@ -25,7 +28,7 @@ const t0 = performance.now();
 const { stats } = await encodePerImage({ width: S, height: S, data }, { quality: 4, lambda, steps, backend: 'wasm', train });
 const latentBpp = stats.latentBits / (S * S);
 console.log(JSON.stringify({
-  image: file.split('/').pop(), crop: S, steps, lambda, recipe, seconds: +((performance.now() - t0) / 1000).toFixed(1),
+  image: file.split('/').pop(), crop: S, steps, lambda, recipe, log2bGrad: LOG2B_GRAD, seconds: +((performance.now() - t0) / 1000).toFixed(1),
   psnrFloat: +stats.psnrFloat.toFixed(3), latentBpp: +latentBpp.toFixed(4), lossFloat: +(10 ** (-stats.psnrFloat / 10) + lambda * latentBpp).toExponential(4),
   psnrQuantized: +stats.psnrQuantized.toFixed(3), bppEstimate: +stats.bppEstimate.toFixed(4),
 }));

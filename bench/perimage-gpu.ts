@@ -55,6 +55,7 @@ import { setFusedUp2 } from '../src/profiles/perimage/encoder/up2-gpu.js';
 import { setFusedSynth } from '../src/profiles/perimage/encoder/synth-gpu.js';
 import { setFusedArm } from '../src/profiles/perimage/encoder/arm-gpu.js';
 import { runSteps } from './perimage-steps.js';
+import { LOG2B_GRAD } from '../src/profiles/perimage/encoder/forward.js';
 import { opt } from './args.js';
 
 const argv = process.argv.slice(2);
@@ -255,7 +256,7 @@ function writeJob(
       paramsBytes: e.params.length, latentBytes: e.latents.length,
       encodeSeconds: +e.encodeSeconds.toFixed(2), trainSeconds: +e.r.stats.trainSeconds.toFixed(2), quantizeSeconds: +e.r.stats.quantizeSeconds.toFixed(2),
       msPerStep: +e.r.stats.msPerStep.toFixed(3), psnrFloat: +e.r.stats.psnrFloat.toFixed(3), psnrQuantized: +e.r.stats.psnrQuantized.toFixed(3),
-      relax: DEFAULT_TRAIN.relax, softT: DEFAULT_TRAIN.softT, bestEvery: DEFAULT_TRAIN.bestEvery, steLatentScale: DEFAULT_TRAIN.steLatentScale, bppEstimate: +e.r.stats.bppEstimate.toFixed(5), gridsSha256: gsha, gridsRoundTrip: gridsSha256(back) === gsha,
+      relax: DEFAULT_TRAIN.relax, softT: DEFAULT_TRAIN.softT, bestEvery: DEFAULT_TRAIN.bestEvery, steLatentScale: DEFAULT_TRAIN.steLatentScale, log2bGrad: LOG2B_GRAD, bppEstimate: +e.r.stats.bppEstimate.toFixed(5), gridsSha256: gsha, gridsRoundTrip: gridsSha256(back) === gsha,
       backend: e.r.stats.backend, adapter, gpu: process.env.NIMG_GPU_NAME ?? null, worker, concurrency, members, started, finished: new Date().toISOString(),
     };
     writeFileSync(path.join(dir, `${job.name}.nimg`), e.file);

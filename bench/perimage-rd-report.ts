@@ -38,7 +38,7 @@ interface Row {
   bytes: number; bpp: number; encodeSeconds: number; trainSeconds: number; quantizeSeconds: number; msPerStep: number;
   psnrQuantized: number; gridsRoundTrip: boolean; backend: string; gpu: string | null; concurrency: number; members?: number; finished: string;
   /** training settings the row was made with (absent in rows made before they were recorded) */
-  bestEvery?: number; steLatentScale?: number;
+  bestEvery?: number; steLatentScale?: number; log2bGrad?: string;
 }
 type Curve = { quality_setting: number; bpp: number; psnr: number; ms_ssim: number }[];
 const perImage = JSON.parse(readFileSync('bench/results/kodak-rd-per-image.json', 'utf8')) as Record<string, { images: Record<string, Curve> }>;
@@ -59,9 +59,14 @@ function at(curve: Curve | undefined, bpp: number, key: 'psnr' | 'ms_ssim'): num
 /**
  * The encoder recipe of a row: r1 = phase 2 moves the latents and the encoder returns the last
  * parameters (every row made before the fix of 2026-12-06, which recorded no bestEvery); r2 =
- * the latents stay fixed in phase 2 and the best parameters of phase 2 are kept (train.ts).
+ * the latents stay fixed in phase 2 and the best parameters of phase 2 are kept (train.ts);
+ * r3 = r2 with the ARM's log2 b clamp passing the gradient that points back into the range
+ * (forward.ts clampLog2b; rows record log2bGrad 'inward').
  */
-const recipeOf = (r: Row): 'r1' | 'r2' => ((r.bestEvery ?? 0) > 0 && (r.steLatentScale ?? 1) === 0 ? 'r2' : 'r1');
+function recipeOf(r: Row): 'r1' | 'r2' | 'r3' {
+  if (!((r.bestEvery ?? 0) > 0 && (r.steLatentScale ?? 1) === 0)) return 'r1';
+  return r.log2bGrad === 'inward' ? 'r3' : 'r2';
+}
 /** a curve: one number of steps with one recipe */
 const curveName = (steps: number, recipe: string) => `${steps} steps ${recipe}`;
 const core = await createPerImageCore();
@@ -189,7 +194,8 @@ const report = {
   bd_main_curve: main ? { curve: main.curve, steps: main.steps, recipe: main.recipe, n_images: main.n_images, n_rates: main.n_rates } : null,
   recipes: {
     r1: 'phase 2 (straight-through) moves the latents; the encoder returns the last parameters (every row encoded before the fix of 2026-12-06)',
-    r2: 'phase 2 leaves the latents as phase 1 left them and the encoder keeps the lowest-loss parameters of phase 2 (train.ts steLatentScale 0, bestEvery 50; the default since 2026-12-06)',
+    r2: 'phase 2 leaves the latents as phase 1 left them and the encoder keeps the lowest-loss parameters of phase 2 (train.ts steLatentScale 0, bestEvery 50; 2026-12-06)',
+    r3: 'r2, and the ARM log2 b clamp passes the gradient that points back into the range (forward.ts clampLog2b; the default since 2026-12-06 late)',
   },
   bd_rate_psnr_vs_published_pchip: published,
   rate_vs_encode_time: { reference: main?.curve ?? null, default_steps: DEFAULT_STEPS, rows: effortTable, solo_encodes: soloEncodes },

@@ -15,7 +15,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from model import CTX_COLS, CTX_ROWS, HIDDEN_MAX, LOG2B_MAX, LOG2B_MIN, Q_MAX, PerImage, laplace_bits
+from model import CTX_COLS, CTX_ROWS, HIDDEN_MAX, Q_MAX, PerImage, clamp_log2b, laplace_bits
 
 
 def softround(y, T):
@@ -51,7 +51,7 @@ class PerImageBatch(nn.Module):
             h = h.clamp(0, HIDDEN_MAX)
             h = F.conv2d(h, w.reshape(-1, w.shape[2], 1, 1), b.reshape(-1), groups=K)
         h = h.reshape(1, K, 2, *q.shape[2:])
-        return h[:, :, 0].clamp(-128, 128), h[:, :, 1].clamp(LOG2B_MIN, LOG2B_MAX)
+        return h[:, :, 0].clamp(-128, 128), clamp_log2b(h[:, :, 1])
 
     def up2(self, x, out_h, out_w):
         """x [1, K*C, h, w] (member-major channels) -> [1, K*C, out_h, out_w], each member with its taps."""

@@ -24,7 +24,7 @@ from PIL import Image
 
 sys.path.insert(0, os.path.dirname(__file__))
 import exact  # noqa: E402
-from model import PerImage, default_arch  # noqa: E402
+from model import LOG2B_GRAD, PerImage, default_arch  # noqa: E402
 
 ARCHES = {
     'default': default_arch(),
@@ -148,6 +148,8 @@ def common_args(ap, steps, seed):
     ap.add_argument('--out', default='')
     ap.add_argument('--log-every', type=int, default=0)
     ap.add_argument('--seed', type=int, default=seed)
+    ap.add_argument('--log2b-grad', default='inward', choices=['inward', 'clamp'],
+                    help="the log2 b clamp's gradient: 'inward' (as the TypeScript encoder) or 'clamp' (zero outside, the rule before)")
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
 
@@ -157,6 +159,7 @@ def main():
     ap.add_argument('--images', required=True)
     common_args(ap, steps=10000, seed=0)
     a = ap.parse_args()
+    LOG2B_GRAD['rule'] = a.log2b_grad
     for path in a.images.split(','):
         x = load(path, a.crop).to(a.device)
         for lam in [float(v) for v in a.lambdas.split(',')]:

@@ -23,6 +23,33 @@ LOG2B_MIN, LOG2B_MAX = -3.0, -3.0 + 79 / 8
 Q_MAX = 127
 HIDDEN_MAX = 128.0  # 32767 / 256: the integer ARM clamps its Q8 activations there
 BICUBIC = (-0.03515625, 0.26171875, 0.87890625, -0.10546875)  # a = -0.75 at offsets 1.75, .75, .25, 1.25
+# the gradient of the log2 b clamp: 'inward' (the TypeScript encoder's, forward.ts clampLog2b) or
+# 'clamp' (zero outside the range, before 2026-12-06 late); sweep.py --log2b-grad sets it
+LOG2B_GRAD = {'rule': 'inward'}
+
+
+class _InwardClamp(torch.autograd.Function):
+    """clamp(x, lo, hi); the backward pass lets the gradient through inside the range and, outside
+    it, only where a descent step moves x back towards the range. The latents start at 0, so all
+    positions share one context and one log2 b, which the rate drives below the floor within ~30
+    steps; a plain clamp then starves the scale output for good."""
+    @staticmethod
+    def forward(ctx, x, lo, hi):
+        ctx.save_for_backward(x)
+        ctx.lo, ctx.hi = lo, hi
+        return x.clamp(lo, hi)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        keep = ((x >= ctx.lo) & (x <= ctx.hi)) | ((x < ctx.lo) & (g < 0)) | ((x > ctx.hi) & (g > 0))
+        return g * keep, None, None
+
+
+def clamp_log2b(ls):
+    if LOG2B_GRAD['rule'] == 'inward':
+        return _InwardClamp.apply(ls, LOG2B_MIN, LOG2B_MAX)
+    return ls.clamp(LOG2B_MIN, LOG2B_MAX)
 
 
 def default_arch():
@@ -125,7 +152,7 @@ class PerImage(nn.Module):
             h = h.clamp(0, HIDDEN_MAX)
             h = F.conv2d(h, lin.weight[:, :, None, None], lin.bias)
         mu, log2b = h[:, 0:1], h[:, 1:2]
-        return mu.clamp(-128, 128), log2b.clamp(LOG2B_MIN, LOG2B_MAX)
+        return mu.clamp(-128, 128), clamp_log2b(log2b)
 
     def synth_input(self, grids):
         L = len(grids)

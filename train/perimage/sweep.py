@@ -25,6 +25,7 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(__file__))
 from batch import PerImageBatch  # noqa: E402
 from encode import ARCHES, common_args, emit, load, psnr8, quantize_and_measure  # noqa: E402
+from model import LOG2B_GRAD  # noqa: E402
 
 
 def _copy_member(dst, src, k, K):
@@ -55,6 +56,7 @@ def main():
                          '(train.ts bestEvery; 0: end with the last)')
     ap.add_argument('--tag', default='')
     a = ap.parse_args()
+    LOG2B_GRAD['rule'] = a.log2b_grad
     torch.manual_seed(a.seed)
     x = load(a.image, a.crop).to(a.device)
     H, W = x.shape[2], x.shape[3]
@@ -134,7 +136,7 @@ def main():
         m = b.member(k)
         meas = quantize_and_measure(m, x, lam)
         row = dict(tag=a.tag, image=os.path.basename(a.image), lam=lam, steps=a.steps, recipe=a.recipe, T=a.T, lr=a.lr,
-                   lr_latent=lr_lat, noise_frac=a.noise_frac, ste_lr_scale=a.ste_lr_scale, ste_latent_scale=ste_lat, ste_reset=a.ste_reset, keep_best=a.keep_best, arch=a.arch, K=K, secs=round(secs, 1),
+                   lr_latent=lr_lat, noise_frac=a.noise_frac, ste_lr_scale=a.ste_lr_scale, ste_latent_scale=ste_lat, ste_reset=a.ste_reset, keep_best=a.keep_best, log2b_grad=a.log2b_grad, arch=a.arch, K=K, secs=round(secs, 1),
                    ms_per_step=round(1000 * secs / a.steps, 2), float_psnr=floats[k][0], float_bpp_latent=floats[k][1],
                    # how far the latents travelled: max |round(y)| per grid, finest first (short
                    # schedules leave them within +-2, which caps the synthesis's input precision)

@@ -28,7 +28,9 @@
  *   - context: CONTEXT (model.ts) order, reads outside the canvas are 0 (the tfjs path pads
  *     top 4, left and right 4); gaps read whatever q holds there (0 once masked);
  *   - hidden: clip(·, 0, 128) with gradient where 0 ≤ pre-activation ≤ 128 (tfjs's
- *     ClipByValue gradient, both ends inclusive); log2b: clip(·, −3, 6.875) likewise;
+ *     ClipByValue gradient, both ends inclusive); log2b: clip(·, −3, 6.875), its gradient
+ *     passed inside the range (ends inclusive) and outside where it points back in (forward.ts
+ *     clampLog2b);
  *   - rate: rate.ts's `parts` (shared WGSL), ln P floored at ln 1e-9 with zero gradient there;
  *   - the mask is not an input: it is the layout's grid rectangles (canvasMask), baked into
  *     the code. The q gradient is the exact one of this function of q, gap cells included
@@ -278,7 +280,9 @@ export class ArmRate {
           let gq = dA * rp.s * live * ${-1 / Math.LN2};
           let dB = select(-(rp.a - 0.5) + rp.eb / (1.0 - rp.eb), ((0.5 - rp.a) * rp.e1 + (rp.a + 0.5) * rp.e2) * 0.5 / max(rp.p, 1e-9), rp.inner);
           let gls = dB * rp.beta * live;
-          var dOut = array<f32, 2>(-gq, select(0.0, gls, lr >= ${f(LOG2B_MIN)} && lr <= ${f(LOG2B_MAX)}));
+          // forward.ts clampLog2b: outside the range only the gradient that points back in
+          let lsIn = (lr >= ${f(LOG2B_MIN)} && lr <= ${f(LOG2B_MAX)}) || (lr < ${f(LOG2B_MIN)} && gls < 0.0) || (lr > ${f(LOG2B_MAX)} && gls > 0.0);
+          var dOut = array<f32, 2>(-gq, select(0.0, gls, lsIn));
           ${back.join('\n          ')}
           // d bits / d neighbour j: through the first layer's weights
           if (valid && pc < uniforms.size) {

@@ -1,0 +1,64 @@
+/**
+ * The ARM's log2 b output is clamped to the format's range [LOG2B_MIN, LOG2B_MAX]; the clamp's
+ * gradient (forward.ts clampLog2b, and the same rule in arm-gpu.ts) passes outside the range
+ * only where a descent step moves log2 b back in. With a plain clamp's gradient (zero outside)
+ * the scale output dies within the first ~30 steps of an encode: the latents start at 0, every
+ * position has the same context and the rate drives log2 b below the floor everywhere at once.
+ * Checked on the tfjs-op path (WASM); test/perimage-arm-webgpu.test.ts holds the fused
+ * program to that path on both sides of the clamp.
+ */
+import { describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from '../src/backend/index.js';
+import { defaultArch } from '../src/profiles/perimage/types.js';
+import { canvasMask, makeLayout } from '../src/profiles/perimage/encoder/model.js';
+import { LOG2B_MAX, LOG2B_MIN, PerImageNet } from '../src/profiles/perimage/encoder/forward.js';
+import { ensureGradients } from '../src/profiles/perimage/encoder/grads.js';
+import { latentBits } from '../src/profiles/perimage/encoder/train.js';
+
+const arch = defaultArch();
+const lay = makeLayout(arch, 24, 16);
+const mask = canvasMask(lay);
+/** index in theta of the ARM output layer's log2 b bias (output W and b are the ARM's last tensors) */
+const lsBias = lay.offsets[2 * arch.D + 1] + 1;
+
+/** d bits / d (log2 b bias) with the ARM output weights 0: every position gets log2 b = `ls` */
+async function lsBiasGrad(ls: number, q: (i: number) => number): Promise<number> {
+  await initBackend('wasm');
+  ensureGradients();
+  const th = new Float32Array(lay.nTheta);
+  th[lsBias] = ls;
+  const canvas = Float32Array.from(mask, (m, i) => m * q(i));
+  const net = new PerImageNet(lay);
+  const maskT = tf.tensor4d(mask, [1, lay.Hc, lay.Wc, 1]);
+  try {
+    const g = tf.tidy(() => tf.grad((t: tf.Tensor) => latentBits(net, t as tf.Tensor1D, tf.tensor4d(canvas, [1, lay.Hc, lay.Wc, 1]), maskT))(tf.tensor1d(th)));
+    const v = (await g.data())[lsBias];
+    g.dispose();
+    return v;
+  } finally {
+    net.dispose();
+    maskT.dispose();
+  }
+}
+
+describe('the log2 b clamp of the ARM passes the gradient that points back into the range', () => {
+  it('below the floor: nonzero latents pull log2 b up (a wider Laplace), and that gradient passes', async () => {
+    // every 5th latent is 3: a wider scale would code them in fewer bits
+    const g = await lsBiasGrad(LOG2B_MIN - 3, (i) => (i % 5 === 0 ? 3 : 0));
+    expect(g).toBeLessThan(-1);
+  });
+
+  it('below the floor: all-zero latents push log2 b further down, and that gradient stops', async () => {
+    expect(await lsBiasGrad(LOG2B_MIN - 3, () => 0)).toBe(0);
+  });
+
+  it('above the ceiling: all-zero latents pull log2 b down, and that gradient passes', async () => {
+    expect(await lsBiasGrad(LOG2B_MAX + 2, () => 0)).toBeGreaterThan(0);
+  });
+
+  it('inside the range the gradient is the plain one', async () => {
+    const inside = await lsBiasGrad(0, (i) => (i % 5 === 0 ? 3 : 0));
+    expect(inside).not.toBe(0);
+  });
+}, 60_000);

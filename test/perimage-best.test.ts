@@ -51,10 +51,15 @@ describe('train() ends with phase 2\'s best', () => {
     rgba = await sampleCrop(W, H, 100, 60);
   });
 
-  it('schedule: offers at the switch and every bestEvery steps of phase 2 only', () => {
+  it('schedule: offers at the switch and every bestEvery steps of phase 2 only, on the progress grid', () => {
     const st = { ...DEFAULT_TRAIN, noiseFrac: 0.5, bestEvery: 4 };
     const offers = Array.from({ length: 20 }, (_, t) => scheduleAt(t, 20, st, 1).offer);
-    expect(offers.flatMap((o, t) => (o ? [t] : []))).toEqual([10, 14, 18]);
+    expect(offers.flatMap((o, t) => (o ? [t] : []))).toEqual([10, 11, 15, 19]);
+    // with bestEvery = progressEvery, every offer after the switch falls on a progress readback (t + 1) % progressEvery = 0
+    const d = { ...DEFAULT_TRAIN, noiseFrac: 0.75 };
+    const late = Array.from({ length: 8000 }, (_, t) => t).filter((t) => t > 6000 && scheduleAt(t, 8000, d, 1).offer);
+    expect(late.length).toBe(40);
+    expect(late.every((t) => (t + 1) % d.progressEvery === 0)).toBe(true);
     expect(Array.from({ length: 20 }, (_, t) => scheduleAt(t, 20, { ...st, bestEvery: 0 }, 1).offer).some(Boolean)).toBe(false);
   });
 
@@ -75,7 +80,7 @@ describe('train() ends with phase 2\'s best', () => {
     // phase 2's losses (the parameters each step started from, rounded latents)
     const ph2 = kept.history.filter((h) => h.phase === 'ste');
     const atSwitch = ph2[0].loss;
-    const offered = ph2.filter((_, i) => i % 5 === 0).map((h) => h.loss);
+    const offered = ph2.filter((h, i) => i === 0 || h.step % 5 === 0).map((h) => h.loss);
     expect(lossLast).toBeGreaterThan(atSwitch); // the setting is destructive indeed
     expect(lossKept).toBeLessThan(lossLast);
     expect(lossKept).toBeLessThanOrEqual(atSwitch * (1 + 1e-5));

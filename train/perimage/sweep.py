@@ -93,7 +93,7 @@ def main():
         xh, bits = b(mode, T)
         mse = ((xh - x) ** 2).mean(dim=(1, 2, 3))
         loss = (mse + lam_t * bits / (H * W)).sum()
-        if a.keep_best and mode == 'ste' and (t - n1) % a.keep_best == 0:
+        if a.keep_best and mode == 'ste' and (t == n1 or (t + 1) % a.keep_best == 0):  # as train.ts scheduleAt
             # the loss of the parameters before this step's update, with rounded latents
             lv = (mse + lam_t * bits / (H * W)).detach()
             if best_loss is None:

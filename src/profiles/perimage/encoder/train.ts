@@ -56,7 +56,8 @@ export interface TrainSettings {
   /** softnoise's temperature at the start and at the end of phase 1 (linear between) */
   softT: readonly [number, number];
   /** phase 2: offer the parameters to BestOfPhase2 (best.ts) at the switch, every bestEvery
-   * steps and after the last step, and end with the best; 0: end with the last */
+   * steps (on the progressEvery grid when the two are equal) and after the last step, and end
+   * with the best; 0: end with the last */
   bestEvery: number;
   progressEvery: number;
   onProgress?: (done: number, total: number, info: TrainProgress) => void;
@@ -142,8 +143,9 @@ export function checkAbort(signal?: AbortSignal): void {
 /**
  * Step t's phase, learning-rate factor (a cosine within each phase, phase 2 scaled by
  * steLrScale), the relaxation of the latents (noise draw `key`) and whether the parameters
- * the step starts from are offered as phase 2's best (`offer`: the switch and every
- * bestEvery-th step of phase 2).
+ * the step starts from are offered as phase 2's best (`offer`: the switch, and the steps t of
+ * phase 2 with (t + 1) % bestEvery = 0 — the grid of the progress readbacks when bestEvery =
+ * progressEvery, so an offer costs no GPU sync of its own).
  */
 export function scheduleAt(
   t: number, steps: number, st: Pick<TrainSettings, 'noiseFrac' | 'steLrScale' | 'steLatentScale' | 'relax' | 'softT' | 'bestEvery'>, key: number,
@@ -154,7 +156,7 @@ export function scheduleAt(
   // the PyTorch reference: the first steps after a reset move every latent by a full step)
   if (t >= n1) {
     const c = 0.5 * (1 + Math.cos((Math.PI * (t - n1)) / Math.max(1, n2)));
-    return { phase: 'ste', sched: st.steLrScale * c, schedLatent: st.steLatentScale * c, relax: { kind: 'ste' }, offer: st.bestEvery > 0 && (t - n1) % st.bestEvery === 0 };
+    return { phase: 'ste', sched: st.steLrScale * c, schedLatent: st.steLatentScale * c, relax: { kind: 'ste' }, offer: st.bestEvery > 0 && (t === n1 || (t + 1) % st.bestEvery === 0) };
   }
   const sched = 0.5 * (1 + Math.cos((Math.PI * t) / n1));
   const T = st.softT[0] + ((st.softT[1] - st.softT[0]) * t) / n1;

@@ -40,6 +40,9 @@ export const LOG2B_MAX = 6.875;
 /** hidden activations of the integer ARM saturate at 32767 / 256 */
 export const ARM_HIDDEN_MAX = 128;
 
+/** the clamp gradient's rule, recorded in the bench rows (recipe r3 of bench/perimage-rd-report.ts) */
+export const LOG2B_GRAD = 'inward';
+
 /**
  * The clamp of log2 b to [LOG2B_MIN, LOG2B_MAX] (the format's table range) with a gradient
  * that does not die outside the range: inside it passes dy; outside, only where a descent step
@@ -52,9 +55,6 @@ export const ARM_HIDDEN_MAX = 128;
  * -0.9%, photo 145014 seeds 1-2: -9.5 / -8.2%; this encoder (tfjs WASM), 100075 seeds 1-2: -2.3 /
  * -5.7% (seed 1's file 0.737 -> 0.703 bpp at 32.35 dB). Recipe r3 (bench/perimage-rd-report.ts).
  */
-/** the clamp gradient's rule, recorded in the bench rows (recipe r3 of bench/perimage-rd-report.ts) */
-export const LOG2B_GRAD = 'inward';
-
 const clampLog2b = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
   save([x]);
   return {

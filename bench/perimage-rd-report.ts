@@ -85,8 +85,9 @@ for (const r of rows) {
   const psnr = psnrRgb(rgba, ref.data, ref.width, ref.height);
   const ms = msssimRgb(rgba, ref.data, ref.width, ref.height);
   const bpp = (bytes.length * 8) / (ref.width * ref.height);
+  const recipe = recipeOf(r);
   out.push({
-    name: r.name, image: r.image, lambda: r.lambda, quality_header: +f.header.quality.toFixed(4), steps: r.steps, recipe: recipeOf(r), curve: curveName(r.steps, recipeOf(r)),
+    name: r.name, image: r.image, lambda: r.lambda, quality_header: +f.header.quality.toFixed(4), steps: r.steps, recipe, curve: curveName(r.steps, recipe),
     bytes: bytes.length, bpp: +bpp.toFixed(6), psnr: +psnr.toFixed(4), ms_ssim: +ms.toFixed(6),
     psnr_encoder_float_model: r.psnrQuantized, grids_round_trip_on_device: r.gridsRoundTrip,
     encode_seconds: r.encodeSeconds, train_seconds: r.trainSeconds, quantize_seconds: r.quantizeSeconds, ms_per_step: r.msPerStep,

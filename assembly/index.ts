@@ -22,7 +22,7 @@ export function coreVersion(): i32 {
 
 // Profile 2, "perimage" (src/profiles/perimage/SPEC.md)
 export {
-  piInit, piTablesMeta, piTableCdfs, piTablePtrs, piTableCdfCount,
+  piInit, piSelectScales, piTablesMeta, piTableCdfs, piTablePtrs, piTableCdfCount,
   piDecodeParams, piEncodeParams, piSetModel, piHeaderLen, piParamCount, piTensorCount, piK, piOut, piOutLength,
   piArmEval, piAllocGrids, piLatentCount, piLoadGrids, piStoreGrids, piEncodeLatents, piDecodeLatents, piSynthesize, piSetBandRows, piSetUpsampleOnly,
 } from './perimage/index';

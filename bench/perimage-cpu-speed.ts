@@ -189,7 +189,7 @@ async function main(): Promise<void> {
     }
     // upsampling alone, on the decoded grids (the core's bench hook)
     const f = parsePerImageContainer(img.file);
-    const params = core.decodeParams(f.params);
+    const params = core.decodeFileParams(f);
     const grids = core.decodeLatents(params, f.latents, width, height);
     const up = timed();
     core.setUpsampleOnly(true);

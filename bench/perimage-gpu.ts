@@ -120,7 +120,7 @@ function codeFile(core: PerImageCore, img: Rgba, quality: number, r: PerImageEnc
   const t1 = performance.now();
   const params = core.encodeParams(r.params);
   const latents = core.encodeLatents(r.params, r.grids, img.width, img.height);
-  const file = writePerImageContainer({ width: img.width, height: img.height, quality: Math.round(o.quality * 256) / 256, params, latents, alpha: null });
+  const file = writePerImageContainer({ width: img.width, height: img.height, quality: Math.round(o.quality * 256) / 256, params, latents, alpha: null, fineScales: r.params.fineScales });
   const t2 = performance.now();
   return { r, file, params, latents, encodeSeconds: (t2 - t0) / 1000, codeSeconds: (t2 - t1) / 1000 };
 }
@@ -247,7 +247,7 @@ function writeJob(
     const { lambda, quality, steps } = set;
     // the file decodes back to the grids the encoder chose (the integer context path agrees)
     const f = parsePerImageContainer(e.file);
-    const back = core.decodeLatents(core.decodeParams(f.params), f.latents, img.width, img.height);
+    const back = core.decodeLatents(core.decodeFileParams(f), f.latents, img.width, img.height);
     const gsha = gridsSha256(e.r.grids);
     const npix = img.width * img.height;
     const row = {
@@ -256,7 +256,7 @@ function writeJob(
       paramsBytes: e.params.length, latentBytes: e.latents.length,
       encodeSeconds: +e.encodeSeconds.toFixed(2), trainSeconds: +e.r.stats.trainSeconds.toFixed(2), quantizeSeconds: +e.r.stats.quantizeSeconds.toFixed(2),
       msPerStep: +e.r.stats.msPerStep.toFixed(3), psnrFloat: +e.r.stats.psnrFloat.toFixed(3), psnrQuantized: +e.r.stats.psnrQuantized.toFixed(3),
-      relax: DEFAULT_TRAIN.relax, softT: DEFAULT_TRAIN.softT, bestEvery: DEFAULT_TRAIN.bestEvery, steLatentScale: DEFAULT_TRAIN.steLatentScale, log2bGrad: LOG2B_GRAD, bppEstimate: +e.r.stats.bppEstimate.toFixed(5), gridsSha256: gsha, gridsRoundTrip: gridsSha256(back) === gsha,
+      relax: DEFAULT_TRAIN.relax, softT: DEFAULT_TRAIN.softT, bestEvery: DEFAULT_TRAIN.bestEvery, steLatentScale: DEFAULT_TRAIN.steLatentScale, log2bGrad: LOG2B_GRAD, fineScales: e.r.params.fineScales === true, phase1Log2bMin: DEFAULT_TRAIN.phase1Log2bMin, bppEstimate: +e.r.stats.bppEstimate.toFixed(5), gridsSha256: gsha, gridsRoundTrip: gridsSha256(back) === gsha,
       backend: e.r.stats.backend, adapter, gpu: process.env.NIMG_GPU_NAME ?? null, worker, concurrency, members, started, finished: new Date().toISOString(),
     };
     writeFileSync(path.join(dir, `${job.name}.nimg`), e.file);
@@ -283,8 +283,8 @@ async function fixtures(): Promise<void> {
     const name = `gpu-${path.basename(file).replace(/\.[a-z]+$/i, '')}-${img.width}x${img.height}.nimg`;
     writeFileSync(path.join(dir, name), e.file);
     const f = parsePerImageContainer(e.file);
-    const back = core.decodeLatents(core.decodeParams(f.params), f.latents, img.width, img.height);
-    const { rgba } = core.decodePayload(f.params, f.latents, img.width, img.height);
+    const back = core.decodeLatents(core.decodeFileParams(f), f.latents, img.width, img.height);
+    const { rgba } = core.decodePayload(f.params, f.latents, img.width, img.height, { fineScales: f.header.fineScales });
     out.push({
       file: name, source: path.basename(file), crop, width: img.width, height: img.height, quality, steps, lambda: e.r.stats.lambda,
       fileSha256: sha256(e.file), gridsSha256: gridsSha256(e.r.grids), decodedGridsSha256: gridsSha256(back),

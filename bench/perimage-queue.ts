@@ -8,6 +8,8 @@
  *      at 4x --steps, then at --steps, then at 2x (the rate at 100 / 25 / 50 % of the default
  *      steps when --steps is a quarter of them);
  *   2. the other Kodak images at --steps;
+ *   (--order headline: all 24 images at --steps first, effort images leading, then the effort
+ *   images at a quarter and half of --steps: for sessions that measure the default effort);
  *   3. calibration encodes of the training photos in .gpu/calib/ (BSDS500 train, whole
  *      481x321 photos) at CALIB_LAMBDAS, for the quality -> lambda table (never Kodak).
  * Names end in -sSTEPS-RECIPE (RECIPE: the encoder recipe, see bench/perimage-rd-report.ts
@@ -17,7 +19,7 @@
  * last one stopped. The Kodak PNGs the queue names are copied into .gpu/kodak/ (only those: the
  * device call carries at most 64 MiB with the repository).
  *   npx tsx bench/perimage-queue.ts [--done bench/results/perimage-rows] [--steps 2000] [--out .gpu/queue.jsonl]
- *       [--kodak ../shared/data/kodak] [--limit N (the first N jobs)]
+ *       [--kodak ../shared/data/kodak] [--limit N (the first N jobs)] [--order effort|headline]
  */
 import { copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -28,7 +30,7 @@ export const KODAK_LAMBDAS = [1.5e-3, 5e-4, 4e-3, 1.5e-4, 1.2e-2, 3.5e-2];
 /** diverse content for the rate vs encode-time table: texture, a face, edges, saturated colour */
 export const EFFORT_IMAGES = ['kodim01.png', 'kodim04.png', 'kodim08.png', 'kodim23.png'];
 /** the encoder recipe of the rows this queue makes (bench/perimage-rd-report.ts recipeOf: the encoder's defaults) */
-export const RECIPE = 'r3';
+export const RECIPE = 'r4';
 const steps = +opt('steps', '2000');
 const doneDir = opt('done', 'bench/results/perimage-rows');
 const done = new Set(existsSync(doneDir) ? readdirSync(doneDir).filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -5)) : []);
@@ -42,8 +44,15 @@ type Job = { name: string; image: string; lambda: number; steps: number };
 const calibJob = (f: string, l: number, st: number): Job => ({ name: `calib-${path.parse(f).name}-l${lam(l)}-s${st}-${RECIPE}`, image: `.gpu/calib/${f}`, lambda: l, steps: st });
 const kodakJob = (f: string, l: number, st: number): Job => ({ name: `${path.parse(f).name}-l${lam(l)}-s${st}-${RECIPE}`, image: `.gpu/kodak/${f}`, lambda: l, steps: st });
 const all: Job[] = [];
-for (const st of [4 * steps, steps, 2 * steps]) for (const f of EFFORT_IMAGES) all.push(...KODAK_LAMBDAS.map((l) => kodakJob(f, l, st)));
-for (const f of kodak.filter((k) => !EFFORT_IMAGES.includes(k))) all.push(...KODAK_LAMBDAS.map((l) => kodakJob(f, l, steps)));
+const others = kodak.filter((k) => !EFFORT_IMAGES.includes(k));
+const push = (imgs: string[], st: number) => { for (const f of imgs) all.push(...KODAK_LAMBDAS.map((l) => kodakJob(f, l, st))); };
+if (opt('order', 'effort') === 'headline') {
+  // the 24-image curve at --steps first (effort images leading), then the shorter efforts of the table
+  push(EFFORT_IMAGES, steps); push(others, steps); push(EFFORT_IMAGES, steps / 4); push(EFFORT_IMAGES, steps / 2);
+} else {
+  for (const st of [4 * steps, steps, 2 * steps]) push(EFFORT_IMAGES, st);
+  push(others, steps);
+}
 for (const f of calibImgs) all.push(...CALIB_LAMBDAS.map((l) => calibJob(f, l, steps)));
 const limit = +opt('limit', '0');
 const todo = all.filter((j) => !done.has(j.name)).slice(0, limit > 0 ? limit : undefined);

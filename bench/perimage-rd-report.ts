@@ -38,7 +38,7 @@ interface Row {
   bytes: number; bpp: number; encodeSeconds: number; trainSeconds: number; quantizeSeconds: number; msPerStep: number;
   psnrQuantized: number; gridsRoundTrip: boolean; backend: string; gpu: string | null; concurrency: number; members?: number; finished: string;
   /** training settings the row was made with (absent in rows made before they were recorded) */
-  bestEvery?: number; steLatentScale?: number; log2bGrad?: string;
+  bestEvery?: number; steLatentScale?: number; log2bGrad?: string; fineScales?: boolean;
 }
 type Curve = { quality_setting: number; bpp: number; psnr: number; ms_ssim: number }[];
 const perImage = JSON.parse(readFileSync('bench/results/kodak-rd-per-image.json', 'utf8')) as Record<string, { images: Record<string, Curve> }>;
@@ -61,11 +61,14 @@ function at(curve: Curve | undefined, bpp: number, key: 'psnr' | 'ms_ssim'): num
  * parameters (every row made before the fix of 2026-12-06, which recorded no bestEvery); r2 =
  * the latents stay fixed in phase 2 and the best parameters of phase 2 are kept (train.ts);
  * r3 = r2 with the ARM's log2 b clamp passing the gradient that points back into the range
- * (forward.ts clampLog2b; rows record log2bGrad 'inward').
+ * (forward.ts clampLog2b; rows record log2bGrad 'inward'); r4 = r3 in files with the full
+ * scale set (container flag FINE_SCALES; rows record fineScales true), trained with the base
+ * floor in phase 1 and the file's in phase 2 (rows record phase1Log2bMin -3).
  */
-function recipeOf(r: Row): 'r1' | 'r2' | 'r3' {
+function recipeOf(r: Row): 'r1' | 'r2' | 'r3' | 'r4' {
   if (!((r.bestEvery ?? 0) > 0 && (r.steLatentScale ?? 1) === 0)) return 'r1';
-  return r.log2bGrad === 'inward' ? 'r3' : 'r2';
+  if (r.log2bGrad !== 'inward') return 'r2';
+  return r.fineScales === true ? 'r4' : 'r3';
 }
 /** a curve: one number of steps with one recipe */
 const curveName = (steps: number, recipe: string) => `${steps} steps ${recipe}`;
@@ -78,7 +81,7 @@ for (const r of rows) {
   if (bytes.length !== r.bytes) throw new Error(`${r.name}: ${bytes.length} bytes, the row says ${r.bytes}`);
   const f = parsePerImageContainer(bytes);
   const t0 = performance.now();
-  const { rgba } = core.decodePayload(f.params, f.latents, f.header.width, f.header.height);
+  const { rgba } = core.decodePayload(f.params, f.latents, f.header.width, f.header.height, { fineScales: f.header.fineScales });
   const decodeMs = performance.now() - t0;
   const ref = decodePng(new Uint8Array(readFileSync(path.join(kodakDir, r.image))));
   if (ref.width !== f.header.width || ref.height !== f.header.height) throw new Error(`${r.name}: size differs from ${r.image}`);
@@ -196,7 +199,8 @@ const report = {
   recipes: {
     r1: 'phase 2 (straight-through) moves the latents; the encoder returns the last parameters (every row encoded before the fix of 2026-12-06)',
     r2: 'phase 2 leaves the latents as phase 1 left them and the encoder keeps the lowest-loss parameters of phase 2 (train.ts steLatentScale 0, bestEvery 50; 2026-12-06)',
-    r3: 'r2, and the ARM log2 b clamp passes the gradient that points back into the range (forward.ts clampLog2b; the default since 2026-12-06 late)',
+    r3: 'r2, and the ARM log2 b clamp passes the gradient that points back into the range (forward.ts clampLog2b; 2026-12-06 late)',
+    r4: 'r3 in files with the full scale set: container flag FINE_SCALES, latent tables down to log2 b = -8 instead of -3; phase 1 trains with the floor at -3, phase 2 at -8 (train.ts phase1Log2bMin; the default since 2026-12-07)',
   },
   bd_rate_psnr_vs_published_pchip: published,
   rate_vs_encode_time: { reference: main?.curve ?? null, default_steps: DEFAULT_STEPS, rows: effortTable, solo_encodes: soloEncodes },

@@ -309,6 +309,11 @@ export interface PerImageProbeInfo extends ProbeInfoBase {
   profile: 'perimage';
   /** bytes of the file and of each part */
   bytes: { total: number; header: number; params: number; latents: number; alpha: number };
+  /**
+   * the latent stream's scale set (header flag FINE_SCALES): 'fine' reaches log2 b = −5
+   * (what the encoder writes by default), 'base' stops at −3 (FORMAT.md §9.2 "Table choice")
+   */
+  scales: 'base' | 'fine';
   /** the decoder in the file (read from its architecture bytes; the header-only probe has none) */
   arch?: PerImageArchInfo;
 }

@@ -93,7 +93,8 @@ describe('perimage through encode / decode / probe', () => {
 
   it('probe reports the profile and the decoder the file carries', () => {
     const info = probe(bytes);
-    expect(info).toMatchObject({ format: 'nimg', version: 2, profile: 'perimage', width: W, height: H, quality: 4, hasAlpha: false });
+    expect(info).toMatchObject({ format: 'nimg', version: 2, profile: 'perimage', width: W, height: H, quality: 4, hasAlpha: false, scales: 'fine' });
+    expect(bytes[9] & 2).toBe(2); // required flag FINE_SCALES (FORMAT.md §9.1)
     if (info.profile !== 'perimage') throw new Error('profile');
     expect(info.bytes.total).toBe(bytes.length);
     expect(info.bytes.header + info.bytes.params + info.bytes.latents + info.bytes.alpha).toBe(bytes.length);

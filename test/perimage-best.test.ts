@@ -53,14 +53,14 @@ describe('train() ends with phase 2\'s best', () => {
 
   it('schedule: offers at the switch and every bestEvery steps of phase 2 only, on the progress grid', () => {
     const st = { ...DEFAULT_TRAIN, noiseFrac: 0.5, bestEvery: 4 };
-    const offers = Array.from({ length: 20 }, (_, t) => scheduleAt(t, 20, st, 1).offer);
+    const offers = Array.from({ length: 20 }, (_, t) => scheduleAt(t, 20, st, 1, -3).offer);
     expect(offers.flatMap((o, t) => (o ? [t] : []))).toEqual([10, 11, 15, 19]);
     // with bestEvery = progressEvery, every offer after the switch falls on a progress readback (t + 1) % progressEvery = 0
     const d = { ...DEFAULT_TRAIN, noiseFrac: 0.75 };
-    const late = Array.from({ length: 8000 }, (_, t) => t).filter((t) => t > 6000 && scheduleAt(t, 8000, d, 1).offer);
+    const late = Array.from({ length: 8000 }, (_, t) => t).filter((t) => t > 6000 && scheduleAt(t, 8000, d, 1, -3).offer);
     expect(late.length).toBe(40);
     expect(late.every((t) => (t + 1) % d.progressEvery === 0)).toBe(true);
-    expect(Array.from({ length: 20 }, (_, t) => scheduleAt(t, 20, { ...st, bestEvery: 0 }, 1).offer).some(Boolean)).toBe(false);
+    expect(Array.from({ length: 20 }, (_, t) => scheduleAt(t, 20, { ...st, bestEvery: 0 }, 1, -3).offer).some(Boolean)).toBe(false);
   });
 
   it('a destructive phase 2: the best offer is returned, not the last parameters', async () => {

@@ -34,7 +34,12 @@ describe('container v2', () => {
     expect(f.params).toEqual(params);
     expect(f.latents).toEqual(latents);
     expect(f.alpha).toBeNull();
+    expect(f.header.fineScales).toBe(false);
+    expect(file[9]).toBe(0);
     expect(file.length).toBe(PERIMAGE_HEADER_SIZE + 70);
+    const fine = writePerImageContainer({ width: 300, height: 200, quality: 3.5, params, latents, alpha: Uint8Array.of(4), fineScales: true });
+    expect(fine[9]).toBe(3);
+    expect(parsePerImageContainer(fine).header).toMatchObject({ fineScales: true, hasAlpha: true });
     const a = writePerImageContainer({ width: 1, height: 1, quality: 1, params, latents, alpha: Uint8Array.of(1, 2, 3) });
     expect(parsePerImageContainer(a).alpha).toEqual(Uint8Array.of(1, 2, 3));
   });
@@ -63,7 +68,9 @@ describe('container v2', () => {
       f(new DataView(b.buffer), b);
       return reCrc(b);
     };
-    expect(codeOf(() => parsePerImageContainer(edit((_, b) => (b[9] = 2))))).toBe('UNSUPPORTED_VERSION');
+    // bit 1 is FINE_SCALES; bits 2-7 are reserved: a reader must refuse what it cannot decode
+    for (let bit = 2; bit < 8; bit++) expect(codeOf(() => parsePerImageContainer(edit((_, b) => (b[9] = 1 << bit))))).toBe('UNSUPPORTED_VERSION');
+    expect(parsePerImageContainer(edit((_, b) => (b[9] = 2)))).toMatchObject({ header: { fineScales: true, hasAlpha: false } });
     expect(codeOf(() => parsePerImageContainer(edit((_, b) => (b[10] = 0xff))))).toBe('OK');
     expect(codeOf(() => parsePerImageContainer(edit((dv) => dv.setUint32(12, 0, true))))).toBe('CORRUPT_STREAM');
     expect(codeOf(() => parsePerImageContainer(edit((dv) => dv.setUint16(20, 255, true))))).toBe('CORRUPT_STREAM');

@@ -6,13 +6,18 @@
 import { createHash } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createPerImageCore, macsOf, type PerImageCore } from '../src/profiles/perimage/core.js';
-import { armFromParams, armRef, chooseTable, latentSymbolsRef, laplaceTables, synthesisRef, upsampleRef } from '../src/profiles/perimage/reference.js';
+import { armFromParams, armRef, baseSetCdfs, chooseTable, latentSymbolsRef, laplaceTables, NS, S_BASE, synthesisRef, tableIndex, upsampleRef } from '../src/profiles/perimage/reference.js';
 import { defaultArch, gridSize, type PerImageArch } from '../src/profiles/perimage/types.js';
 import { makeRng, randomArch, randomGrids, randomParams } from './fixtures/perimage-random.js';
 import { ransDecodeRef } from './fixtures/perimage-rans.js';
 
-/** SHA-256 of the 640 cdfs (i32 LE, t = f·80 + s, n + 1 entries each, concatenated); SPEC.md §1 */
+/**
+ * SHA-256 of the base set's 640 cdfs (i32 LE, f-major, s = 16 … 95, n + 1 entries each,
+ * concatenated): the value the format recorded before the full set existed; SPEC.md §1
+ */
 export const TABLES_SHA256 = 'cd8d81c7969f6486437b60b5a4cc5d819a08f6f61ca08d5ffd31e770a61f635a';
+/** SHA-256 of all 768 cdfs (t = f·96 + s, s = 0 … 95), the FINE_SCALES set; SPEC.md §1 */
+export const FULL_TABLES_SHA256 = '6be554f4872c49e8c88d8e8001f20a27126403bb6c658384b71d47f797162cb9';
 
 let core: PerImageCore;
 beforeAll(async () => {
@@ -28,20 +33,42 @@ describe('Laplace tables', () => {
     let diff = 0;
     for (let i = 0; i < ref.cdf.length; i++) if (got.cdf[i] !== ref.cdf[i]) diff++;
     expect(diff).toBe(0);
-    const sha = createHash('sha256').update(new Uint8Array(ref.cdf.buffer)).digest('hex');
-    expect(sha).toBe(TABLES_SHA256);
+    const sha = (a: Int32Array) => createHash('sha256').update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength)).digest('hex');
+    // files without FINE_SCALES decode with the very tables of the first version of the format
+    expect(sha(baseSetCdfs(ref))).toBe(TABLES_SHA256);
+    expect(sha(ref.cdf)).toBe(FULL_TABLES_SHA256);
   });
 
-  it('every table is valid without the clamps (p_esc > 0, remainder >= 0, f_i >= 1)', () => {
+  it('every table is valid (f_i >= 1, cdf 0 … 65536); the base set without the clamps (p_esc > 0, remainder >= 0)', () => {
     const ref = laplaceTables();
     const faults: string[] = [];
-    for (let t = 0; t < 640; t++) {
-      const a = ref.ptr[t];
-      const b = ref.ptr[t + 1];
-      if (!(ref.pEsc[t] > 0) || ref.remainder[t] < 0 || ref.cdf[a] !== 0 || ref.cdf[b - 1] !== 65536) faults.push(`table ${t}`);
-      for (let i = a + 1; i < b; i++) if (ref.cdf[i] <= ref.cdf[i - 1]) faults.push(`table ${t} symbol ${i - a - 1}`);
+    let clamped = 0;
+    for (let f = 0; f < 8; f++) {
+      for (let s = 0; s < NS; s++) {
+        const t = tableIndex(f, s);
+        const a = ref.ptr[t];
+        const b = ref.ptr[t + 1];
+        if (ref.cdf[a] !== 0 || ref.cdf[b - 1] !== 65536 || ref.remainder[t] < 0) faults.push(`table ${t}`);
+        if (s >= S_BASE && !(ref.pEsc[t] > 0)) faults.push(`base table ${t}: p_esc ${ref.pEsc[t]}`);
+        if (!(ref.pEsc[t] > 0)) clamped++;
+        for (let i = a + 1; i < b; i++) if (ref.cdf[i] <= ref.cdf[i - 1]) faults.push(`table ${t} symbol ${i - a - 1}`);
+      }
     }
     expect(faults).toEqual([]);
+    // the clamp of p_esc at 0 is live in the fine tables (b < 1/8: sum(p) can round to >= 1)
+    expect(clamped).toBeGreaterThan(0);
+  });
+
+  it('the narrowest fine table codes a sure zero in ~0.00015 bits, the base set in 0.0266', () => {
+    const ref = laplaceTables();
+    const zeroBits = (s: number) => {
+      const t = tableIndex(0, s);
+      const a = ref.ptr[t];
+      const R = -ref.offset[t];
+      return -Math.log2((ref.cdf[a + R + 1] - ref.cdf[a + R]) / 65536);
+    };
+    expect(zeroBits(S_BASE)).toBeCloseTo(0.0266, 3);
+    expect(zeroBits(0)).toBeLessThan(0.0002);
   });
 });
 
@@ -70,10 +97,17 @@ describe('ARM', () => {
     }
   });
 
-  it('table choice follows SPEC §1 (rounding to eighths, floor on negatives, s clamp)', () => {
-    expect(chooseTable(0, 0)).toEqual({ c: 0, f: 0, s: 24, t: 24 });
-    expect(chooseTable(-17, -32768)).toMatchObject({ c: -1, f: 7, s: 0 });
-    expect(chooseTable(255 - 16, 32767)).toMatchObject({ c: 0, f: 7, s: 79 });
+  it('table choice follows SPEC §1 (rounding to eighths, floor on negatives, s clamp per scale set)', () => {
+    expect(chooseTable(0, 0)).toEqual({ c: 0, f: 0, s: 40, t: 40 });
+    expect(chooseTable(0, 0, true)).toEqual({ c: 0, f: 0, s: 40, t: 40 });
+    expect(chooseTable(-17, -32768)).toMatchObject({ c: -1, f: 7, s: 16, t: 7 * 96 + 16 });
+    expect(chooseTable(-17, -32768, true)).toMatchObject({ c: -1, f: 7, s: 0, t: 7 * 96 });
+    // log2 b = -3 (ls = -768) is s = 16 in both sets; one eighth below it only the fine set goes
+    expect(chooseTable(0, -768).s).toBe(16);
+    expect(chooseTable(0, -800).s).toBe(16);
+    expect(chooseTable(0, -800, true).s).toBe(15);
+    expect(chooseTable(0, -1280, true).s).toBe(0);
+    expect(chooseTable(255 - 16, 32767)).toMatchObject({ c: 0, f: 7, s: 95 });
     expect(chooseTable(256 - 16, 0)).toMatchObject({ c: 1, f: 0 });
   });
 });
@@ -106,7 +140,7 @@ describe('params section', () => {
     const len = new DataView(bytes.buffer, bytes.byteOffset).getUint32(hl, true);
     expect(hl + 4 + len).toBe(bytes.length);
     const owner: number[] = [];
-    params.tensors.forEach((t) => t.k.forEach(() => owner.push(t.s)));
+    params.tensors.forEach((t) => t.k.forEach(() => owner.push(tableIndex(0, S_BASE + t.s))));
     const vals = ransDecodeRef(bytes.subarray(hl + 4), owner.length, laplaceTables(), (i) => owner[i]);
     expect(vals).toEqual(params.tensors.flatMap((t) => Array.from(t.k)));
   });
@@ -117,7 +151,8 @@ describe('latents', () => {
     const rng = makeRng(21);
     for (let i = 0; i < 12; i++) {
       const arch = i < 2 ? defaultArch() : randomArch(rng);
-      const params = randomParams(rng, arch, { extreme: i % 4 === 3, armScale: 20 + 100 * rng() });
+      // every other model codes with the full scale set (FINE_SCALES)
+      const params = { ...randomParams(rng, arch, { extreme: i % 4 === 3, armScale: 20 + 100 * rng() }), fineScales: i % 2 === 1 };
       const width = 1 + Math.floor(rng() * 40);
       const height = 1 + Math.floor(rng() * 30);
       const grids = randomGrids(rng, arch.L, width, height, i % 2 ? 127 : 6, 0.5 + rng() * 8);
@@ -220,5 +255,38 @@ describe('synthesis', () => {
     const out = core.decodePayload(p, l, width, height);
     expect(out.rgba).toEqual(core.synthesize(params, grids, width, height));
     expect(out.params.arch).toEqual(params.arch);
+  });
+
+  it('the scale set is part of the latent stream: FINE_SCALES files decode only with the flag', () => {
+    const rng = makeRng(34);
+    // an ARM sure of zero: mu = 0 and log2 b far below -3 everywhere (output layer: no weights,
+    // biases 0 and -4000 in Q8), so the two sets choose different tables
+    const params = randomParams(rng, defaultArch());
+    const D = params.arch.D;
+    params.tensors[2 * D].k.fill(0);
+    params.tensors[2 * D].e = 0;
+    params.tensors[2 * D + 1] = { k: Int32Array.of(0, -4000), e: 0, s: 79 };
+    const width = 40;
+    const height = 30;
+    const grids = randomGrids(rng, 7, width, height, 0);
+    grids[0][5] = 1;
+    const p = core.encodeParams(params);
+    const fine = { ...params, fineScales: true };
+    const lf = core.encodeLatents(fine, grids, width, height);
+    const lb = core.encodeLatents(params, grids, width, height);
+    expect(lf.length).toBeLessThan(lb.length);
+    expect(core.decodePayload(p, lf, width, height, { fineScales: true }).params.fineScales).toBe(true);
+    expect(core.decodeLatents(fine, lf, width, height)).toEqual(grids);
+    expect(core.decodeLatents(params, lb, width, height)).toEqual(grids);
+    // the other set reads other symbols: a corrupt stream or other grids, never the same ones
+    let same = false;
+    try {
+      same = JSON.stringify(core.decodeLatents(params, lf, width, height)) === JSON.stringify(grids);
+    } catch (e) {
+      expect(['CORRUPT_STREAM', 'TRUNCATED']).toContain((e as { code?: string }).code);
+    }
+    expect(same).toBe(false);
+    // a call after a fine one gets the base set unless it asks (piInit resets the selection)
+    expect(core.encodeLatents(params, grids, width, height)).toEqual(lb);
   });
 });

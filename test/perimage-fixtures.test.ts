@@ -32,7 +32,7 @@ describe.each(FIXTURES)('fixture %s', (name) => {
 
   it('decodes to the expected latent symbols', () => {
     const f = parsePerImageContainer(bytes);
-    const params = core.decodeParams(f.params);
+    const params = core.decodeFileParams(f);
     const grids = core.decodeLatents(params, f.latents, f.header.width, f.header.height);
     expect(grids.map((g) => Array.from(g))).toEqual(fx.grids);
   });
@@ -40,7 +40,7 @@ describe.each(FIXTURES)('fixture %s', (name) => {
   it('decodes to the expected pixels', () => {
     if (!fx.rgbaSha256) return;
     const f = parsePerImageContainer(bytes);
-    const { rgba } = core.decodePayload(f.params, f.latents, f.header.width, f.header.height);
+    const { rgba } = core.decodePayload(f.params, f.latents, f.header.width, f.header.height, { fineScales: f.header.fineScales });
     expect(createHash('sha256').update(rgba).digest('hex')).toBe(fx.rgbaSha256);
   });
 });

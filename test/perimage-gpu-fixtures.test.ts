@@ -57,13 +57,13 @@ describe('GPU-made fixtures', () => {
     it('decodes on the CPU to the latents the GPU encoder chose', () => {
       const f = parsePerImageContainer(bytes);
       expect([f.header.width, f.header.height]).toEqual([fx.width, fx.height]);
-      const grids = core.decodeLatents(core.decodeParams(f.params), f.latents, fx.width, fx.height);
+      const grids = core.decodeLatents(core.decodeFileParams(f), f.latents, fx.width, fx.height);
       expect(gridsSha256(grids)).toBe(fx.gridsSha256);
     });
 
     it('decodes on the CPU to the pixels the device decoded', () => {
       const f = parsePerImageContainer(bytes);
-      const { rgba } = core.decodePayload(f.params, f.latents, fx.width, fx.height);
+      const { rgba } = core.decodePayload(f.params, f.latents, fx.width, fx.height, { fineScales: f.header.fineScales });
       expect(createHash('sha256').update(rgba).digest('hex')).toBe(fx.rgbaSha256);
     });
   });

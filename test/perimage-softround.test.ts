@@ -87,14 +87,19 @@ describe('perimage softnoise relaxation (tfjs ops, WASM)', () => {
 
   it('schedule: T anneals over phase 1, plain noise on request, straight-through in phase 2', () => {
     const st = { ...DEFAULT_TRAIN, noiseFrac: 0.75, softT: [0.3, 0.1] as const };
-    const a = scheduleAt(0, 1000, st, 5);
-    const b = scheduleAt(375, 1000, st, 5);
+    const a = scheduleAt(0, 1000, st, 5, -3);
+    const b = scheduleAt(375, 1000, st, 5, -3);
     expect(a.relax).toEqual({ kind: 'softnoise', key: 5, T: 0.3 });
     expect(b.relax.kind).toBe('softnoise');
     expect((b.relax as { T: number }).T).toBeCloseTo(0.2, 10);
-    expect(scheduleAt(749, 1000, st, 5).phase).toBe('noise');
-    expect(scheduleAt(750, 1000, st, 5).relax).toEqual({ kind: 'ste' });
-    expect(scheduleAt(10, 1000, { ...st, relax: 'noise' }, 9).relax).toEqual({ kind: 'noise', key: 9 });
+    expect(scheduleAt(749, 1000, st, 5, -3).phase).toBe('noise');
+    expect(scheduleAt(750, 1000, st, 5, -3).relax).toEqual({ kind: 'ste' });
+    expect(scheduleAt(10, 1000, { ...st, relax: 'noise' }, 9, -3).relax).toEqual({ kind: 'noise', key: 9 });
+    // the floor of log2 b: a FINE_SCALES file (-8) trains phase 1 at the base floor, phase 2 at its own
+    expect(scheduleAt(749, 1000, st, 5, -8).log2bMin).toBe(-3);
+    expect(scheduleAt(750, 1000, st, 5, -8).log2bMin).toBe(-8);
+    expect(scheduleAt(10, 1000, st, 5, -3).log2bMin).toBe(-3);
+    expect(scheduleAt(10, 1000, { ...st, phase1Log2bMin: -8 }, 5, -8).log2bMin).toBe(-8);
     expect(DEFAULT_TRAIN.relax).toBe('softnoise');
   });
 });

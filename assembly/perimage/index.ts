@@ -6,7 +6,7 @@
 
 import { allocGrids, decodeLatentStream, encodeLatentStream, latentCount, loadGrids, storeGrids } from './latents';
 import { synthesize } from './synth';
-import { lapInit, lapMeta } from './tables';
+import { lapInit, lapMeta, lapSelect } from './tables';
 
 export { lapCdfs as piTableCdfs, lapPtrs as piTablePtrs, lapCdfCount as piTableCdfCount } from './tables';
 export { piDecodeParams, piEncodeParams, piSetModel, piHeaderLen, piParamCount, piTensorCount, piK, piOut, piOutLength } from './params';
@@ -18,7 +18,15 @@ export function piInit(): i32 {
   return lapInit();
 }
 
-/** meta array of the 640 tables (for tests) */
+/**
+ * Select the scale set of this call's latent stream: 1 = FINE_SCALES (log2 b from −5), 0 = the
+ * base set (from −3). piInit() selects the base set, so a call that does not ask gets it.
+ */
+export function piSelectScales(fine: i32): void {
+  lapSelect(fine != 0);
+}
+
+/** meta array of the 768 tables (for tests) */
 export function piTablesMeta(): usize {
   return lapMeta();
 }

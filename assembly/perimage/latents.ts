@@ -14,7 +14,7 @@ import { decFinish, decNext, decStart, decValue, encodeSyms, getOutLen, getOutPt
 import { ST_BAD_INPUT, ST_CORRUPT, ST_OK, ST_OOM, setErrIndex } from '../status';
 import { armEval, armIn, armLs, armMu } from './arm';
 import { aL, aN } from './params';
-import { lapMeta, NT } from './tables';
+import { lapChoose, lapMeta, NT } from './tables';
 
 const PAD_T: u32 = 4;
 const PAD_L: u32 = 4;
@@ -157,10 +157,7 @@ let selC: i32 = 0;
   armEval();
   const m = armMu + 16;
   selC = m >> 8;
-  const f = (m & 255) >> 5;
-  let s = (armLs + 768 + 16) >> 5;
-  s = s < 0 ? 0 : s > 79 ? 79 : s;
-  return meta + (<usize>(f * 80 + s) << 4);
+  return meta + (<usize>lapChoose((m & 255) >> 5, armLs) << 4);
 }
 
 /**

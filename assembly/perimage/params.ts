@@ -12,7 +12,7 @@
 import { alloc } from '../arena';
 import { decodeSyms, encodeSyms, getOutLen, getOutPtr } from '../rans';
 import { ST_CORRUPT, ST_OK, ST_OOM, ST_TRUNCATED, setErrIndex } from '../status';
-import { lapMeta, NT } from './tables';
+import { lapMeta, NT, S_BASE } from './tables';
 
 export const MAX_LAYERS: u32 = 8;
 export const MAX_PARAMS: u32 = 65536;
@@ -240,14 +240,14 @@ function fval(kp: usize, t: u32, i: u32): f32 {
   return <f32>(<f64>load<i32>(kp + (<usize>(off + i) << 2)) * reinterpret<f64>(<u64>(1023 - <i64>e) << 52));
 }
 
-/** table index (meta entry number) of every parameter: T[0][s_t] = t index s_t */
+/** table index (meta entry number) of every parameter: T[0][s_t] of the base set, whatever the file's scale set */
 function paramTables(): usize {
   const idx = alloc(<usize>nParams << 2);
   if (idx == 0) return 0;
   for (let t: u32 = 0; t < nTensors; t++) {
     const off = load<u32>(tOff + (<usize>t << 2));
     const n = load<u32>(tSize + (<usize>t << 2));
-    const s = load<u32>(tS + (<usize>t << 2));
+    const s = load<u32>(tS + (<usize>t << 2)) + S_BASE;
     for (let i: u32 = 0; i < n; i++) store<u32>(idx + (<usize>(off + i) << 2), s);
   }
   return idx;

@@ -1,5 +1,5 @@
 /**
- * The 8 × 80 Laplace tables T[f][s] of the per-image profile (SPEC.md §1 "Tables"), built once
+ * The 8 × 96 Laplace tables T[f][s] of the per-image profile (SPEC.md §1 "Tables"), built once
  * in binary64 and kept for the module's life (they join the model region of the arena at the
  * start of the first per-image call; resetModel() drops them and the next call rebuilds them).
  *
@@ -7,15 +7,23 @@
  * the plain-TS reference (src/profiles/perimage/reference.ts) performs the very same binary64
  * operations and builds bit-identical tables; SPEC.md records their SHA-256.
  *
- * Table index t = f·80 + s in the meta array of buildTables (rans.ts).
+ * Scale index s = 0 … 95 means log2 b = −5 + s/8. Files without the FINE_SCALES flag use only
+ * s = 16 … 95 (the base set, log2 b ≥ −3: the 8 × 80 tables of the first version of the
+ * format, bit for bit); files with it use all 96 (lapSelect). Below log2 b = −5 nothing is left
+ * to gain: a centred zero already costs the 16-bit floor (0.00015 bits), against 0.0266 at −3. One array holds both, so a file
+ * of either kind is decoded by the same loop with a different lower clamp.
+ *
+ * Table index t = f·96 + s in the meta array of buildTables (rans.ts).
  */
 import { atCallStart, arenaGeneration, alloc, commitModel } from '../arena';
 import { buildTables, getBuildStatus } from '../rans';
 import { ST_OK, ST_OOM } from '../status';
 
 export const NF: u32 = 8;
-export const NS: u32 = 80;
+export const NS: u32 = 96;
 export const NT: u32 = NF * NS;
+/** s of the base set's narrowest table (log2 b = −3) */
+export const S_BASE: u32 = 16;
 const TOTAL: i32 = 65536;
 
 const LN2: f64 = 0.6931471805599453;
@@ -52,10 +60,25 @@ function lapCdf(x: f64, b: f64): f64 {
 
 let meta: usize = 0;
 let gen: u32 = 0;
+/** the lowest s the table choice of this call may pick: S_BASE, or 0 with FINE_SCALES */
+let sMin: i32 = <i32>S_BASE;
 
-/** b of scale index s: 2^(−3 + s/8) = e^((s/8 − 3)·ln2) */
+/** Select the scale set of this call (lapInit resets it to the base set). */
+export function lapSelect(fine: bool): void {
+  sMin = fine ? 0 : <i32>S_BASE;
+}
+
+/** Table index f·NS + s of centre offset f and the ARM's log2 b output ls (Q8), SPEC §1. */
+// @ts-ignore: decorator
+@inline export function lapChoose(f: i32, ls: i32): u32 {
+  let s = (ls + 1280 + 16) >> 5;
+  s = s < sMin ? sMin : s > <i32>NS - 1 ? <i32>NS - 1 : s;
+  return <u32>(f * <i32>NS + s);
+}
+
+/** b of scale index s: 2^(−5 + s/8) = e^((s/8 − 5)·ln2) */
 export function lapScale(s: u32): f64 {
-  return lapExp((<f64>s / 8.0 - 3.0) * LN2);
+  return lapExp((<f64>s / 8.0 - 5.0) * LN2);
 }
 
 /** R of scale index s: min(ceil(8b) + 2, 254) */
@@ -80,7 +103,9 @@ function fillTable(f: u32, s: u32, cdf: usize, p: usize): i32 {
     sum += pv;
   }
   let esc = 1.0 - sum;
-  if (esc < 0) esc = 0; // never happens with these tables (checked by the tests); keeps f_i >= 1
+  // below b = 1/8 the mass inside [−R, R] can round to 1 or just above in binary64; the escape
+  // keeps its frequency 1 (never negative in the base set: checked by the tests)
+  if (esc < 0) esc = 0;
   store<f64>(p + (<usize>(n - 1) << 3), esc);
   const scale = <f64>(TOTAL - n);
   let total: i32 = 0;
@@ -113,6 +138,7 @@ function fillTable(f: u32, s: u32, cdf: usize, p: usize): i32 {
  *          a bug) / ST_BAD_INPUT (called after other allocations).
  */
 export function lapInit(): i32 {
+  sMin = <i32>S_BASE;
   if (meta != 0 && gen == arenaGeneration()) return ST_OK;
   meta = 0;
   if (!atCallStart()) return 1;
@@ -150,13 +176,13 @@ let lapCdfPtr: usize = 0;
 let lapPtrPtr: usize = 0;
 let lapCdfLen: u32 = 0;
 
-/** the meta array (buildTables) of the 640 tables; valid after lapInit() returned ST_OK */
+/** the meta array (buildTables) of the 768 tables; valid after lapInit() returned ST_OK */
 // @ts-ignore: decorator
 @inline export function lapMeta(): usize {
   return meta;
 }
 
-/** for tests / hashing: the concatenated cdfs (i32), their ptr array (641 i32) and length */
+/** for tests / hashing: the concatenated cdfs (i32), their ptr array (NT + 1 i32) and length */
 export function lapCdfs(): usize {
   return lapCdfPtr;
 }

@@ -23,6 +23,7 @@ export interface PerImageCoreApi {
   encodeParams(params: PerImageParams): Uint8Array;
   encodeLatents(params: PerImageParams, grids: LatentGrids, width: number, height: number): Uint8Array;
   decodeParams(bytes: Uint8Array): PerImageParams;
+  decodeFileParams(file: { header: { fineScales: boolean }; params: Uint8Array }): PerImageParams;
   decodeLatents(params: PerImageParams, bytes: Uint8Array, width: number, height: number): LatentGrids;
   synthesize(params: PerImageParams, grids: LatentGrids, width: number, height: number): Uint8ClampedArray;
 }

@@ -5,7 +5,8 @@
  *   offset size  field
  *    0      8    signature  4E 49 4D 47 0D 0A 87 0A
  *    8      1    version    2
- *    9      1    required flags (bit 0: alpha stream); any other bit set → UNSUPPORTED_VERSION
+ *    9      1    required flags (bit 0: alpha stream; bit 1: FINE_SCALES, the latent stream's
+ *                  scale set reaches log2 b = −5); any other bit set → UNSUPPORTED_VERSION
  *   10      1    optional flags (none defined; readers ignore unknown bits)
  *   11      1    reserved, 0
  *   12      4    width,  u32 LE, >= 1
@@ -32,7 +33,9 @@ export const SIGNATURE: Readonly<Uint8Array> = Uint8Array.of(0x4e, 0x49, 0x4d, 0
 export const PERIMAGE_VERSION = 2;
 export const PERIMAGE_HEADER_SIZE = 48;
 export const FLAG_ALPHA = 0x01;
-const KNOWN_REQUIRED_FLAGS = FLAG_ALPHA;
+/** the latent stream codes with the full scale set (SPEC §1 "Table choice"), not the base set */
+export const FLAG_FINE_SCALES = 0x02;
+const KNOWN_REQUIRED_FLAGS = FLAG_ALPHA | FLAG_FINE_SCALES;
 const QUALITY_SCALE = 256;
 
 export interface PerImageHeader {
@@ -40,6 +43,8 @@ export interface PerImageHeader {
   requiredFlags: number;
   optionalFlags: number;
   hasAlpha: boolean;
+  /** required flag FINE_SCALES: decode the latent stream with the full scale set */
+  fineScales: boolean;
   width: number;
   height: number;
   /** a multiple of 1/256 in [1, 8] */
@@ -69,6 +74,8 @@ export interface PerImageWriteFields {
   params: Uint8Array;
   latents: Uint8Array;
   alpha: Uint8Array | null;
+  /** the latent stream was coded with the full scale set (sets FINE_SCALES); default false */
+  fineScales?: boolean;
 }
 
 function u32ok(n: unknown): n is number {
@@ -94,7 +101,7 @@ export function writePerImageContainer(f: PerImageWriteFields): Uint8Array {
   const dv = new DataView(out.buffer);
   out.set(SIGNATURE, 0);
   out[8] = PERIMAGE_VERSION;
-  out[9] = f.alpha ? FLAG_ALPHA : 0;
+  out[9] = (f.alpha ? FLAG_ALPHA : 0) | (f.fineScales === true ? FLAG_FINE_SCALES : 0);
   dv.setUint32(12, f.width, true);
   dv.setUint32(16, f.height, true);
   dv.setUint16(20, Math.round(f.quality * QUALITY_SCALE), true);
@@ -148,6 +155,7 @@ export function parsePerImageHeader(input: Uint8Array | ArrayBuffer | ArrayBuffe
     requiredFlags,
     optionalFlags: b[10],
     hasAlpha,
+    fineScales: (requiredFlags & FLAG_FINE_SCALES) !== 0,
     width,
     height,
     quality: qFixed / QUALITY_SCALE,

@@ -22,6 +22,7 @@ interface PiExports {
   getOutPtr(): number;
   getOutLen(): number;
   piInit(): number;
+  piSelectScales(fine: number): void;
   piTablesMeta(): number;
   piTableCdfs(): number;
   piTablePtrs(): number;
@@ -68,6 +69,16 @@ export interface PayloadTimings {
   latentsMs?: number;
   /** upsampling + synthesis into RGBA8 (the bench splits the two with setUpsampleOnly) */
   synthesisMs?: number;
+}
+
+/** Options of decodePayload. */
+export interface PayloadOptions {
+  /** stricter limits on the parameter block */
+  limits?: ParamsLimits;
+  /** filled with the stage split */
+  timings?: PayloadTimings;
+  /** the container's FINE_SCALES flag: the latent stream uses the full scale set */
+  fineScales?: boolean;
 }
 
 /** Per-grid coded size of the latents. */
@@ -212,6 +223,7 @@ export class PerImageCore {
     const hp = PerImageCore.put(ex, hdr);
     const kp = PerImageCore.put(ex, k);
     this.check(ex, ex.piSetModel(hp, hdr.length, kp, k.length), `${what}: params`, { CORRUPT_STREAM: 'BAD_INPUT', TRUNCATED: 'BAD_INPUT' });
+    ex.piSelectScales(params.fineScales === true ? 1 : 0);
   }
 
   private static dims(width: number, height: number): void {
@@ -312,6 +324,16 @@ export class PerImageCore {
     });
   }
 
+  /**
+   * The params of a parsed file: its params section, and the scale set its header selects
+   * (what decodeLatents / synthesize of that file's latent stream need).
+   */
+  decodeFileParams(file: { header: { fineScales: boolean }; params: Uint8Array }, limits?: ParamsLimits): PerImageParams {
+    const params = this.decodeParams(file.params, limits);
+    if (file.header.fineScales) params.fineScales = true;
+    return params;
+  }
+
   // ------------------------------------------------------------------ latents
 
   /** The latent stream (SPEC §3) of grids (finest first). BAD_INPUT on grids that disagree with the header or values outside [−127, 127]. */
@@ -376,9 +398,12 @@ export class PerImageCore {
   /**
    * Decode a payload: params section + latent stream → RGBA8 (and the params). Both lengths
    * come from the container, so a stream that runs past its end is CORRUPT_STREAM here.
-   * The caller has checked width/height against its limits (container.ts).
+   * The caller has checked width/height against its limits (container.ts). opts.fineScales is
+   * the header's FINE_SCALES flag (set in the returned params); opts.limits the limits on the
+   * parameter block; opts.timings receives the stage split.
    */
-  decodePayload(paramsBytes: Uint8Array, latentBytes: Uint8Array, width: number, height: number, limits?: ParamsLimits, timings?: PayloadTimings): { params: PerImageParams; rgba: Uint8ClampedArray } {
+  decodePayload(paramsBytes: Uint8Array, latentBytes: Uint8Array, width: number, height: number, opts: PayloadOptions = {}): { params: PerImageParams; rgba: Uint8ClampedArray } {
+    const { limits, timings, fineScales = false } = opts;
     if (!(paramsBytes instanceof Uint8Array) || !(latentBytes instanceof Uint8Array)) bad('decodePayload: sections must be Uint8Arrays');
     PerImageCore.dims(width, height);
     checkBytes(paramsBytes.length + latentBytes.length);
@@ -388,6 +413,8 @@ export class PerImageCore {
       this.check(ex, ex.piDecodeParams(pp, paramsBytes.length), 'params section', { TRUNCATED: 'CORRUPT_STREAM' });
       const params = PerImageCore.readParams(ex, paramsBytes);
       PerImageCore.checkLimits(params, limits);
+      if (fineScales) params.fineScales = true;
+      ex.piSelectScales(fineScales ? 1 : 0);
       const t1 = performance.now();
       checkBytes(latentCountOf(params.arch.L, width, height) * 2 + width * height * 4);
       this.check(ex, ex.piAllocGrids(width, height), 'latent grids');
@@ -403,13 +430,13 @@ export class PerImageCore {
 
   // ------------------------------------------------------------------ test hooks
 
-  /** The 640 tables as the core built them (cdf concatenation and ptr array). */
+  /** The 768 tables as the core built them (cdf concatenation and ptr array). */
   tables(): { cdf: Int32Array; ptr: Int32Array } {
     return this.run('tables', (ex) => {
       const n = ex.piTableCdfCount() >>> 0;
       return {
         cdf: new Int32Array(ex.memory.buffer, ex.piTableCdfs() >>> 0, n).slice(),
-        ptr: new Int32Array(ex.memory.buffer, ex.piTablePtrs() >>> 0, 641).slice(),
+        ptr: new Int32Array(ex.memory.buffer, ex.piTablePtrs() >>> 0, 769).slice(),
       };
     });
   }

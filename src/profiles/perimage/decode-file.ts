@@ -121,7 +121,7 @@ export async function decodePerImageFile(core: PerImageCore, bytes: Uint8Array |
   const t1 = now();
   abort?.check('the payload');
   const tm: PayloadTimings = {};
-  const { params, rgba } = core.decodePayload(file.params, file.latents, width, height, o.params, tm);
+  const { params, rgba } = core.decodePayload(file.params, file.latents, width, height, { limits: o.params, timings: tm, fineScales: header.fineScales });
   const t2 = now();
   if (alpha) {
     abort?.check('the alpha stream');

@@ -38,7 +38,7 @@ export async function decodePerImageFile(res: CodecResources, job: DecodeJob<Per
     // one is corrupt data (TRUNCATED → CORRUPT_STREAM in toNimgError)
     streamStage = true;
     stage = 'decode: params section';
-    const params = core.decodeParams(f.params);
+    const params = core.decodeFileParams(f);
     const tParams = now();
     job.abort?.check('the latent stream');
     stage = 'decode: latent stream';

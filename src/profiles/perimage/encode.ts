@@ -97,7 +97,7 @@ export async function encodePerImageFile(res: CodecResources, job: EncodeJob): P
   job.abort?.check('the alpha stream');
   const alpha = img.channels === 4 && !isOpaque(img.data, 4) ? await encodeAlpha(img.data, width, height) : null;
   const t7 = now();
-  const bytes = writePerImageContainer({ width, height, quality: job.quality, params, latents, alpha });
+  const bytes = writePerImageContainer({ width, height, quality: job.quality, params, latents, alpha, fineScales: r.params.fineScales });
   const t8 = now();
   const quantizeMs = r.stats.quantizeSeconds * 1000;
   return {

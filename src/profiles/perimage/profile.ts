@@ -20,6 +20,7 @@ function perImageInfo(h: PerImageHeader, params: Uint8Array | null): PerImagePro
     quality: h.quality,
     hasAlpha: h.hasAlpha,
     bytes: { total: h.fileLength, header: PERIMAGE_HEADER_SIZE, params: h.paramsLength, latents: h.latentLength, alpha: h.alphaLength },
+    scales: h.fineScales ? 'fine' : 'base',
     bpp: (h.fileLength * 8) / (h.width * h.height),
     ...(params ? { arch: archInfo(readArch(params)) } : {}),
   };

@@ -51,8 +51,13 @@ export function lapExp(x: number): number {
   return y * pow2(k);
 }
 
+/** tables per centre offset: s = 0 … 95, log2 b = −5 + s/8 */
+export const NS = 96;
+/** the base set (files without FINE_SCALES) is s = S_BASE … 95, log2 b from −3 */
+export const S_BASE = 16;
+
 export function lapScale(s: number): number {
-  return lapExp((s / 8 - 3) * LN2);
+  return lapExp((s / 8 - 5) * LN2);
 }
 
 export function lapRadius(s: number): number {
@@ -64,7 +69,7 @@ function lapCdf(x: number, b: number): number {
 }
 
 export interface LaplaceTables {
-  /** cdfs of the 640 tables (index t = f·80 + s), n + 1 entries each, concatenated */
+  /** cdfs of the 768 tables (index t = f·96 + s), n + 1 entries each, concatenated */
   cdf: Int32Array;
   /** table t is cdf[ptr[t] … ptr[t+1]) */
   ptr: Int32Array;
@@ -76,19 +81,23 @@ export interface LaplaceTables {
   pEsc: Float64Array;
 }
 
+/** Index t of table T[f][s] (s of the full set, 0 … 95). */
+export const tableIndex = (f: number, s: number): number => f * NS + s;
+
 let cached: LaplaceTables | null = null;
 
-/** The 8 × 80 tables T[f][s] of SPEC §1. */
+/** The 8 × 96 tables T[f][s] of SPEC §1. */
 export function laplaceTables(): LaplaceTables {
   if (cached) return cached;
   const cdfs: number[] = [];
-  const ptr = new Int32Array(641);
-  const offset = new Int32Array(640);
-  const remainder = new Int32Array(640);
-  const pEsc = new Float64Array(640);
+  const NT = 8 * NS;
+  const ptr = new Int32Array(NT + 1);
+  const offset = new Int32Array(NT);
+  const remainder = new Int32Array(NT);
+  const pEsc = new Float64Array(NT);
   for (let f = 0; f < 8; f++) {
-    for (let s = 0; s < 80; s++) {
-      const t = f * 80 + s;
+    for (let s = 0; s < NS; s++) {
+      const t = tableIndex(f, s);
       ptr[t] = cdfs.length;
       const b = lapScale(s);
       const R = lapRadius(s);
@@ -120,9 +129,25 @@ export function laplaceTables(): LaplaceTables {
       offset[t] = -R;
     }
   }
-  ptr[640] = cdfs.length;
+  ptr[NT] = cdfs.length;
   cached = { cdf: Int32Array.from(cdfs), ptr, offset, remainder, pEsc };
   return cached;
+}
+
+/**
+ * The cdfs of the base set (s = S_BASE … 95) in its own order, f-major: the 8 × 80 tables of
+ * files without FINE_SCALES, whose SHA-256 the format recorded before the fine set existed.
+ */
+export function baseSetCdfs(tables: { cdf: Int32Array; ptr: Int32Array }): Int32Array {
+  const parts: Int32Array[] = [];
+  for (let f = 0; f < 8; f++) for (let s = S_BASE; s < NS; s++) parts.push(tables.cdf.subarray(tables.ptr[tableIndex(f, s)], tables.ptr[tableIndex(f, s) + 1]));
+  const out = new Int32Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
 }
 
 // ------------------------------------------------------------------ ARM
@@ -181,13 +206,16 @@ export function armRef(arm: ArmInt, x: ArrayLike<number>): [number, number] {
   return [h[0], h[1]];
 }
 
-/** table choice of SPEC §1: centre c, table index t = f·80 + s */
-export function chooseTable(mu: number, ls: number): { c: number; f: number; s: number; t: number } {
+/**
+ * Table choice of SPEC §1: centre c, scale index s (0 … 95; at least S_BASE unless the file
+ * has FINE_SCALES), table index t = f·96 + s.
+ */
+export function chooseTable(mu: number, ls: number, fineScales = false): { c: number; f: number; s: number; t: number } {
   const m = mu + 16;
   const c = asr(m, 8);
   const f = (m & 255) >> 5;
-  const s = Math.min(Math.max(asr(ls + 768 + 16, 5), 0), 79);
-  return { c, f, s, t: f * 80 + s };
+  const s = Math.min(Math.max(asr(ls + 1280 + 16, 5), fineScales ? 0 : S_BASE), NS - 1);
+  return { c, f, s, t: tableIndex(f, s) };
 }
 
 /** Context values at (y, x) of a grid (w × h, raster), outside → 0. */
@@ -212,7 +240,7 @@ export function latentSymbolsRef(params: PerImageParams, grids: LatentGrids, wid
     for (let y = 0; y < h; y++) {
       for (let x = 0; x < w; x++) {
         const [mu, ls] = armRef(arm, contextAt(g, w, h, y, x, arm.N));
-        const ch = chooseTable(mu, ls);
+        const ch = chooseTable(mu, ls, params.fineScales === true);
         v.push(g[y * w + x] - ch.c);
         t.push(ch.t);
       }

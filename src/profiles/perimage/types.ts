@@ -42,6 +42,12 @@ export interface QuantTensor {
 export interface PerImageParams {
   arch: PerImageArch;
   tensors: QuantTensor[];
+  /**
+   * The latent stream's scale set (SPEC §1 "Table choice"): true = FINE_SCALES (log2 b from
+   * −8), false or absent = the base set (from −3). Not in the params section: the container
+   * carries it as a required header flag (FORMAT.md §9.1).
+   */
+  fineScales?: boolean;
 }
 
 /** The latent grids, finest first: grids[k] has ceil(H/2^k) × ceil(W/2^k) values in [-127, 127]. */

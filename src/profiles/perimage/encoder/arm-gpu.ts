@@ -28,7 +28,7 @@
  *   - context: CONTEXT (model.ts) order, reads outside the canvas are 0 (the tfjs path pads
  *     top 4, left and right 4); gaps read whatever q holds there (0 once masked);
  *   - hidden: clip(·, 0, 128) with gradient where 0 ≤ pre-activation ≤ 128 (tfjs's
- *     ClipByValue gradient, both ends inclusive); log2b: clip(·, −3, 6.875), its gradient
+ *     ClipByValue gradient, both ends inclusive); log2b: clip(·, lay.log2bMin, 6.875), its gradient
  *     passed inside the range (ends inclusive) and outside where it points back in (forward.ts
  *     clampLog2b);
  *   - rate: rate.ts's `parts` (shared WGSL), ln P floored at ln 1e-9 with zero gradient there;
@@ -46,7 +46,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { flatProgram, gpuKernelsAvailable } from '../../../model/gpu-kernels.js';
 import { runMembers } from './members.js';
-import { ARM_HIDDEN_MAX, LOG2B_MAX, LOG2B_MIN } from './forward.js';
+import { ARM_HIDDEN_MAX, LOG2B_MAX } from './forward.js';
 import { CONTEXT, type Layout } from './model.js';
 import { LN_FLOOR, WGSL_PARTS } from './rate.js';
 
@@ -122,7 +122,7 @@ export class ArmRate {
    * `members` K: K models of the layout at once (members.ts): theta [K·nTheta], q
    * [K, Hc, Wc, 1], bits [K] (a scalar for K = 1); each program one dispatch for all K.
    */
-  constructor(readonly lay: Layout, readonly members = 1) {
+  constructor(readonly lay: Layout, readonly members = 1, readonly log2bMin = lay.log2bMin) {
     const { arch, Hc, Wc, offsets, nTheta } = lay;
     const { N, D, Wh } = arch;
     this.N = N;
@@ -152,7 +152,7 @@ export class ArmRate {
     this.bitsOff = this.partOff + this.nArm * this.NWG;
     this.total = this.bitsOff + this.NWG;
     const grids = lay.grids.map((g) => `${g.y}_${g.x}_${g.h}_${g.w}`).join('_');
-    this.key = `${N}_${D}_${Wh}_${Hc}x${Wc}_${nTheta}_${grids}_${this.WGS}_${this.R}`;
+    this.key = `${N}_${D}_${Wh}_${Hc}x${Wc}_${nTheta}_${grids}_${this.WGS}_${this.R}_${log2bMin}`;
     this.fn = tf.customGrad(((theta: tf.Tensor, q: tf.Tensor, save: tf.GradSaveFunc) => {
       const G = this.forward(theta, q);
       const bits = this.bitsSum(G);
@@ -175,6 +175,7 @@ export class ArmRate {
     const { Hc, Wc } = lay;
     const D = lay.arch.D;
     const Wh = lay.arch.Wh;
+    const lo = this.log2bMin;
     const N1 = N + 1;
     const KTOT = layers.reduce((a, l) => a + l.K, 0);
     const maxIn = Math.max(...layers.map((l) => l.inW));
@@ -271,7 +272,7 @@ export class ArmRate {
             mu = mu + TH[${Lo.wOff} + j] * h;
             lr = lr + TH[${Lo.wOff + Lo.inW} + j] * h;
           }
-          let ls = clamp(lr, ${f(LOG2B_MIN)}, ${f(LOG2B_MAX)});
+          let ls = clamp(lr, ${f(lo)}, ${f(LOG2B_MAX)});
           let rp = parts(Q[pc], mu, ls);
           bitsAcc = bitsAcc + mf * (max(rp.lnP, ${LN_FLOOR}) * ${-1 / Math.LN2});
           // rate.ts's derivatives (flat below the floor), times the mask
@@ -281,7 +282,7 @@ export class ArmRate {
           let dB = select(-(rp.a - 0.5) + rp.eb / (1.0 - rp.eb), ((0.5 - rp.a) * rp.e1 + (rp.a + 0.5) * rp.e2) * 0.5 / max(rp.p, 1e-9), rp.inner);
           let gls = dB * rp.beta * live;
           // forward.ts clampLog2b: outside the range only the gradient that points back in
-          let lsIn = (lr >= ${f(LOG2B_MIN)} && lr <= ${f(LOG2B_MAX)}) || (lr < ${f(LOG2B_MIN)} && gls < 0.0) || (lr > ${f(LOG2B_MAX)} && gls > 0.0);
+          let lsIn = (lr >= ${f(lo)} && lr <= ${f(LOG2B_MAX)}) || (lr < ${f(lo)} && gls < 0.0) || (lr > ${f(LOG2B_MAX)} && gls > 0.0);
           var dOut = array<f32, 2>(-gq, select(0.0, gls, lsIn));
           ${back.join('\n          ')}
           // d bits / d neighbour j: through the first layer's weights
@@ -393,23 +394,25 @@ export class ArmRate {
   }
 }
 
-const cache = new WeakMap<Layout, Map<number, ArmRate>>();
+const cache = new WeakMap<Layout, Map<string, ArmRate>>();
 
 /**
  * Σ mask · bits of the canvas q [1, Hc, Wc, 1] under the ARM of theta, as the fused op
  * (REQUIRES armFusedActive()). With `members` K: q [K, Hc, Wc, 1], theta [K·nTheta] → bits
- * [K]. One ArmRate per layout object and K, kept while the layout lives.
+ * [K]. log2bMin: the floor of log2 b (default the file's, lay.log2bMin). One ArmRate per
+ * layout object, K and floor, kept while the layout lives.
  */
-export function armBitsFused(lay: Layout, theta: tf.Tensor1D, q: tf.Tensor4D, members = 1): tf.Tensor {
+export function armBitsFused(lay: Layout, theta: tf.Tensor1D, q: tf.Tensor4D, members = 1, log2bMin = lay.log2bMin): tf.Tensor {
   let byK = cache.get(lay);
   if (!byK) {
     byK = new Map();
     cache.set(lay, byK);
   }
-  let op = byK.get(members);
+  const k = `${members}_${log2bMin}`;
+  let op = byK.get(k);
   if (!op) {
-    op = new ArmRate(lay, members);
-    byK.set(members, op);
+    op = new ArmRate(lay, members, log2bMin);
+    byK.set(k, op);
   }
   return op.apply(theta, q);
 }

@@ -24,18 +24,19 @@
  * every other backend and the reference).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { CONTEXT, type Layout } from './model.js';
+import { CONTEXT, LOG2B_MIN_BASE, type Layout } from './model.js';
 import { SynthGpu } from './synth-gpu.js';
 import { Up2Chain, up2FusedActive } from './up2-gpu.js';
 import { armFusedActive } from './arm-gpu.js';
 
 export interface ArmOut {
-  /** [Hc * Wc] centre and log2 scale (clamped to SPEC's [-3, 6.875]) of every canvas position */
+  /** [Hc * Wc] centre and log2 scale (clamped to the file's range: [lay.log2bMin, 6.875]) of every canvas position */
   mu: tf.Tensor1D;
   log2b: tf.Tensor1D;
 }
 
-export const LOG2B_MIN = -3;
+/** the base scale set's floor (files without FINE_SCALES; lay.log2bMin is the encode's own) */
+export const LOG2B_MIN = LOG2B_MIN_BASE;
 export const LOG2B_MAX = 6.875;
 /** hidden activations of the integer ARM saturate at 32767 / 256 */
 export const ARM_HIDDEN_MAX = 128;
@@ -44,28 +45,36 @@ export const ARM_HIDDEN_MAX = 128;
 export const LOG2B_GRAD = 'inward';
 
 /**
- * The clamp of log2 b to [LOG2B_MIN, LOG2B_MAX] (the format's table range) with a gradient
- * that does not die outside the range: inside it passes dy; outside, only where a descent step
- * moves the value back towards the range (arm-gpu.ts applies the same rule).
+ * The clamp of log2 b to [lo, LOG2B_MAX] (lo: the file's table range, lay.log2bMin) with a
+ * gradient that does not die outside the range: inside it passes dy; outside, only where a
+ * descent step moves the value back towards the range (arm-gpu.ts applies the same rule).
  * Why: the latents start at 0, so every position has the same context and the same log2 b, and
- * within the first ~30 steps the rate drives that log2 b below LOG2B_MIN at every position at
+ * within the first ~30 steps the rate drives that log2 b below the floor at every position at
  * once; with a plain clamp's gradient (0 outside) the scale output then never learns again.
  * Measured on 128x128 training crops, 2000 steps, lambda 1.5e-3, float loss (MSE + lambda *
  * latent bpp, rounded latents): PyTorch reference, photo 100075 seeds 1-4: -5.2 / -3.0 / +1.2 /
  * -0.9%, photo 145014 seeds 1-2: -9.5 / -8.2%; this encoder (tfjs WASM), 100075 seeds 1-2: -2.3 /
  * -5.7% (seed 1's file 0.737 -> 0.703 bpp at 32.35 dB). Recipe r3 (bench/perimage-rd-report.ts).
  */
-const clampLog2b = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
-  save([x]);
-  return {
-    value: tf.clipByValue(x, LOG2B_MIN, LOG2B_MAX),
-    gradFunc: (dy: tf.Tensor, [sx]: tf.Tensor[]) => {
-      const inside = tf.logicalAnd(tf.greaterEqual(sx, LOG2B_MIN), tf.lessEqual(sx, LOG2B_MAX));
-      const back = tf.logicalOr(tf.logicalAnd(tf.less(sx, LOG2B_MIN), tf.less(dy, 0)), tf.logicalAnd(tf.greater(sx, LOG2B_MAX), tf.greater(dy, 0)));
-      return tf.mul(dy, tf.cast(tf.logicalOr(inside, back), 'float32'));
-    },
-  };
-}) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor) => tf.Tensor;
+function makeClamp(lo: number): (x: tf.Tensor) => tf.Tensor {
+  return tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
+    save([x]);
+    return {
+      value: tf.clipByValue(x, lo, LOG2B_MAX),
+      gradFunc: (dy: tf.Tensor, [sx]: tf.Tensor[]) => {
+        const inside = tf.logicalAnd(tf.greaterEqual(sx, lo), tf.lessEqual(sx, LOG2B_MAX));
+        const back = tf.logicalOr(tf.logicalAnd(tf.less(sx, lo), tf.less(dy, 0)), tf.logicalAnd(tf.greater(sx, LOG2B_MAX), tf.greater(dy, 0)));
+        return tf.mul(dy, tf.cast(tf.logicalOr(inside, back), 'float32'));
+      },
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor) => tf.Tensor;
+}
+const clamps = new Map<number, (x: tf.Tensor) => tf.Tensor>();
+function clampLog2b(x: tf.Tensor, lo: number): tf.Tensor {
+  let c = clamps.get(lo);
+  if (!c) clamps.set(lo, (c = makeClamp(lo)));
+  return c(x);
+}
 
 export class PerImageNet {
   readonly lay: Layout;
@@ -145,8 +154,8 @@ export class PerImageNet {
     return tf.slice(theta, [this.lay.offsets[this.lay.tapsIndex]], [4]);
   }
 
-  /** The ARM on the (relaxed or integer) canvas [1, Hc, Wc, 1]. In a tidy. */
-  arm(p: tf.Tensor1D[], canvas: tf.Tensor4D): ArmOut {
+  /** The ARM on the (relaxed or integer) canvas [1, Hc, Wc, 1], log2 b floored at log2bMin. In a tidy. */
+  arm(p: tf.Tensor1D[], canvas: tf.Tensor4D, log2bMin = this.lay.log2bMin): ArmOut {
     const { arch, Hc, Wc } = this.lay;
     const P = Hc * Wc;
     const padded = tf.pad(canvas, [[0, 0], [4, 0], [4, 4], [0, 0]]);
@@ -160,7 +169,7 @@ export class PerImageNet {
     const Wo = tf.reshape(p[2 * arch.D], [2, inW]);
     const o = tf.fused.matMul({ a: h, b: tf.transpose(Wo), bias: p[2 * arch.D + 1] });
     const [mu, ls] = tf.split(o, 2, 1);
-    return { mu: tf.reshape(mu, [P]), log2b: tf.reshape(clampLog2b(ls), [P]) };
+    return { mu: tf.reshape(mu, [P]), log2b: tf.reshape(clampLog2b(ls, log2bMin), [P]) };
   }
 
   /** SPEC up2 of x [C, h, w, 1] cropped to [C, th, tw, 1], with T [5, 2] the even/odd taps. */

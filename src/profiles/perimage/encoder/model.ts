@@ -45,10 +45,17 @@ export interface Layout {
   /** index of the taps tensor and of the first synthesis tensor */
   tapsIndex: number;
   synthIndex: number;
+  /** the file's scale set (container flag FINE_SCALES) and the lowest log2 b it codes */
+  fineScales: boolean;
+  log2bMin: number;
 }
 
+/** lowest log2 b of the base scale set and of the full one (SPEC §1 "Table choice") */
+export const LOG2B_MIN_BASE = -3;
+export const LOG2B_MIN_FINE = -5;
+
 /** Pack the grids of a width x height image: grid 0 on the left, grids 1.. stacked to its right. */
-export function makeLayout(arch: PerImageArch, width: number, height: number): Layout {
+export function makeLayout(arch: PerImageArch, width: number, height: number, fineScales = false): Layout {
   const grids: GridPlace[] = [];
   const g0 = gridSize(width, height, 0);
   grids.push({ y: 0, x: 0, h: g0.h, w: g0.w });
@@ -73,7 +80,10 @@ export function makeLayout(arch: PerImageArch, width: number, height: number): L
     o += s;
   }
   const tapsIndex = 2 * (arch.D + 1);
-  return { arch, width, height, Hc, Wc, grids, sizes, offsets, nTheta: o, tapsIndex, synthIndex: tapsIndex + 1 };
+  return {
+    arch, width, height, Hc, Wc, grids, sizes, offsets, nTheta: o, tapsIndex, synthIndex: tapsIndex + 1,
+    fineScales, log2bMin: fineScales ? LOG2B_MIN_FINE : LOG2B_MIN_BASE,
+  };
 }
 
 /** 1 on grid cells, 0 in the gaps: [Hc * Wc] */

@@ -203,7 +203,7 @@ export async function quantize(
     }
     const fin = await evalJ(cur);
     return {
-      params: { arch: lay.arch, tensors },
+      params: lay.fineScales ? { arch: lay.arch, tensors, fineScales: true } : { arch: lay.arch, tensors },
       grids: quantizeLatents(lay, canvas),
       paramBits,
       latentBits: fin.bits,

@@ -55,9 +55,10 @@ export function batchActive(lay: Layout): boolean {
  */
 export function batchLossTerms(
   net: PerImageNet, theta: tf.Tensor1D, canvas: tf.Tensor4D, mask: tf.Tensor4D, target: tf.Tensor2D, lambdaPerPixel: tf.Tensor1D, mode: Relaxation,
+  log2bMin = net.lay.log2bMin,
 ): { loss: tf.Tensor1D; mse: tf.Tensor1D; bits: tf.Tensor1D } {
   const q = relaxedCanvas(net.lay, canvas, mask, mode);
-  const bits = armBitsFused(net.lay, theta, q, net.members) as tf.Tensor1D;
+  const bits = armBitsFused(net.lay, theta, q, net.members, log2bMin) as tf.Tensor1D;
   const mse = net.synthMse(theta, q, target) as tf.Tensor1D;
   const loss = tf.add(mse, tf.mul(bits, lambdaPerPixel)) as tf.Tensor1D;
   return { loss, mse, bits };
@@ -105,13 +106,13 @@ export async function trainBatch(lay: Layout, target0: Float32Array, thetas: Flo
   try {
     for (let t = 0; t < st.steps; t++) {
       checkAbort(st.signal);
-      const { phase, sched, schedLatent, relax, offer } = scheduleAt(t, st.steps, st, noiseKey(st.seed, 2, t));
+      const { phase, sched, schedLatent, relax, offer, log2bMin } = scheduleAt(t, st.steps, st, noiseKey(st.seed, 2, t), lay.log2bMin);
       const progress = (t + 1) % st.progressEvery === 0 || t === st.steps - 1;
       const report = progress || (offer && best !== null);
       const out = tf.tidy(() => {
         let terms: { mse: tf.Tensor; bits: tf.Tensor } | null = null;
         const vg = tf.valueAndGrads((a: tf.Tensor, b: tf.Tensor) => {
-          const r = batchLossTerms(net, a as tf.Tensor1D, b as tf.Tensor4D, mask, target, lamPx, relax);
+          const r = batchLossTerms(net, a as tf.Tensor1D, b as tf.Tensor4D, mask, target, lamPx, relax, log2bMin);
           // kept copies (valueAndGrads disposes the tensors its tape saved; see train())
           if (report) terms = { mse: tf.keep(tf.add(r.mse, 0)), bits: tf.keep(tf.add(r.bits, 0)) };
           return r.loss;

@@ -33,7 +33,7 @@ import { PerImageNet } from './forward.js';
 import { ensureGradients } from './grads.js';
 import { laplaceBits } from './rate.js';
 import { softNoise } from './softround.js';
-import { canvasMask, type Layout } from './model.js';
+import { canvasMask, LOG2B_MIN_BASE, type Layout } from './model.js';
 import { BestOfPhase2 } from './best.js';
 
 export interface TrainSettings {
@@ -59,6 +59,20 @@ export interface TrainSettings {
    * steps (on the progressEvery grid when the two are equal) and after the last step, and end
    * with the best; 0: end with the last */
   bestEvery: number;
+  /**
+   * the floor of log2 b in phase 1 when the file's floor is lower (FINE_SCALES, lay.log2bMin
+   * = −5): phase 2, whose latents stay fixed, trains with the file's, so the context model
+   * learns the narrow tables of the zeros it is sure of. Why not from the first step: the
+   * rate's pull on a latent off its centre grows as 1/b (32 bits a unit at −5, 8 at −3) and
+   * beats the distortion's while the latents are still small. 128x128 crop of training photo
+   * 100075, 2000 steps, tfjs WASM, file bpp / dB at λ 1.2e-2 and 1.5e-3: base set 0.501 / 28.30
+   * and 0.767 / 32.34; fine floor from the first step (−8, as first drafted) 0.402 / 19.11 (every
+   * latent 0) and 0.711 / 32.22; from the first step at −5 0.429 / 25.63 and 0.707 / 31.96;
+   * from phase 2 0.474 / 28.30 and 0.764 / 32.34 (bench/results/perimage-gpu/NOTES.md)
+   */
+  phase1Log2bMin: number;
+  /** the share of phase 1 after which the file's floor applies already (1: from phase 2 on) */
+  fileFloorFrom: number;
   progressEvery: number;
   onProgress?: (done: number, total: number, info: TrainProgress) => void;
   signal?: AbortSignal;
@@ -66,6 +80,7 @@ export interface TrainSettings {
 
 export const DEFAULT_TRAIN: Readonly<Omit<TrainSettings, 'steps' | 'lambda'>> = Object.freeze({
   seed: 1, lr: 1e-2, lrLatent: 1e-2, noiseFrac: 0.75, steLrScale: 0.1, steLatentScale: 0, relax: 'softnoise', softT: [0.3, 0.1] as const, bestEvery: 50, progressEvery: 50,
+  phase1Log2bMin: LOG2B_MIN_BASE, fileFloorFrom: 1,
 });
 
 export interface TrainProgress {
@@ -91,10 +106,10 @@ export const steRound = tf.customGrad(((x: tf.Tensor) => ({ value: tf.round(x), 
  * arm-gpu.ts, elsewhere (or switched off) the tfjs ops, the reference. In a tidy.
  * REQUIRES: mask is canvasMask(net.lay) (the fused op has the grid rectangles built in).
  */
-export function latentBits(net: PerImageNet, theta: tf.Tensor1D, q: tf.Tensor4D, mask: tf.Tensor4D): tf.Scalar {
-  if (armFusedActive()) return armBitsFused(net.lay, theta, q) as tf.Scalar;
+export function latentBits(net: PerImageNet, theta: tf.Tensor1D, q: tf.Tensor4D, mask: tf.Tensor4D, log2bMin = net.lay.log2bMin): tf.Scalar {
+  if (armFusedActive()) return armBitsFused(net.lay, theta, q, 1, log2bMin) as tf.Scalar;
   const P = net.lay.Hc * net.lay.Wc;
-  const { mu, log2b } = net.arm(net.split(theta), q);
+  const { mu, log2b } = net.arm(net.split(theta), q, log2bMin);
   return tf.sum(tf.mul(laplaceBits(tf.reshape(q, [P]), mu, log2b), tf.reshape(mask, [P]))) as tf.Scalar;
 }
 
@@ -114,14 +129,17 @@ export function relaxedCanvas(lay: Layout, canvas: tf.Tensor4D, mask: tf.Tensor4
   return tf.mul(q, mask);
 }
 
-/** The loss terms of one forward pass; `mode` picks the latent relaxation. In a tidy. */
+/**
+ * The loss terms of one forward pass; `mode` picks the latent relaxation, `log2bMin` the floor
+ * of the ARM's log2 b (default: the file's). In a tidy.
+ */
 export function lossTerms(
   net: PerImageNet, theta: tf.Tensor1D, canvas: tf.Tensor4D, mask: tf.Tensor4D, target: tf.Tensor2D, lambda: number,
-  mode: Relaxation,
+  mode: Relaxation, log2bMin = net.lay.log2bMin,
 ): { loss: tf.Scalar; mse: tf.Scalar; bits: tf.Scalar } {
   const { width, height } = net.lay;
   const q = relaxedCanvas(net.lay, canvas, mask, mode);
-  const bits = latentBits(net, theta, q, mask);
+  const bits = latentBits(net, theta, q, mask, log2bMin);
   const mse = net.synthMse(theta, q, target) as tf.Scalar;
   const loss = tf.add(mse, tf.mul(bits, lambda / (width * height))) as tf.Scalar;
   return { loss, mse, bits };
@@ -145,22 +163,27 @@ export function checkAbort(signal?: AbortSignal): void {
  * steLrScale), the relaxation of the latents (noise draw `key`) and whether the parameters
  * the step starts from are offered as phase 2's best (`offer`: the switch, and the steps t of
  * phase 2 with (t + 1) % bestEvery = 0 — the grid of the progress readbacks when bestEvery =
- * progressEvery, so an offer costs no GPU sync of its own).
+ * progressEvery, so an offer costs no GPU sync of its own), and the floor of log2 b of the
+ * step (phase 1: not below phase1Log2bMin; phase 2: the file's, `fileLog2bMin`).
  */
 export function scheduleAt(
-  t: number, steps: number, st: Pick<TrainSettings, 'noiseFrac' | 'steLrScale' | 'steLatentScale' | 'relax' | 'softT' | 'bestEvery'>, key: number,
-): { phase: 'noise' | 'ste'; sched: number; schedLatent: number; relax: Relaxation; offer: boolean } {
+  t: number, steps: number, st: Pick<TrainSettings, 'noiseFrac' | 'steLrScale' | 'steLatentScale' | 'relax' | 'softT' | 'bestEvery' | 'phase1Log2bMin' | 'fileFloorFrom'>, key: number,
+  fileLog2bMin: number,
+): { phase: 'noise' | 'ste'; sched: number; schedLatent: number; relax: Relaxation; offer: boolean; log2bMin: number } {
   const n1 = Math.max(1, Math.round(steps * st.noiseFrac));
   const n2 = steps - n1;
   // Adam's moments carry over between the phases (clearing them at the switch was worse in
   // the PyTorch reference: the first steps after a reset move every latent by a full step)
   if (t >= n1) {
     const c = 0.5 * (1 + Math.cos((Math.PI * (t - n1)) / Math.max(1, n2)));
-    return { phase: 'ste', sched: st.steLrScale * c, schedLatent: st.steLatentScale * c, relax: { kind: 'ste' }, offer: st.bestEvery > 0 && (t === n1 || (t + 1) % st.bestEvery === 0) };
+    const offer = st.bestEvery > 0 && (t === n1 || (t + 1) % st.bestEvery === 0);
+    return { phase: 'ste', sched: st.steLrScale * c, schedLatent: st.steLatentScale * c, relax: { kind: 'ste' }, offer, log2bMin: fileLog2bMin };
   }
   const sched = 0.5 * (1 + Math.cos((Math.PI * t) / n1));
   const T = st.softT[0] + ((st.softT[1] - st.softT[0]) * t) / n1;
-  return { phase: 'noise', sched, schedLatent: sched, relax: st.relax === 'softnoise' ? { kind: 'softnoise', key, T } : { kind: 'noise', key }, offer: false };
+  const relax: Relaxation = st.relax === 'softnoise' ? { kind: 'softnoise', key, T } : { kind: 'noise', key };
+  const log2bMin = t >= st.fileFloorFrom * n1 ? fileLog2bMin : Math.max(fileLog2bMin, st.phase1Log2bMin);
+  return { phase: 'noise', sched, schedLatent: sched, relax, offer: false, log2bMin };
 }
 
 /** The new (theta, canvas) and Adam moments of one step, made inside the step's tidy. */
@@ -234,13 +257,13 @@ export async function train(lay: Layout, target0: Float32Array, theta0: Float32A
   try {
     for (let t = 0; t < st.steps; t++) {
       checkAbort(st.signal);
-      const { phase, sched, schedLatent, relax, offer } = scheduleAt(t, st.steps, st, noiseKey(st.seed, 2, t));
+      const { phase, sched, schedLatent, relax, offer, log2bMin } = scheduleAt(t, st.steps, st, noiseKey(st.seed, 2, t), lay.log2bMin);
       const progress = (t + 1) % st.progressEvery === 0 || t === st.steps - 1;
       const report = progress || (offer && best !== null);
       const out = tf.tidy(() => {
         let terms: { mse: tf.Scalar; bits: tf.Scalar } | null = null;
         const vg = tf.valueAndGrads((a: tf.Tensor, b: tf.Tensor) => {
-          const r = lossTerms(net, a as tf.Tensor1D, b as tf.Tensor4D, mask, target, st.lambda, relax);
+          const r = lossTerms(net, a as tf.Tensor1D, b as tf.Tensor4D, mask, target, st.lambda, relax, log2bMin);
           // copies, kept: valueAndGrads disposes the tensors its tape saved (mse and bits
           // are inputs of the loss's add/mul), even kept ones, after the backward pass
           if (report) terms = { mse: tf.keep(tf.add(r.mse, 0)), bits: tf.keep(tf.add(r.bits, 0)) };

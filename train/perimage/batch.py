@@ -41,8 +41,8 @@ class PerImageBatch(nn.Module):
         self.syn_b = nn.ParameterList([nn.Parameter(torch.cat([m.syn[i].bias.data for m in ms])) for i in range(len(ms[0].syn))])
         self.register_buffer('scatter', ms[0].scatter.clone())
 
-    def arm_params(self, q):
-        """q [1, K, h, w] -> mu, log2b [1, K, h, w]"""
+    def arm_params(self, q, log2b_min=None):
+        """q [1, K, h, w] -> mu, log2b [1, K, h, w] (log2 b floored at log2b_min; None: the file's)"""
         K = self.K
         W1 = self.arm_w[0]  # [K, Wh, N]
         kern = torch.matmul(W1, self.scatter).reshape(-1, 1, CTX_ROWS, CTX_COLS)  # [K*Wh, 1, 5, 9]
@@ -51,7 +51,7 @@ class PerImageBatch(nn.Module):
             h = h.clamp(0, HIDDEN_MAX)
             h = F.conv2d(h, w.reshape(-1, w.shape[2], 1, 1), b.reshape(-1), groups=K)
         h = h.reshape(1, K, 2, *q.shape[2:])
-        return h[:, :, 0].clamp(-128, 128), clamp_log2b(h[:, :, 1])
+        return h[:, :, 0].clamp(-128, 128), clamp_log2b(h[:, :, 1], log2b_min)
 
     def up2(self, x, out_h, out_w):
         """x [1, K*C, h, w] (member-major channels) -> [1, K*C, out_h, out_w], each member with its taps."""
@@ -91,8 +91,9 @@ class PerImageBatch(nn.Module):
             f = f + y if res else y
         return f.reshape(K, 3, self.H, self.W)
 
-    def forward(self, mode, T=0.3):
-        """mode: 'noise' | 'softnoise' | 'ste' | 'round'. Returns (x_hat [K,3,H,W], bits [K])."""
+    def forward(self, mode, T=0.3, log2b_min=None):
+        """mode: 'noise' | 'softnoise' | 'ste' | 'round'; log2b_min: the step's floor of log2 b
+        (model.log2b_floor_at; None: the file's). Returns (x_hat [K,3,H,W], bits [K])."""
         grids, bits = [], 0.0
         for y in self.latents:
             y = y.clamp(-Q_MAX, Q_MAX)
@@ -104,7 +105,7 @@ class PerImageBatch(nn.Module):
                 q = y + (torch.round(y) - y).detach()
             else:
                 q = torch.round(y)
-            mu, log2b = self.arm_params(q)
+            mu, log2b = self.arm_params(q, log2b_min)
             bits = bits + laplace_bits(q, mu, log2b).sum(dim=(0, 2, 3))
             grids.append(q)
         return self.synthesis(self.synth_input(grids)), bits

@@ -3,7 +3,7 @@ against, and the tool for sweeps (steps, schedules, sizes, quantization).
 
     python3 train/perimage/encode.py --images a.png,b.png --lambdas 0.01,0.002 [--steps 10000]
         [--noise-frac 0.75] [--lr 0.01] [--arch default|small|...] [--out runs.jsonl]
-        [--export dir] [--device cuda] [--crop N]
+        [--export dir] [--device cuda] [--crop N] [--fine-scales [--phase1-log2b-min -3] [--file-floor-from 1]]
 
 For each image and lambda: train the per-image model (loss = MSE + lambda * latent bits per
 pixel), quantize the parameters (exponents searched per tensor), round the latents, and
@@ -24,7 +24,7 @@ from PIL import Image
 
 sys.path.insert(0, os.path.dirname(__file__))
 import exact  # noqa: E402
-from model import LOG2B_GRAD, PerImage, default_arch  # noqa: E402
+from model import LOG2B_GRAD, LOG2B_MIN_BASE, PerImage, default_arch, log2b_floor_at, set_fine_scales  # noqa: E402
 
 ARCHES = {
     'default': default_arch(),
@@ -50,7 +50,7 @@ def psnr8(xh, x):
     return 10 * math.log10(255 ** 2 / max(mse, 1e-12))
 
 
-def train(model, x, lam, steps, lr, noise_frac, log_every=0, tag=''):
+def train(model, x, lam, steps, lr, noise_frac, log_every=0, tag='', phase1_log2b_min=LOG2B_MIN_BASE, file_floor_from=1.0):
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     HW = x.shape[2] * x.shape[3]
     n_noise = int(steps * noise_frac)
@@ -64,7 +64,7 @@ def train(model, x, lam, steps, lr, noise_frac, log_every=0, tag=''):
             frac = (t - n_noise) / max(1, steps - n_noise)
         for g in opt.param_groups:
             g['lr'] = phase_lr * (0.5 * (1 + math.cos(math.pi * frac)) * 0.99 + 0.01)
-        xh, bits = model('noise' if t < n_noise else 'ste')
+        xh, bits = model('noise' if t < n_noise else 'ste', log2b_floor_at(t, n_noise, phase1_log2b_min, file_floor_from))
         loss = F.mse_loss(xh, x) + lam * bits / HW
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -100,6 +100,7 @@ def quantize_and_measure(model, x, lam):
             if c[0] < best[0]:
                 best, e_arm = c, trial
     lat_bits, arm_bits = best[1], best[2]
+    stats = exact.latent_stats(grids, *exact.arm_to_int(model, e_arm)[:2], dense)
     # float tensors: taps, then synthesis W, b; greedy exponent per tensor on D + lam * R
     grids_f = [g.double().float()[None, None] for g in grids]
     float_tensors = [model.taps] + [p for conv in model.syn for p in (conv.weight, conv.bias)]
@@ -125,7 +126,7 @@ def quantize_and_measure(model, x, lam):
     header_bytes = 52 + 5 + 4 * len(model.arch['synthesis']) + 2 * (len(float_tensors) * 1 + 2 * n_layers) + 4 + 16
     total_bits = lat_bits + arm_bits + float_bits + 8 * header_bytes
     return dict(bpp=total_bits / HW, bpp_latent=lat_bits / HW, bpp_params=(arm_bits + float_bits) / HW,
-                psnr=psnr8(xh, x), e_arm=e_arm)
+                psnr=psnr8(xh, x), e_arm=e_arm, **stats)
 
 
 def emit(row, out):
@@ -150,8 +151,21 @@ def common_args(ap, steps, seed):
     ap.add_argument('--seed', type=int, default=seed)
     ap.add_argument('--log2b-grad', default='inward', choices=['inward', 'clamp'],
                     help="the log2 b clamp's gradient: 'inward' (as the TypeScript encoder) or 'clamp' (zero outside, the rule before)")
+    ap.add_argument('--fine-scales', action='store_true',
+                    help='the FINE_SCALES header flag: 16 more latent tables, log2 b down to -5 (training and exact rate)')
+    # with --fine-scales, as train.ts phase1Log2bMin / fileFloorFrom (model.log2b_floor_at says why)
+    ap.add_argument('--phase1-log2b-min', type=float, default=LOG2B_MIN_BASE,
+                    help="the floor of log2 b in phase 1 when the file's is lower (default -3; -5: the fine floor from the first step)")
+    ap.add_argument('--file-floor-from', type=float, default=1.0,
+                    help="the share of phase 1 after which the file's floor applies already (default 1: from phase 2 on)")
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
+
+
+def apply_common_args(a):
+    """The module-level switches that common_args' options set (model.py, exact.py)."""
+    LOG2B_GRAD['rule'] = a.log2b_grad
+    set_fine_scales(a.fine_scales)
 
 
 def main():
@@ -159,20 +173,20 @@ def main():
     ap.add_argument('--images', required=True)
     common_args(ap, steps=10000, seed=0)
     a = ap.parse_args()
-    LOG2B_GRAD['rule'] = a.log2b_grad
+    apply_common_args(a)
     for path in a.images.split(','):
         x = load(path, a.crop).to(a.device)
         for lam in [float(v) for v in a.lambdas.split(',')]:
             torch.manual_seed(a.seed)
             model = PerImage(x.shape[2], x.shape[3], ARCHES[a.arch], seed=a.seed).to(a.device)
-            secs = train(model, x, lam, a.steps, a.lr, a.noise_frac, a.log_every, os.path.basename(path))
+            secs = train(model, x, lam, a.steps, a.lr, a.noise_frac, a.log_every, os.path.basename(path), a.phase1_log2b_min, a.file_floor_from)
             with torch.no_grad():
                 xh, bits = model('round')
                 float_psnr = psnr8(xh, x)
                 float_bpp = bits.item() / (x.shape[2] * x.shape[3])
             m = quantize_and_measure(model, x, lam)
             row = dict(image=os.path.basename(path), lam=lam, steps=a.steps, lr=a.lr, noise_frac=a.noise_frac,
-                       arch=a.arch, macs=round(model.macs_per_pixel()), secs=round(secs, 1),
+                       fineScales=a.fine_scales, phase1Log2bMin=a.phase1_log2b_min, fileFloorFrom=a.file_floor_from, arch=a.arch, macs=round(model.macs_per_pixel()), secs=round(secs, 1),
                        ms_per_step=round(1000 * secs / a.steps, 2), float_psnr=round(float_psnr, 3),
                        float_bpp_latent=round(float_bpp, 4), **{k: (round(v, 4) if isinstance(v, float) else v) for k, v in m.items()})
             emit(row, a.out)

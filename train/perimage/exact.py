@@ -1,6 +1,8 @@
 """The integer side of profile 2, as the core will run it (src/profiles/perimage/SPEC.md).
 
-- tables(): the 8 x 80 Laplace frequency tables T[f][s] (binary64, numpy's exp);
+- tables(): the 8 x 96 Laplace frequency tables T[f][s_all] (binary64, numpy's exp): log2 b =
+  -5 + s_all/8; the base set is s_all = 16..95 (log2 b = -3 + s/8, s = s_all - 16), the only one
+  files without FINE_SCALES use and the one parameter tensors always use (model.set_fine_scales);
 - arm_int(): the integer context model (Q8 weights, int32 sums, the SPEC's shifts/clamps);
 - latent_bits(): the exact size of the latent stream (code lengths of the chosen tables,
   escapes included; rANS adds a few bytes of state);
@@ -14,24 +16,30 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from model import CONTEXT, Q_MAX
+from model import CONTEXT, FINE_SCALES, LOG2B_MIN_BASE, LOG2B_MIN_FINE, Q_MAX
 
-NF, NS = 8, 80
+NF, NS = 8, 80  # NS: the base set's size
+NS_ALL = 96  # with FINE_SCALES
+S_BASE = round(8 * (LOG2B_MIN_BASE - LOG2B_MIN_FINE))  # 16: s_all of the base set's first table
 PREC = 1 << 16
 
 
-def table_range(s):
-    b = 2.0 ** (-3 + s / 8)
-    return min(math.ceil(8 * b) + 2, 254)
+def table_b(s_all):
+    # -5 + s_all/8 is exact in binary64, so the base tables are bit-identical to the former -3 + s/8
+    return 2.0 ** (LOG2B_MIN_FINE + s_all / 8)
+
+
+def table_range(s_all):
+    return min(math.ceil(8 * table_b(s_all)) + 2, 254)  # 3 for every b <= 1/8
 
 
 def laplace_cdf(x, b):
     return np.where(x < 0, 0.5 * np.exp(np.minimum(x, 0) / b), 1 - 0.5 * np.exp(-np.maximum(x, 0) / b))
 
 
-def build_table(f, s):
-    b = 2.0 ** (-3 + s / 8)
-    R = table_range(s)
+def build_table(f, s_all):
+    b = table_b(s_all)
+    R = table_range(s_all)
     d = f / 8
     v = np.arange(-R, R + 1, dtype=np.float64)
     p = laplace_cdf(v + 0.5 - d, b) - laplace_cdf(v - 0.5 - d, b)
@@ -43,23 +51,24 @@ def build_table(f, s):
 
 
 _TABLES = None
+RANGES = [table_range(s) for s in range(NS_ALL)]
 
 
 def tables():
-    """bits[f][s]: code length in bits of each symbol (last = escape, without its EG bits)."""
+    """bits[f][s_all]: code length in bits of each symbol (last = escape, without its EG bits)."""
     global _TABLES
     if _TABLES is None:
-        _TABLES = [[-np.log2(build_table(f, s) / PREC) for s in range(NS)] for f in range(NF)]
+        _TABLES = [[-np.log2(build_table(f, s) / PREC) for s in range(NS_ALL)] for f in range(NF)]
     return _TABLES
 
 
 def dense_bits_table(device):
-    """[NF, NS, 2*254+2] code lengths, padded with the escape length, as a torch tensor."""
+    """[NF, NS_ALL, 2*254+2] code lengths, padded with the escape length, as a torch tensor."""
     T = tables()
     W = 2 * 254 + 1
-    out = np.zeros((NF, NS, W + 1))
+    out = np.zeros((NF, NS_ALL, W + 1))
     for f in range(NF):
-        for s in range(NS):
+        for s in range(NS_ALL):
             t = T[f][s]
             R = (len(t) - 2) // 2
             row = np.full(W + 1, np.nan)
@@ -93,16 +102,18 @@ def arm_int(q, Ws, bs):
 
 
 def symbols(q, mu, ls):
+    """(v, f, s_all) of each latent; without FINE_SCALES s_all >= S_BASE, the former
+    clamp((ls + 768 + 16) >> 5, 0, 79) + 16."""
     m = mu + 16
     c = m >> 8
     f = (m & 255) >> 5
-    s = ((ls + 768 + 16) >> 5).clamp(0, NS - 1)
+    s = ((ls + 1280 + 16) >> 5).clamp(0 if FINE_SCALES['on'] else S_BASE, NS_ALL - 1)
     return q - c, f, s
 
 
 def symbol_bits(v, f, s, dense):
-    """Exact code length of each symbol v under T[f][s] (escape + Exp-Golomb beyond the range)."""
-    R = torch.tensor([table_range(i) for i in range(NS)], device=v.device)[s]
+    """Exact code length of each symbol v under T[f][s_all] (escape + Exp-Golomb beyond the range)."""
+    R = torch.tensor(RANGES, device=v.device)[s]
     inside = v.abs() <= R
     idx = torch.where(inside, v + 254, torch.full_like(v, 2 * 254 + 1))
     b = dense[f, s, idx]
@@ -119,12 +130,28 @@ def latent_bits(grids, Ws, bs, dense):
     return total
 
 
+def latent_stats(grids, Ws, bs, dense):
+    """Where the latent bits go: the share of latents coded with a FINE_SCALES table (s_all <
+    S_BASE), the share of zero latents (q = 0) and their mean cost in bits."""
+    n = n_fine = n_zero = zero_bits = 0.0
+    for q in grids:
+        mu, ls = arm_int(q, Ws, bs)
+        v, f, s = symbols(q, mu, ls)
+        b = symbol_bits(v, f, s, dense)
+        n += q.numel()
+        n_fine += (s < S_BASE).sum().item()
+        n_zero += (q == 0).sum().item()
+        zero_bits += b[q == 0].sum().item()
+    return dict(share_fine=n_fine / n, share_zero=n_zero / n, bits_per_zero=zero_bits / max(n_zero, 1))
+
+
 def tensor_bits(k, dense):
-    """Fewest bits to code the integers k with one centred table T[0][s]; returns (bits, s)."""
+    """Fewest bits to code the integers k with one centred base table T[0][S_BASE + s]; returns
+    (bits, s), s = 0..NS-1 (parameter tensors never use the FINE_SCALES tables)."""
     k = k.reshape(-1).long()
     best = (float('inf'), 0)
     for s in range(NS):
-        ss = torch.full_like(k, s)
+        ss = torch.full_like(k, S_BASE + s)
         b = symbol_bits(k, torch.zeros_like(k), ss, dense).sum().item()
         if b < best[0]:
             best = (b, s)

@@ -19,7 +19,14 @@ CONTEXT = [(0, -1), (-1, 0), (-1, -1), (-1, 1), (0, -2), (-2, 0), (-1, -2), (-1,
            (-3, -1), (-3, 1), (-2, -3), (-2, 3), (-3, -2), (-3, 2), (0, -4), (-4, 0)]
 # the masked first layer is a conv over rows -4..0 and columns -4..+4 of the padded grid
 CTX_ROWS, CTX_COLS = 5, 9
-LOG2B_MIN, LOG2B_MAX = -3.0, -3.0 + 79 / 8
+# the range of log2 b the float ARM may output, that of the integer tables: log2 b = -5 + s_all/8,
+# s_all = 0..95 (exact.py). The base set is s_all = 16..95 (log2 b >= -3); FINE_SCALES, a header
+# flag, adds the 16 narrower tables, down to b = 1/32, where a near-certain zero costs the 16-bit
+# frequencies' floor (0.00015 bits) instead of the 0.0266 bits of b = 1/8. set_fine_scales()
+# switches both this file and exact.py.
+LOG2B_MIN_BASE, LOG2B_MIN_FINE = -3.0, -5.0
+LOG2B_MIN, LOG2B_MAX = LOG2B_MIN_BASE, -3.0 + 79 / 8
+FINE_SCALES = {'on': False}
 Q_MAX = 127
 HIDDEN_MAX = 128.0  # 32767 / 256: the integer ARM clamps its Q8 activations there
 BICUBIC = (-0.03515625, 0.26171875, 0.87890625, -0.10546875)  # a = -0.75 at offsets 1.75, .75, .25, 1.25
@@ -46,10 +53,32 @@ class _InwardClamp(torch.autograd.Function):
         return g * keep, None, None
 
 
-def clamp_log2b(ls):
+def set_fine_scales(on):
+    """FINE_SCALES on or off, for the float training (LOG2B_MIN) and the exact rate (exact.symbols)."""
+    global LOG2B_MIN
+    FINE_SCALES['on'] = bool(on)
+    LOG2B_MIN = LOG2B_MIN_FINE if on else LOG2B_MIN_BASE
+
+
+def clamp_log2b(ls, lo=None):
+    # lo: the floor of this step (log2b_floor_at); None: the file's, LOG2B_MIN, read here at call
+    # time so that set_fine_scales() reaches every caller
+    lo = LOG2B_MIN if lo is None else lo
     if LOG2B_GRAD['rule'] == 'inward':
-        return _InwardClamp.apply(ls, LOG2B_MIN, LOG2B_MAX)
-    return ls.clamp(LOG2B_MIN, LOG2B_MAX)
+        return _InwardClamp.apply(ls, lo, LOG2B_MAX)
+    return ls.clamp(lo, LOG2B_MAX)
+
+
+def log2b_floor_at(t, n1, phase1_min=LOG2B_MIN_BASE, file_floor_from=1.0):
+    """The floor of log2 b at step t of n1 phase-1 steps, as train.ts scheduleAt: phase 1 not below
+    phase1_min (unless t >= file_floor_from * n1), phase 2 the file's (LOG2B_MIN). Why: with
+    FINE_SCALES the rate's pull on a latent off its centre grows as 1/b (32 bits a unit at -5, 8 at
+    -3) and beats the distortion's while the latents are still small (the fine floor from the first
+    step lost 0.7 dB at the same lambda); phase 2's latents are fixed, so there the ARM can learn the
+    narrow tables of the zeros it is sure of. Without FINE_SCALES both floors are the base's."""
+    if t >= n1 or t >= file_floor_from * n1:
+        return LOG2B_MIN
+    return max(LOG2B_MIN, phase1_min)
 
 
 def default_arch():
@@ -142,8 +171,9 @@ class PerImage(nn.Module):
             c = out
 
     # -- the three parts -------------------------------------------------------------
-    def arm_params(self, q):
-        """mu, log2b for every position of grid q [1,1,h,w] (float twin of the integer ARM)."""
+    def arm_params(self, q, log2b_min=None):
+        """mu, log2b for every position of grid q [1,1,h,w] (float twin of the integer ARM); log2 b
+        floored at log2b_min (None: the file's floor)."""
         W1 = self.arm[0].weight  # [out, N]
         kern = (W1 @ self.scatter).view(-1, 1, CTX_ROWS, CTX_COLS)
         qp = F.pad(q, (4, 4, 4, 0))
@@ -152,7 +182,7 @@ class PerImage(nn.Module):
             h = h.clamp(0, HIDDEN_MAX)
             h = F.conv2d(h, lin.weight[:, :, None, None], lin.bias)
         mu, log2b = h[:, 0:1], h[:, 1:2]
-        return mu.clamp(-128, 128), clamp_log2b(log2b)
+        return mu.clamp(-128, 128), clamp_log2b(log2b, log2b_min)
 
     def synth_input(self, grids):
         L = len(grids)
@@ -170,8 +200,9 @@ class PerImage(nn.Module):
             f = f + y if res else y
         return f
 
-    def forward(self, mode):
-        """mode: 'noise' | 'ste' | 'round'. Returns (x_hat [1,3,H,W], bits)."""
+    def forward(self, mode, log2b_min=None):
+        """mode: 'noise' | 'ste' | 'round'; log2b_min: the step's floor of log2 b (log2b_floor_at; None:
+        the file's). Returns (x_hat [1,3,H,W], bits)."""
         grids, bits = [], 0.0
         for y in self.latents:
             y = y.clamp(-Q_MAX, Q_MAX)
@@ -181,7 +212,7 @@ class PerImage(nn.Module):
                 q = y + (torch.round(y) - y).detach()
             else:
                 q = torch.round(y)
-            mu, log2b = self.arm_params(q)
+            mu, log2b = self.arm_params(q, log2b_min)
             bits = bits + laplace_bits(q, mu, log2b).sum()
             grids.append(q)
         return self.synthesis(self.synth_input(grids)), bits

@@ -4,13 +4,15 @@ measured exactly as encode.py does (integer ARM bits, quantized parameters, 8-bi
     python3 train/perimage/sweep.py --image kodim03.png --lambdas 4e-4,1e-3,2.5e-3,6e-3,1.5e-2,4e-2 \
         --steps 8000 [--recipe noise|softnoise] [--T 0.3,0.1] [--lr 0.01] [--noise-frac 0.75] \
         [--ste-lr-scale 0.1] [--ste-latent-scale 0] [--ste-reset none] [--keep-best 50] [--arch default] \
-        [--out rows.jsonl] [--tag name] [--log-every 500]
+        [--out rows.jsonl] [--tag name] [--log-every 500] [--fine-scales [--phase1-log2b-min -3] [--file-floor-from 1]]
 
 Recipes: 'noise' is the TypeScript encoder's (train.ts: uniform noise, then straight-through
 rounding); 'softnoise' replaces phase 1's y + u by softround(softround(y, T) + u, T) with T
 annealed linearly from the first to the second value of --T. Phase 2 by default as train.ts
 since 2026-12-06: the latents stay fixed and the lowest-loss parameters are kept
-(--ste-latent-scale -1 --keep-best 0: the recipe before).
+(--ste-latent-scale -1 --keep-best 0: the recipe before). With --fine-scales, phase 1 keeps log2 b
+at or above --phase1-log2b-min (-3, the base floor) and phase 2 trains with the file's (-5), as
+train.ts (model.log2b_floor_at; --phase1-log2b-min -5: the fine floor from the first step).
 """
 import argparse
 import json
@@ -24,8 +26,8 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(__file__))
 from batch import PerImageBatch  # noqa: E402
-from encode import ARCHES, common_args, emit, load, psnr8, quantize_and_measure  # noqa: E402
-from model import LOG2B_GRAD  # noqa: E402
+from encode import ARCHES, apply_common_args, common_args, emit, load, psnr8, quantize_and_measure  # noqa: E402
+from model import log2b_floor_at  # noqa: E402
 
 
 def _copy_member(dst, src, k, K):
@@ -56,7 +58,7 @@ def main():
                          '(train.ts bestEvery; 0: end with the last)')
     ap.add_argument('--tag', default='')
     a = ap.parse_args()
-    LOG2B_GRAD['rule'] = a.log2b_grad
+    apply_common_args(a)
     torch.manual_seed(a.seed)
     x = load(a.image, a.crop).to(a.device)
     H, W = x.shape[2], x.shape[3]
@@ -90,7 +92,8 @@ def main():
         for g in opt.param_groups:
             g['lr'] = g['lr0'] * (s_lat if g['latent'] else s)
         T = T0 + (T1 - T0) * min(1.0, t / n1)
-        xh, bits = b(mode, T)
+        # the floor of log2 b: phase 2's (and so the best-of-phase-2 offers' losses) is the file's
+        xh, bits = b(mode, T, log2b_floor_at(t, n1, a.phase1_log2b_min, a.file_floor_from))
         mse = ((xh - x) ** 2).mean(dim=(1, 2, 3))
         loss = (mse + lam_t * bits / (H * W)).sum()
         if a.keep_best and mode == 'ste' and (t == n1 or (t + 1) % a.keep_best == 0):  # as train.ts scheduleAt
@@ -130,13 +133,14 @@ def main():
         with torch.no_grad():
             xr, br = b.member(k)('round')
         floats.append((round(psnr8(xr, x), 3), round(br.item() / (H * W), 4)))
-        emit(dict(tag=a.tag, kind='float', image=os.path.basename(a.image), lam=lam, steps=a.steps, recipe=a.recipe, arch=a.arch,
-                  lr=a.lr, lr_latent=lr_lat, float_psnr=floats[k][0], float_bpp_latent=floats[k][1]), a.out)
+        emit(dict(tag=a.tag, kind='float', image=os.path.basename(a.image), lam=lam, steps=a.steps, recipe=a.recipe, arch=a.arch, fineScales=a.fine_scales,
+                  phase1Log2bMin=a.phase1_log2b_min, fileFloorFrom=a.file_floor_from, lr=a.lr, lr_latent=lr_lat, float_psnr=floats[k][0], float_bpp_latent=floats[k][1]), a.out)
     for k, lam in enumerate(lams):
         m = b.member(k)
         meas = quantize_and_measure(m, x, lam)
         row = dict(tag=a.tag, image=os.path.basename(a.image), lam=lam, steps=a.steps, recipe=a.recipe, T=a.T, lr=a.lr,
-                   lr_latent=lr_lat, noise_frac=a.noise_frac, ste_lr_scale=a.ste_lr_scale, ste_latent_scale=ste_lat, ste_reset=a.ste_reset, keep_best=a.keep_best, log2b_grad=a.log2b_grad, arch=a.arch, K=K, secs=round(secs, 1),
+                   lr_latent=lr_lat, noise_frac=a.noise_frac, ste_lr_scale=a.ste_lr_scale, ste_latent_scale=ste_lat, ste_reset=a.ste_reset, keep_best=a.keep_best, log2b_grad=a.log2b_grad, fineScales=a.fine_scales,
+                   phase1Log2bMin=a.phase1_log2b_min, fileFloorFrom=a.file_floor_from, arch=a.arch, K=K, secs=round(secs, 1),
                    ms_per_step=round(1000 * secs / a.steps, 2), float_psnr=floats[k][0], float_bpp_latent=floats[k][1],
                    # how far the latents travelled: max |round(y)| per grid, finest first (short
                    # schedules leave them within +-2, which caps the synthesis's input precision)

@@ -200,7 +200,7 @@ const report = {
     r1: 'phase 2 (straight-through) moves the latents; the encoder returns the last parameters (every row encoded before the fix of 2026-12-06)',
     r2: 'phase 2 leaves the latents as phase 1 left them and the encoder keeps the lowest-loss parameters of phase 2 (train.ts steLatentScale 0, bestEvery 50; 2026-12-06)',
     r3: 'r2, and the ARM log2 b clamp passes the gradient that points back into the range (forward.ts clampLog2b; 2026-12-06 late)',
-    r4: 'r3 in files with the full scale set: container flag FINE_SCALES, latent tables down to log2 b = -8 instead of -3; phase 1 trains with the floor at -3, phase 2 at -8 (train.ts phase1Log2bMin; the default since 2026-12-07)',
+    r4: 'r3 in files with the full scale set: container flag FINE_SCALES, latent tables down to log2 b = -5 instead of -3; phase 1 trains with the floor at -3, phase 2 at -5 (train.ts phase1Log2bMin; the default since 2026-12-07)',
   },
   bd_rate_psnr_vs_published_pchip: published,
   rate_vs_encode_time: { reference: main?.curve ?? null, default_steps: DEFAULT_STEPS, rows: effortTable, solo_encodes: soloEncodes },

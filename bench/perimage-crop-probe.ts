@@ -19,8 +19,9 @@ import { readFileSync } from 'node:fs';
 import { decodeImageFile } from '../src/image/index.js';
 import { encodePerImage } from '../src/profiles/perimage/encoder/index.js';
 import { opt } from './args.js';
+import { psnrRgb } from './metrics.js';
 import { createPerImageCore } from '../src/profiles/perimage/core.js';
-import { PERIMAGE_HEADER_SIZE } from '../src/profiles/perimage/container.js';
+import { writePerImageContainer } from '../src/profiles/perimage/container.js';
 import { LOG2B_GRAD } from '../src/profiles/perimage/encoder/forward.js';
 import { DEFAULT_TRAIN } from '../src/profiles/perimage/encoder/train.js';
 
@@ -42,13 +43,13 @@ const seed = +opt('seed', '1');
 const { stats, params, grids } = await encodePerImage({ width: S, height: S, data }, { quality: 4, lambda, steps, backend: 'wasm', train, seed, ...(fine ? { fineScales: fine === '1' } : {}) });
 const latentBpp = stats.latentBits / (S * S);
 const core = await createPerImageCore();
-const fileBytes = PERIMAGE_HEADER_SIZE + core.encodeParams(params).length + core.encodeLatents(params, grids, S, S).length;
-const rgba = core.synthesize(params, grids, S, S);
-let se = 0;
-for (let i = 0; i < S * S; i++) for (let c = 0; c < 3; c++) se += (rgba[4 * i + c] - data[4 * i + c]) ** 2;
+const fileBytes = writePerImageContainer({
+  width: S, height: S, quality: 4, params: core.encodeParams(params), latents: core.encodeLatents(params, grids, S, S), alpha: null, fineScales: params.fineScales,
+}).length;
+const filePsnr = psnrRgb(core.synthesize(params, grids, S, S), data, S, S);
 console.log(JSON.stringify({
   image: file.split('/').pop(), crop: S, steps, lambda, recipe, seed, fineScales: params.fineScales === true, phase1Log2bMin: train.phase1Log2bMin ?? DEFAULT_TRAIN.phase1Log2bMin, fileFloorFrom: train.fileFloorFrom ?? DEFAULT_TRAIN.fileFloorFrom, log2bGrad: LOG2B_GRAD, seconds: +((performance.now() - t0) / 1000).toFixed(1),
   psnrFloat: +stats.psnrFloat.toFixed(3), latentBpp: +latentBpp.toFixed(4), lossFloat: +(10 ** (-stats.psnrFloat / 10) + lambda * latentBpp).toExponential(4),
   psnrQuantized: +stats.psnrQuantized.toFixed(3), bppEstimate: +stats.bppEstimate.toFixed(4),
-  fileBpp: +((fileBytes * 8) / (S * S)).toFixed(4), filePsnr: +(10 * Math.log10((255 * 255 * 3 * S * S) / se)).toFixed(3),
+  fileBpp: +((fileBytes * 8) / (S * S)).toFixed(4), filePsnr: +filePsnr.toFixed(3),
 }));

@@ -1,5 +1,5 @@
 /**
- * The ARM's log2 b output is clamped to the format's range [LOG2B_MIN, LOG2B_MAX]; the clamp's
+ * The ARM's log2 b output is clamped to the file's range [lay.log2bMin, LOG2B_MAX]; the clamp's
  * gradient (forward.ts clampLog2b, and the same rule in arm-gpu.ts) passes outside the range
  * only where a descent step moves log2 b back in. With a plain clamp's gradient (zero outside)
  * the scale output dies within the first ~30 steps of an encode: the latents start at 0, every
@@ -16,8 +16,8 @@ import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/backend/index.js';
 import { defaultArch } from '../src/profiles/perimage/types.js';
-import { canvasMask, LOG2B_MIN_FINE, makeLayout } from '../src/profiles/perimage/encoder/model.js';
-import { LOG2B_MAX, LOG2B_MIN, PerImageNet } from '../src/profiles/perimage/encoder/forward.js';
+import { canvasMask, LOG2B_MIN_BASE, LOG2B_MIN_FINE, makeLayout } from '../src/profiles/perimage/encoder/model.js';
+import { LOG2B_MAX, PerImageNet } from '../src/profiles/perimage/encoder/forward.js';
 import { ensureGradients } from '../src/profiles/perimage/encoder/grads.js';
 import { latentBits } from '../src/profiles/perimage/encoder/train.js';
 import { encodePerImage } from '../src/profiles/perimage/encoder/index.js';
@@ -56,12 +56,12 @@ async function lsBiasGrad(ls: number, q: (i: number) => number, l = lay): Promis
 describe('the log2 b clamp of the ARM passes the gradient that points back into the range', () => {
   it('below the floor: nonzero latents pull log2 b up (a wider Laplace), and that gradient passes', async () => {
     // every 5th latent is 3: a wider scale would code them in fewer bits
-    const g = await lsBiasGrad(LOG2B_MIN - 3, (i) => (i % 5 === 0 ? 3 : 0));
+    const g = await lsBiasGrad(LOG2B_MIN_BASE - 3, (i) => (i % 5 === 0 ? 3 : 0));
     expect(g).toBeLessThan(-1);
   });
 
   it('below the floor: all-zero latents push log2 b further down, and that gradient stops', async () => {
-    expect(await lsBiasGrad(LOG2B_MIN - 3, () => 0)).toBe(0);
+    expect(await lsBiasGrad(LOG2B_MIN_BASE - 3, () => 0)).toBe(0);
   });
 
   it('above the ceiling: all-zero latents pull log2 b down, and that gradient passes', async () => {

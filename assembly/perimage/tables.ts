@@ -10,8 +10,9 @@
  * Scale index s = 0 … 95 means log2 b = −5 + s/8. Files without the FINE_SCALES flag use only
  * s = 16 … 95 (the base set, log2 b ≥ −3: the 8 × 80 tables of the first version of the
  * format, bit for bit); files with it use all 96 (lapSelect). Below log2 b = −5 nothing is left
- * to gain: a centred zero already costs the 16-bit floor (0.00015 bits), against 0.0266 at −3. One array holds both, so a file
- * of either kind is decoded by the same loop with a different lower clamp.
+ * to gain: a centred zero already costs the 16-bit floor (0.00015 bits), against 0.0266 at −3.
+ * One array holds both, so a file of either kind is decoded by the same loop with a different
+ * lower clamp.
  *
  * Table index t = f·96 + s in the meta array of buildTables (rans.ts).
  */

@@ -24,7 +24,7 @@
  * every other backend and the reference).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { CONTEXT, LOG2B_MIN_BASE, type Layout } from './model.js';
+import { CONTEXT, type Layout } from './model.js';
 import { SynthGpu } from './synth-gpu.js';
 import { Up2Chain, up2FusedActive } from './up2-gpu.js';
 import { armFusedActive } from './arm-gpu.js';
@@ -35,8 +35,6 @@ export interface ArmOut {
   log2b: tf.Tensor1D;
 }
 
-/** the base scale set's floor (files without FINE_SCALES; lay.log2bMin is the encode's own) */
-export const LOG2B_MIN = LOG2B_MIN_BASE;
 export const LOG2B_MAX = 6.875;
 /** hidden activations of the integer ARM saturate at 32767 / 256 */
 export const ARM_HIDDEN_MAX = 128;

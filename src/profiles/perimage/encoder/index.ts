@@ -25,7 +25,7 @@ export { estimateEncodeSeconds, STEP_COST } from './estimate.js';
 
 /** steps at the default effort */
 export const DEFAULT_STEPS = 8000;
-/** whether files use the full scale set (FINE_SCALES, log2 b from −8) unless asked otherwise */
+/** whether files use the full scale set (FINE_SCALES, log2 b from −5) unless asked otherwise */
 export const DEFAULT_FINE_SCALES = true;
 
 export interface PerImageImage {

@@ -9,6 +9,7 @@
  *       [--fine-scales 1|0 (default: the encoder's; 0 = the base scale set, recipe r3)] [--seed 1]
  *       [--phase1-log2b-min -3 (train.ts phase1Log2bMin; -8: the fine floor from the first step)]
  *       [--file-floor-from 1 (train.ts fileFloorFrom: share of phase 1 after which the file's floor applies)]
+ *       [--arch auto|default|compact (auto: the encoder's choice by size and lambda, arch-choice.ts)]
  * fileBpp / filePsnr: the real file (params section + latent stream from the core, 48-byte
  * header) and the PSNR of its 8-bit decode against the crop.
  * r1: phase 2 moves the latents (0.1x) and the last parameters are returned; r2: the defaults.
@@ -24,6 +25,8 @@ import { createPerImageCore } from '../src/profiles/perimage/core.js';
 import { writePerImageContainer } from '../src/profiles/perimage/container.js';
 import { LOG2B_GRAD } from '../src/profiles/perimage/encoder/forward.js';
 import { DEFAULT_TRAIN } from '../src/profiles/perimage/encoder/train.js';
+import { compactArch } from '../src/profiles/perimage/encoder/arch-choice.js';
+import { defaultArch } from '../src/profiles/perimage/types.js';
 
 const file = opt('image', '');
 if (!file) throw new Error('--image FILE');
@@ -40,7 +43,9 @@ if (ff) train.fileFloorFrom = +ff;
 const t0 = performance.now();
 const fine = opt('fine-scales', '');
 const seed = +opt('seed', '1');
-const { stats, params, grids } = await encodePerImage({ width: S, height: S, data }, { quality: 4, lambda, steps, backend: 'wasm', train, seed, ...(fine ? { fineScales: fine === '1' } : {}) });
+const archOpt = opt('arch', 'auto');
+const arch = archOpt === 'default' ? defaultArch() : archOpt === 'compact' ? compactArch() : 'auto';
+const { stats, params, grids } = await encodePerImage({ width: S, height: S, data }, { quality: 4, lambda, steps, backend: 'wasm', train, seed, arch, ...(fine ? { fineScales: fine === '1' } : {}) });
 const latentBpp = stats.latentBits / (S * S);
 const core = await createPerImageCore();
 const fileBytes = writePerImageContainer({
@@ -48,7 +53,7 @@ const fileBytes = writePerImageContainer({
 }).length;
 const filePsnr = psnrRgb(core.synthesize(params, grids, S, S), data, S, S);
 console.log(JSON.stringify({
-  image: file.split('/').pop(), crop: S, steps, lambda, recipe, seed, fineScales: params.fineScales === true, phase1Log2bMin: train.phase1Log2bMin ?? DEFAULT_TRAIN.phase1Log2bMin, fileFloorFrom: train.fileFloorFrom ?? DEFAULT_TRAIN.fileFloorFrom, log2bGrad: LOG2B_GRAD, seconds: +((performance.now() - t0) / 1000).toFixed(1),
+  image: file.split('/').pop(), crop: S, steps, lambda, recipe, seed, arch: stats.arch, paramsBytes: core.encodeParams(params).length, fineScales: params.fineScales === true, phase1Log2bMin: train.phase1Log2bMin ?? DEFAULT_TRAIN.phase1Log2bMin, fileFloorFrom: train.fileFloorFrom ?? DEFAULT_TRAIN.fileFloorFrom, log2bGrad: LOG2B_GRAD, seconds: +((performance.now() - t0) / 1000).toFixed(1),
   psnrFloat: +stats.psnrFloat.toFixed(3), latentBpp: +latentBpp.toFixed(4), lossFloat: +(10 ** (-stats.psnrFloat / 10) + lambda * latentBpp).toExponential(4),
   psnrQuantized: +stats.psnrQuantized.toFixed(3), bppEstimate: +stats.bppEstimate.toFixed(4),
   fileBpp: +((fileBytes * 8) / (S * S)).toFixed(4), filePsnr: +filePsnr.toFixed(3),

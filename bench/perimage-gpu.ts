@@ -256,7 +256,7 @@ function writeJob(
       paramsBytes: e.params.length, latentBytes: e.latents.length,
       encodeSeconds: +e.encodeSeconds.toFixed(2), trainSeconds: +e.r.stats.trainSeconds.toFixed(2), quantizeSeconds: +e.r.stats.quantizeSeconds.toFixed(2),
       msPerStep: +e.r.stats.msPerStep.toFixed(3), psnrFloat: +e.r.stats.psnrFloat.toFixed(3), psnrQuantized: +e.r.stats.psnrQuantized.toFixed(3),
-      relax: DEFAULT_TRAIN.relax, softT: DEFAULT_TRAIN.softT, bestEvery: DEFAULT_TRAIN.bestEvery, steLatentScale: DEFAULT_TRAIN.steLatentScale, log2bGrad: LOG2B_GRAD, fineScales: e.r.params.fineScales === true, phase1Log2bMin: DEFAULT_TRAIN.phase1Log2bMin, bppEstimate: +e.r.stats.bppEstimate.toFixed(5), gridsSha256: gsha, gridsRoundTrip: gridsSha256(back) === gsha,
+      relax: DEFAULT_TRAIN.relax, softT: DEFAULT_TRAIN.softT, bestEvery: DEFAULT_TRAIN.bestEvery, steLatentScale: DEFAULT_TRAIN.steLatentScale, log2bGrad: LOG2B_GRAD, fineScales: e.r.params.fineScales === true, arch: e.r.stats.arch, phase1Log2bMin: DEFAULT_TRAIN.phase1Log2bMin, bppEstimate: +e.r.stats.bppEstimate.toFixed(5), gridsSha256: gsha, gridsRoundTrip: gridsSha256(back) === gsha,
       backend: e.r.stats.backend, adapter, gpu: process.env.NIMG_GPU_NAME ?? null, worker, concurrency, members, started, finished: new Date().toISOString(),
     };
     writeFileSync(path.join(dir, `${job.name}.nimg`), e.file);

@@ -16,7 +16,7 @@ import { isNimgError } from '../src/errors.js';
 import { encodePerImage } from '../src/profiles/perimage/encoder/index.js';
 import { createPerImageCore } from '../src/profiles/perimage/core.js';
 import { macsOf } from '../src/profiles/perimage/core.js';
-import { defaultArch } from '../src/profiles/perimage/types.js';
+import { compactArch } from '../src/profiles/perimage/encoder/arch-choice.js';
 import { makeRandomWeights } from './fixtures/random-weights.js';
 import { sampleCrop } from './refine-helpers.js';
 import { ROOT } from './cli-helpers.js';
@@ -68,9 +68,10 @@ describe('perimage through encode / decode / probe', () => {
     const opt = seen.filter((p) => p.stage === 'optimize');
     expect(opt[0]).toEqual({ stage: 'optimize', done: 0, total: 16 });
     expect(opt.at(-1)).toEqual({ stage: 'optimize', done: 16, total: 16 });
-    // coding: one unit per quantized parameter tensor (SPEC §2: 2(D+1) ARM, taps, 2 per synthesis layer), then the coder's
+    // coding: one unit per quantized parameter tensor (SPEC §2: 2(D+1) ARM, taps, 2 per synthesis layer), then the coder's;
+    // a 32x24 image at quality 4 carries the compact decoder (arch-choice.ts)
     const coding = seen.filter((p) => p.stage === 'coding');
-    const a = defaultArch();
+    const a = compactArch();
     const nTensors = 2 * (a.D + 1) + 1 + 2 * a.synthesis.length;
     expect(coding.map((p) => p.done)).toEqual(Array.from({ length: nTensors + 1 }, (_, i) => i));
     expect(new Set(coding.map((p) => p.total))).toEqual(new Set([nTensors + 1]));
@@ -98,8 +99,9 @@ describe('perimage through encode / decode / probe', () => {
     if (info.profile !== 'perimage') throw new Error('profile');
     expect(info.bytes.total).toBe(bytes.length);
     expect(info.bytes.header + info.bytes.params + info.bytes.latents + info.bytes.alpha).toBe(bytes.length);
-    expect(info.arch).toMatchObject({ grids: 7, context: 16, armLayers: 2, armWidth: 16, macsPerPixel: macsOf(defaultArch()) });
-    expect(info.arch?.synthesis[0]).toBe('1x1 7→24 relu');
+    // the compact decoder: a 32x24 image at quality 4 (arch-choice.ts)
+    expect(info.arch).toMatchObject({ grids: 7, context: 8, armLayers: 1, armWidth: 8, macsPerPixel: macsOf(compactArch()) });
+    expect(info.arch?.synthesis[0]).toBe('1x1 7→12 relu');
     const head = probe(bytes.subarray(0, 48), { headerOnly: true });
     expect(head.profile).toBe('perimage');
     expect((head as { arch?: unknown }).arch).toBeUndefined();

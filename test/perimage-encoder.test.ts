@@ -223,7 +223,7 @@ describe('perimage encoder: train and quantize (tfjs WASM, 32x32 crop)', () => {
     const progress: number[] = [];
     // 600 steps: the default relaxation (softnoise, T annealed towards rounding) needs more steps
     // than plain noise before the latents leave zero on an image this small
-    const r = await encodePerImage({ width: W, height: H, data: rgba }, { quality: 4, steps: 600, backend: 'wasm', onProgress: (d) => progress.push(d) });
+    const r = await encodePerImage({ width: W, height: H, data: rgba }, { quality: 4, steps: 600, backend: 'wasm', arch: defaultArch(), onProgress: (d) => progress.push(d) });
     const h = r.stats.history;
     expect(progress.length).toBeGreaterThanOrEqual(5);
     expect(h[h.length - 1].loss).toBeLessThan(0.5 * h[0].loss);

@@ -8,7 +8,7 @@
  * grids and its pixels to the device's decode. One integer of the context path (ARM,
  * tables, rANS) or of the synthesis that differs between machines fails this test.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createPerImageCore, type PerImageCore } from '../src/profiles/perimage/core.js';
@@ -66,5 +66,30 @@ describe('GPU-made fixtures', () => {
       const { rgba } = core.decodePayload(f.params, f.latents, fx.width, fx.height, { fineScales: f.header.fineScales });
       expect(createHash('sha256').update(rgba).digest('hex')).toBe(fx.rgbaSha256);
     });
+  });
+});
+
+/**
+ * The bench's Kodak files at the default effort with the FINE_SCALES table set (recipe r4),
+ * encoded on an NVIDIA H100 (bench/perimage-gpu.ts `jobs`): each row holds the SHA-256 of the
+ * grids the encoder chose there. Decoded here, the latents must hash the same: the fine
+ * tables' integer path agrees across machines on real photos, not only on the fixtures above.
+ */
+describe('Kodak files of the bench, FINE_SCALES, made on an H100', () => {
+  const rowsDir = new URL('../bench/results/perimage-rows/', import.meta.url);
+  const filesDir = new URL('../bench/results/files/perimage/', import.meta.url);
+  const rows = readdirSync(rowsDir).filter((n) => /-s8000-r4\.json$/.test(n)).map(
+    (n) => JSON.parse(readFileSync(new URL(n, rowsDir), 'utf8')) as { name: string; width: number; height: number; gridsSha256: string; fineScales: boolean; gpu: string },
+  );
+  it('there are the twelve of kodim01 and kodim04', () => {
+    expect(rows.filter((r) => /^kodim0[14]-/.test(r.name)).length).toBe(12);
+  });
+  it.each(rows.map((r) => [r.name, r] as const))('%s decodes to the encoder\'s latents', (_n, r) => {
+    expect(r.fineScales).toBe(true);
+    expect(r.gpu).toMatch(/H100|H200/);
+    const f = parsePerImageContainer(new Uint8Array(readFileSync(new URL(`${r.name}.nimg`, filesDir))));
+    expect(f.header.fineScales).toBe(true);
+    const grids = core.decodeLatents(core.decodeFileParams(f), f.latents, r.width, r.height);
+    expect(gridsSha256(grids)).toBe(r.gridsSha256);
   });
 });

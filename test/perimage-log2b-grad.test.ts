@@ -85,7 +85,7 @@ describe('the log2 b clamp of the ARM passes the gradient that points back into 
     const S = 64;
     const data = await sampleCrop(S, S, 200, 100);
     // the base scale set, where this was measured (its floor: log2 b = -3, s = S_BASE)
-    const r = await encodePerImage({ width: S, height: S, data }, { quality: 4, lambda: 1.5e-3, steps: 400, backend: 'wasm', fineScales: false });
+    const r = await encodePerImage({ width: S, height: S, data }, { quality: 4, lambda: 1.5e-3, steps: 400, backend: 'wasm', fineScales: false, arch: defaultArch() });
     const { v, t } = latentSymbolsRef(r.params, r.grids, S, S);
     let atFloor = 0, nonzero = 0, nonzeroAtFloor = 0;
     for (let i = 0; i < t.length; i++) {
@@ -105,7 +105,7 @@ describe('the log2 b clamp of the ARM passes the gradient that points back into 
   it('with FINE_SCALES (the default) the same latents cost fewer bits: zeros below the base floor', async () => {
     const S = 64;
     const data = await sampleCrop(S, S, 200, 100);
-    const r = await encodePerImage({ width: S, height: S, data }, { quality: 4, lambda: 1.5e-3, steps: 400, backend: 'wasm' });
+    const r = await encodePerImage({ width: S, height: S, data }, { quality: 4, lambda: 1.5e-3, steps: 400, backend: 'wasm', arch: defaultArch() });
     expect(r.params.fineScales).toBe(true);
     const { v, t } = latentSymbolsRef(r.params, r.grids, S, S);
     let zeros = 0, zerosFine = 0;

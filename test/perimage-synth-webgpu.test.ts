@@ -16,6 +16,7 @@ import { describe, expect, it } from 'vitest';
 import { relErr, webgpuAdapter } from './webgpu-helpers.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/backend/index.js';
+import { compactArch } from '../src/profiles/perimage/encoder/arch-choice.js';
 import { defaultArch, type PerImageArch } from '../src/profiles/perimage/types.js';
 import { makeLayout, prng } from '../src/profiles/perimage/encoder/model.js';
 import { PerImageNet } from '../src/profiles/perimage/encoder/forward.js';
@@ -27,6 +28,7 @@ const adapter = await webgpuAdapter('perimage-synth-webgpu');
 
 const ARCHS: Record<string, PerImageArch> = {
   default: defaultArch(),
+  compact: compactArch(),
   '1x1,1x1,3x3': {
     ...defaultArch(), L: 4,
     synthesis: [

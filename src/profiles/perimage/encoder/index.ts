@@ -13,7 +13,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { NimgError } from '../../../errors.js';
 import { initBackend } from '../../../backend/index.js';
 import type { BackendChoice, BackendName } from '../../../model/types.js';
-import { defaultArch, type LatentGrids, type PerImageArch, type PerImageParams } from '../types.js';
+import type { LatentGrids, PerImageArch, PerImageParams } from '../types.js';
+import { archName, chooseArch, chooseArchName } from './arch-choice.js';
 import { qualityToLambda } from './lambda.js';
 import { archProblems, initTheta, makeLayout } from './model.js';
 import { quantize } from './quantize.js';
@@ -22,6 +23,7 @@ import { trainBatch } from './train-batch.js';
 
 export { qualityToLambda, lambdaToQuality, LAMBDA_TABLE } from './lambda.js';
 export { estimateEncodeSeconds, STEP_COST } from './estimate.js';
+export { archName, chooseArch, chooseArchName, compactArch, COMPACT_LAMBDA_64K } from './arch-choice.js';
 
 /** steps at the default effort */
 export const DEFAULT_STEPS = 8000;
@@ -54,8 +56,11 @@ export interface PerImageEncodeOptions {
   signal?: AbortSignal;
   /** seed of the initialisation and the noise (same seed, same backend: same result on WASM) */
   seed?: number;
-  /** architecture (default SPEC §1 defaults) */
-  arch?: PerImageArch;
+  /**
+   * architecture; 'auto' (the default): chosen by image size and λ (arch-choice.ts: the
+   * compact decoder for small images at low rates, SPEC §1's default otherwise)
+   */
+  arch?: PerImageArch | 'auto';
   /**
    * code the latents with the full scale set (the container's FINE_SCALES flag; default
    * DEFAULT_FINE_SCALES): zeros the context model is sure of cost ~0.00015 bits instead of 0.027
@@ -69,6 +74,8 @@ export interface PerImageStats {
   backend: BackendName;
   steps: number;
   lambda: number;
+  /** the architecture the file carries: 'default' / 'compact' (arch-choice.ts) or 'custom' */
+  arch: 'default' | 'compact' | 'custom';
   trainSeconds: number;
   quantizeSeconds: number;
   msPerStep: number;
@@ -89,6 +96,17 @@ export interface PerImageEncodeResult {
   stats: PerImageStats;
 }
 
+/**
+ * The architecture of one training run: the caller's, or for 'auto' the choice for these
+ * pixels at λ (one choice for all members: encodePerImageMembers groups λ by it).
+ */
+function resolveArch(arch: PerImageEncodeOptions['arch'], pixels: number, lambdas: number[]): PerImageArch {
+  if (arch !== undefined && arch !== 'auto') return arch;
+  const names = new Set(lambdas.map((l) => chooseArchName(pixels, l)));
+  if (names.size !== 1) throw new Error('resolveArch: members of one run need the same architecture');
+  return chooseArch(pixels, lambdas[0]);
+}
+
 /** Checks shared by both entry points, then the backend, the layout and the target rows. */
 async function prepare(image: PerImageImage, opts: Omit<PerImageEncodeOptions, 'quality' | 'lambda'>, lambdas: number[]) {
   const { width, height, data } = image;
@@ -97,7 +115,7 @@ async function prepare(image: PerImageImage, opts: Omit<PerImageEncodeOptions, '
   const steps = opts.steps ?? DEFAULT_STEPS;
   if (!(Number.isInteger(steps) && steps >= 1)) throw new NimgError('BAD_INPUT', `perimage: steps ${steps}`);
   if (!lambdas.length || !lambdas.every((l) => l > 0 && Number.isFinite(l))) throw new NimgError('BAD_INPUT', `perimage: lambda ${lambdas}`);
-  const arch = opts.arch ?? defaultArch();
+  const arch = resolveArch(opts.arch, width * height, lambdas);
   const bad = archProblems(arch);
   if (bad.length) throw new NimgError('BAD_INPUT', `perimage: architecture outside SPEC (${bad.join(', ')})`);
   if (opts.signal?.aborted) throw new NimgError('ABORTED', 'perimage encode aborted');
@@ -128,6 +146,7 @@ async function finish(
       backend: p.backend,
       steps: p.steps,
       lambda,
+      arch: archName(p.lay.arch),
       trainSeconds: trainMs / 1000,
       quantizeSeconds: (tq1 - tq) / 1000,
       msPerStep: trainMs / p.steps,
@@ -161,6 +180,28 @@ export async function encodePerImage(image: PerImageImage, opts: PerImageEncodeO
  * and msPerStep are those of the shared training (all K members).
  */
 export async function encodePerImageMembers(
+  image: PerImageImage, opts: Omit<PerImageEncodeOptions, 'lambda' | 'onProgress'> & { lambdas: number[] },
+): Promise<PerImageEncodeResult[]> {
+  const { lambdas } = opts;
+  if (opts.arch === undefined || opts.arch === 'auto') {
+    // members train together only with one architecture: one run per architecture 'auto' picks
+    const pixels = image.width * image.height;
+    const names = lambdas.map((l) => (l > 0 && Number.isFinite(l) ? chooseArchName(pixels, l) : 'default'));
+    if (new Set(names).size > 1) {
+      const out: PerImageEncodeResult[] = new Array(lambdas.length);
+      for (const name of new Set(names)) {
+        const idx = lambdas.map((_, k) => k).filter((k) => names[k] === name);
+        const rs = await trainMembers(image, { ...opts, lambdas: idx.map((k) => lambdas[k]) });
+        idx.forEach((k, j) => (out[k] = rs[j]));
+      }
+      return out;
+    }
+  }
+  return trainMembers(image, opts);
+}
+
+/** encodePerImageMembers for λ that share one architecture */
+async function trainMembers(
   image: PerImageImage, opts: Omit<PerImageEncodeOptions, 'lambda' | 'onProgress'> & { lambdas: number[] },
 ): Promise<PerImageEncodeResult[]> {
   const { lambdas } = opts;

@@ -1,6 +1,6 @@
 /**
  * Per-image encoder step cost: ms/step and tfjs kernels (≈ dispatches) per step.
- *   npx tsx bench/perimage-speed.ts [W] [H] [steps] [backend] [ref] [members]
+ *   npx tsx bench/perimage-speed.ts [W] [H] [steps] [backend] [ref] [members] [arch: default|compact]
  * Kernels per step = (kernels of a steps+2 run − kernels of a 2-step run) / steps, from
  * tf.profile; ms/step likewise from the difference of two timed runs (setup excluded).
  * On webgpu also dispatchesPerStep: every runWebGPUProgram call (tfjs kernels and the
@@ -14,6 +14,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/backend/index.js';
 import { defaultArch } from '../src/profiles/perimage/types.js';
+import { compactArch } from '../src/profiles/perimage/encoder/arch-choice.js';
 import { initTheta, makeLayout } from '../src/profiles/perimage/encoder/model.js';
 import { DEFAULT_TRAIN, rgbaToRows, train } from '../src/profiles/perimage/encoder/train.js';
 import { trainBatch } from '../src/profiles/perimage/encoder/train-batch.js';
@@ -31,7 +32,8 @@ for (const part of ref) {
   SWITCHES[part](false);
 }
 const data = new Uint8ClampedArray(W * H * 4).map((_, i) => (i * 37 + ((i >> 9) * 11)) & 255);
-const lay = makeLayout(defaultArch(), W, H);
+const archArg = process.argv[8] ?? 'default';
+const lay = makeLayout(archArg === 'compact' ? compactArch() : defaultArch(), W, H);
 const x = rgbaToRows(data, W, H);
 const run = async (n: number) => {
   const t0 = performance.now();

@@ -11,6 +11,8 @@ import {
 import { archProblems } from '../src/profiles/perimage/encoder/model.js';
 import { macsOf } from '../src/profiles/perimage/core.js';
 import { defaultArch } from '../src/profiles/perimage/types.js';
+import { estimateEncodeSeconds } from '../src/profiles/perimage/encoder/estimate.js';
+import { formatSeconds, noGpuError } from '../src/profiles/perimage/encode.js';
 
 /** the six λ of the Kodak bench (bench/perimage-queue.ts KODAK_LAMBDAS) */
 const KODAK_LAMBDAS = [1.5e-3, 5e-4, 4e-3, 1.5e-4, 1.2e-2, 3.5e-2];
@@ -86,4 +88,15 @@ describe('perimage architecture choice', () => {
       expect(many[k].params.arch).toEqual(one.params.arch);
     }
   }, 240_000);
+
+  it('the no-GPU refusal estimates the CPU time of the decoder the encode would train', () => {
+    // 256x256 at quality 1 (λ 2e-2): compact; at quality 8: default (measured 433 vs 688 ms a WASM step)
+    const compact = estimateEncodeSeconds(256, 256, 8000, 'wasm', 'compact');
+    const def = estimateEncodeSeconds(256, 256, 8000, 'wasm');
+    expect(compact).toBeLessThan(0.7 * def);
+    expect(estimateEncodeSeconds(256, 256, 8000, 'webgpu', 'compact')).toBe(estimateEncodeSeconds(256, 256, 8000, 'webgpu'));
+    expect(noGpuError(256, 256, 8000, 'none', 1).message).toContain(`about ${formatSeconds(compact)}`);
+    expect(noGpuError(256, 256, 8000, 'none', 8).message).toContain(`about ${formatSeconds(def)}`);
+    expect(noGpuError(256, 256, 8000, 'none').message).toContain(`about ${formatSeconds(def)}`);
+  });
 });

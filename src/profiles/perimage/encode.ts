@@ -12,6 +12,8 @@ import type { CodecResources, EncodeJob } from '../types.js';
 import { writePerImageContainer } from './container.js';
 import { stepsOfEffort } from './effort.js';
 import { estimateEncodeSeconds } from './encoder/estimate.js';
+import { chooseArchName } from './encoder/arch-choice.js';
+import { qualityToLambda } from './encoder/lambda.js';
 
 /** 40 s, 12 min, 3.4 h */
 export function formatSeconds(s: number): string {
@@ -24,8 +26,10 @@ export function formatSeconds(s: number): string {
  * The refusal of a perimage encode that would run on the CPU by default: it names the
  * estimated CPU time and the two ways on (the fast profile, or an explicit CPU backend).
  */
-export function noGpuError(width: number, height: number, steps: number, why: string): NimgError {
-  const sec = estimateEncodeSeconds(width, height, steps, 'wasm');
+export function noGpuError(width: number, height: number, steps: number, why: string, quality?: number): NimgError {
+  // the decoder the encode would train (arch-choice.ts): the compact one trains faster on a CPU
+  const arch = quality === undefined ? 'default' : chooseArchName(width * height, qualityToLambda(quality));
+  const sec = estimateEncodeSeconds(width, height, steps, 'wasm', arch);
   return new NimgError(
     'BACKEND_UNAVAILABLE',
     `the perimage profile optimises a decoder for each image, which needs a GPU: no hardware WebGPU adapter here (${why}). ` +
@@ -36,12 +40,12 @@ export function noGpuError(width: number, height: number, steps: number, why: st
 }
 
 /** 'auto' means a hardware WebGPU adapter here; a named backend is the caller's explicit choice. */
-async function perImageBackend(choice: BackendChoice, img: CheckedImage, steps: number): Promise<BackendChoice> {
+async function perImageBackend(choice: BackendChoice, img: CheckedImage, steps: number, quality: number): Promise<BackendChoice> {
   if (choice !== 'auto') return choice;
   const { probeWebGpuAdapter } = await import('../../backend/index.js');
   const a = await probeWebGpuAdapter();
   if (a.found && !a.software) return 'webgpu';
-  throw noGpuError(img.width, img.height, steps, a.found ? `only a software adapter: ${a.description}` : a.description);
+  throw noGpuError(img.width, img.height, steps, a.found ? `only a software adapter: ${a.description}` : a.description, quality);
 }
 
 /** RGB (3 bytes a pixel) → RGBA: the optimiser reads RGBA. */
@@ -64,7 +68,7 @@ export async function encodePerImageFile(res: CodecResources, job: EncodeJob): P
   const { width, height } = img;
   const encoder = await import('./encoder/index.js');
   const steps = stepsOfEffort(job.effort, encoder.DEFAULT_STEPS);
-  const backend = await perImageBackend(job.backend, img, steps);
+  const backend = await perImageBackend(job.backend, img, steps, job.quality);
   job.abort?.check('the start of the encode');
   checkUnchanged(img);
   const rgba = rgbaOf(img);

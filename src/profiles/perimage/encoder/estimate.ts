@@ -22,11 +22,19 @@ export const STEP_COST: Readonly<Record<BackendName, { a: number; b: number }>> 
   cpu: { a: 600, b: 0.2 },
 });
 
+/**
+ * a step's cost with the compact decoder (arch-choice.ts) relative to the default's: tfjs WASM
+ * at 256x256, 433 vs 688 ms/step (bench/perimage-speed.ts 256 256 10 wasm none 1 compact,
+ * 2-core machine, 2026-12-07); elsewhere not measured (WebGPU steps are bound by the latency
+ * of their dispatches, not by the arithmetic: taken as 1)
+ */
+const COMPACT_FACTOR: Readonly<Record<BackendName, number>> = Object.freeze({ wasm: 0.63, webgpu: 1, cpu: 0.63 });
+
 /** forward passes of the exponent search, relative to one training step */
 const QUANT_STEP_EQUIV = 110 / 3;
 
-export function estimateEncodeSeconds(width: number, height: number, steps: number, backend: BackendName): number {
+export function estimateEncodeSeconds(width: number, height: number, steps: number, backend: BackendName, arch: 'default' | 'compact' = 'default'): number {
   const c = STEP_COST[backend];
-  const ms = c.a + c.b * width * height;
+  const ms = (c.a + c.b * width * height) * (arch === 'compact' ? COMPACT_FACTOR[backend] : 1);
   return ((steps + QUANT_STEP_EQUIV) * ms) / 1000;
 }

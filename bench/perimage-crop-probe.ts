@@ -25,8 +25,7 @@ import { createPerImageCore } from '../src/profiles/perimage/core.js';
 import { writePerImageContainer } from '../src/profiles/perimage/container.js';
 import { LOG2B_GRAD } from '../src/profiles/perimage/encoder/forward.js';
 import { DEFAULT_TRAIN } from '../src/profiles/perimage/encoder/train.js';
-import { compactArch } from '../src/profiles/perimage/encoder/arch-choice.js';
-import { defaultArch } from '../src/profiles/perimage/types.js';
+import { archOfName } from '../src/profiles/perimage/encoder/arch-choice.js';
 
 const file = opt('image', '');
 if (!file) throw new Error('--image FILE');
@@ -44,16 +43,17 @@ const t0 = performance.now();
 const fine = opt('fine-scales', '');
 const seed = +opt('seed', '1');
 const archOpt = opt('arch', 'auto');
-const arch = archOpt === 'default' ? defaultArch() : archOpt === 'compact' ? compactArch() : 'auto';
+const arch = archOpt === 'default' || archOpt === 'compact' ? archOfName(archOpt) : 'auto';
 const { stats, params, grids } = await encodePerImage({ width: S, height: S, data }, { quality: 4, lambda, steps, backend: 'wasm', train, seed, arch, ...(fine ? { fineScales: fine === '1' } : {}) });
 const latentBpp = stats.latentBits / (S * S);
 const core = await createPerImageCore();
+const paramsSection = core.encodeParams(params);
 const fileBytes = writePerImageContainer({
-  width: S, height: S, quality: 4, params: core.encodeParams(params), latents: core.encodeLatents(params, grids, S, S), alpha: null, fineScales: params.fineScales,
+  width: S, height: S, quality: 4, params: paramsSection, latents: core.encodeLatents(params, grids, S, S), alpha: null, fineScales: params.fineScales,
 }).length;
 const filePsnr = psnrRgb(core.synthesize(params, grids, S, S), data, S, S);
 console.log(JSON.stringify({
-  image: file.split('/').pop(), crop: S, steps, lambda, recipe, seed, arch: stats.arch, paramsBytes: core.encodeParams(params).length, fineScales: params.fineScales === true, phase1Log2bMin: train.phase1Log2bMin ?? DEFAULT_TRAIN.phase1Log2bMin, fileFloorFrom: train.fileFloorFrom ?? DEFAULT_TRAIN.fileFloorFrom, log2bGrad: LOG2B_GRAD, seconds: +((performance.now() - t0) / 1000).toFixed(1),
+  image: file.split('/').pop(), crop: S, steps, lambda, recipe, seed, arch: stats.arch, paramsBytes: paramsSection.length, fineScales: params.fineScales === true, phase1Log2bMin: train.phase1Log2bMin ?? DEFAULT_TRAIN.phase1Log2bMin, fileFloorFrom: train.fileFloorFrom ?? DEFAULT_TRAIN.fileFloorFrom, log2bGrad: LOG2B_GRAD, seconds: +((performance.now() - t0) / 1000).toFixed(1),
   psnrFloat: +stats.psnrFloat.toFixed(3), latentBpp: +latentBpp.toFixed(4), lossFloat: +(10 ** (-stats.psnrFloat / 10) + lambda * latentBpp).toExponential(4),
   psnrQuantized: +stats.psnrQuantized.toFixed(3), bppEstimate: +stats.bppEstimate.toFixed(4),
   fileBpp: +((fileBytes * 8) / (S * S)).toFixed(4), filePsnr: +filePsnr.toFixed(3),

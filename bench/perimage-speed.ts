@@ -13,8 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/backend/index.js';
-import { defaultArch } from '../src/profiles/perimage/types.js';
-import { compactArch } from '../src/profiles/perimage/encoder/arch-choice.js';
+import { archOfName } from '../src/profiles/perimage/encoder/arch-choice.js';
 import { initTheta, makeLayout } from '../src/profiles/perimage/encoder/model.js';
 import { DEFAULT_TRAIN, rgbaToRows, train } from '../src/profiles/perimage/encoder/train.js';
 import { trainBatch } from '../src/profiles/perimage/encoder/train-batch.js';
@@ -32,8 +31,7 @@ for (const part of ref) {
   SWITCHES[part](false);
 }
 const data = new Uint8ClampedArray(W * H * 4).map((_, i) => (i * 37 + ((i >> 9) * 11)) & 255);
-const archArg = process.argv[8] ?? 'default';
-const lay = makeLayout(archArg === 'compact' ? compactArch() : defaultArch(), W, H);
+const lay = makeLayout(archOfName(process.argv[8] === 'compact' ? 'compact' : 'default'), W, H);
 const x = rgbaToRows(data, W, H);
 const run = async (n: number) => {
   const t0 = performance.now();

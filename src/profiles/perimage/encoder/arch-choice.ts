@@ -22,7 +22,7 @@
  */
 import { defaultArch, type PerImageArch } from '../types.js';
 
-/** A decoder of ~450 MAC/px and ~400 parameters: ARM 8 → 8 → 2, synthesis 12 → 3 + two 3x3 residuals. */
+/** A decoder of 362 MAC/px (FORMAT.md §9 count) and ~400 parameters: ARM 8 → 8 → 2, synthesis 12 → 3 + two 3x3 residuals. */
 export function compactArch(): PerImageArch {
   return {
     L: 7,
@@ -48,8 +48,13 @@ export function chooseArchName(pixels: number, lambda: number): 'default' | 'com
   return lambda >= COMPACT_LAMBDA_64K * (pixels / 65536) ** COMPACT_EXPONENT ? 'compact' : 'default';
 }
 
+/** the architecture of a name archName gives (not 'custom') */
+export function archOfName(name: 'default' | 'compact'): PerImageArch {
+  return name === 'compact' ? compactArch() : defaultArch();
+}
+
 export function chooseArch(pixels: number, lambda: number): PerImageArch {
-  return chooseArchName(pixels, lambda) === 'compact' ? compactArch() : defaultArch();
+  return archOfName(chooseArchName(pixels, lambda));
 }
 
 /** the name of an architecture: 'default', 'compact', or 'custom' for any other */

@@ -1,5 +1,6 @@
 /** quality ↔ λ of the per-image encoder: lambdaToQuality inverts qualityToLambda on [1, 8] and clamps outside. */
 import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
 import { LAMBDA_TABLE, lambdaToQuality, qualityToLambda } from '../src/profiles/perimage/encoder/lambda.js';
 
 describe('lambdaToQuality', () => {
@@ -11,5 +12,24 @@ describe('lambdaToQuality', () => {
     expect(lambdaToQuality(LAMBDA_TABLE[7] / 3)).toBe(8);
     expect(() => lambdaToQuality(0)).toThrow();
     expect(() => lambdaToQuality(Number.NaN)).toThrow();
+  });
+});
+
+describe('the quality scale', () => {
+  // bench/perimage-calibrate.ts on the committed calibration rows (training photos, never Kodak)
+  const cal = JSON.parse(readFileSync(new URL('../bench/results/perimage-calibration.json', import.meta.url), 'utf8')) as {
+    table: number[]; table_in_use: number[]; amortized_bpp: number[]; perimage_bpp_at_table_in_use: number[];
+  };
+  it('is the calibrated table', () => {
+    expect([...LAMBDA_TABLE]).toEqual(cal.table);
+    // the calibration was re-run with this table in place, so its bpp columns describe it
+    expect(cal.table_in_use).toEqual([...LAMBDA_TABLE]);
+  });
+  it('gives about the amortized profile\'s bpp at every integer quality (calibration photos)', () => {
+    for (let q = 0; q < 8; q++) {
+      const ratio = cal.perimage_bpp_at_table_in_use[q] / cal.amortized_bpp[q];
+      expect(ratio).toBeGreaterThan(0.9);
+      expect(ratio).toBeLessThan(1.1);
+    }
   });
 });

@@ -27,7 +27,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { NimgError } from '../../../errors.js';
-import { adamFused, noiseFused, noiseKey } from '../../../model/refine-ops.js';
+import { noiseFused, noiseKey } from '../../../model/refine-ops.js';
+import { AdamState } from './adam.js';
 import { armBitsFused, armFusedActive } from './arm-gpu.js';
 import { PerImageNet } from './forward.js';
 import { ensureGradients } from './grads.js';
@@ -184,61 +185,6 @@ export function scheduleAt(
   const relax: Relaxation = st.relax === 'softnoise' ? { kind: 'softnoise', key, T } : { kind: 'noise', key };
   const log2bMin = t >= st.fileFloorFrom * n1 ? fileLog2bMin : Math.max(fileLog2bMin, st.phase1Log2bMin);
   return { phase: 'noise', sched, schedLatent: sched, relax, offer: false, log2bMin };
-}
-
-/** The new (theta, canvas) and Adam moments of one step, made inside the step's tidy. */
-export type AdamNext = Record<'th' | 'mth' | 'sth' | 'lat' | 'mlat' | 'slat', tf.Tensor>;
-
-/** theta and the canvas on the device with their Adam moments (one member, or K stacked). */
-export class AdamState {
-  th: tf.Tensor1D;
-  lat: tf.Tensor4D;
-  private mth: tf.Tensor;
-  private sth: tf.Tensor;
-  private mlat: tf.Tensor;
-  private slat: tf.Tensor;
-
-  constructor(theta0: Float32Array, canvas0: Float32Array, canvasShape: [number, number, number, number]) {
-    this.th = tf.tensor1d(theta0);
-    this.lat = tf.tensor4d(canvas0, canvasShape);
-    this.mth = tf.zerosLike(this.th);
-    this.sth = tf.zerosLike(this.th);
-    this.mlat = tf.zerosLike(this.lat);
-    this.slat = tf.zerosLike(this.lat);
-  }
-
-  /** One Adam update from the gradients [dtheta, dcanvas] (call inside the step's tidy and return the result from it). */
-  next(grads: tf.Tensor[], lr: number, lrLatent: number, step: number): AdamNext {
-    const [th, mth, sth] = adamFused(this.th, this.mth, this.sth, grads[0], 1, lr, step);
-    const [lat, mlat, slat] = adamFused(this.lat, this.mlat, this.slat, grads[1], 1, lrLatent, step);
-    return { th, mth, sth, lat: tf.clipByValue(lat, -127, 127), mlat, slat };
-  }
-
-  /** References to theta and the canvas (tfjs clones share the data), alive after commit releases them: for BestOfPhase2.offer. */
-  refs(): [tf.Tensor1D, tf.Tensor4D] {
-    return [tf.clone(this.th), tf.clone(this.lat)];
-  }
-
-  /** Take the tensors of `next` (after the tidy), releasing the old ones. */
-  commit(n: AdamNext): void {
-    this.dispose();
-    this.th = n.th as tf.Tensor1D;
-    this.lat = n.lat as tf.Tensor4D;
-    this.mth = n.mth;
-    this.sth = n.sth;
-    this.mlat = n.mlat;
-    this.slat = n.slat;
-  }
-
-  /** theta and the canvas, read back */
-  async read(): Promise<[Float32Array, Float32Array]> {
-    const [a, b] = await Promise.all([this.th.data(), this.lat.data()]);
-    return [a as Float32Array, b as Float32Array];
-  }
-
-  dispose(): void {
-    tf.dispose([this.th, this.mth, this.sth, this.lat, this.mlat, this.slat]);
-  }
 }
 
 /**

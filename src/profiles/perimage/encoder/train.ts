@@ -123,8 +123,9 @@ export type Relaxation = { kind: 'noise'; key: number } | { kind: 'softnoise'; k
  */
 export function relaxedCanvas(lay: Layout, canvas: tf.Tensor4D, mask: tf.Tensor4D, mode: Relaxation): tf.Tensor4D {
   let q: tf.Tensor4D;
+  // softNoise applies the mask itself (inside its programs on WebGPU)
+  if (mode.kind === 'softnoise') return softNoise(canvas, mode.T, mode.key, lay.Hc * lay.Wc, mask) as tf.Tensor4D;
   if (mode.kind === 'noise') q = tf.add(canvas, tf.sub(noiseFused([1, lay.Hc, lay.Wc, 1], mode.key), 0.5));
-  else if (mode.kind === 'softnoise') q = softNoise(canvas, mode.T, mode.key, lay.Hc * lay.Wc) as tf.Tensor4D;
   else if (mode.kind === 'ste') q = steRound(canvas) as tf.Tensor4D;
   else q = tf.round(canvas);
   return tf.mul(q, mask);

@@ -204,14 +204,20 @@ export class PerImageNet {
     return tf.transpose(tf.reshape(F, [arch.L, H * W])) as tf.Tensor2D;
   }
 
+  /** F_0 from theta: the fused chain reads the taps in theta itself (no slice, no pad in the backward). In a tidy. */
+  private featuresOf(theta: tf.Tensor1D, canvas: tf.Tensor4D): tf.Tensor2D {
+    if (up2FusedActive()) return this.chain.applyTheta(canvas, theta);
+    return this.features(this.taps(theta), canvas);
+  }
+
   /** The synthesis of the (relaxed or integer) canvas: [H * W, 3] RGB rows. In a tidy. */
   synth(theta: tf.Tensor1D, canvas: tf.Tensor4D): tf.Tensor2D {
-    return this.synthRows(theta, this.features(this.taps(theta), canvas));
+    return this.synthRows(theta, this.featuresOf(theta, canvas));
   }
 
   /** mean((synth − target)²) over the [H * W, 3] rows; on WebGPU one fused op with the synthesis. In a tidy. */
   synthMse(theta: tf.Tensor1D, canvas: tf.Tensor4D, target: tf.Tensor2D): tf.Tensor {
-    return this.synthMseRows(theta, this.features(this.taps(theta), canvas), target);
+    return this.synthMseRows(theta, this.featuresOf(theta, canvas), target);
   }
 
   /** The layers on F_0 [H * W, L]: the fused programs of synth-gpu.ts when active, else tfjs ops. In a tidy. */

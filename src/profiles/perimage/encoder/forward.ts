@@ -28,6 +28,7 @@ import { CONTEXT, type Layout } from './model.js';
 import { SynthGpu } from './synth-gpu.js';
 import { Up2Chain, up2FusedActive } from './up2-gpu.js';
 import { armFusedActive } from './arm-gpu.js';
+import { FusedLoss, fusedLossAllowed, type LossTerms } from './loss-gpu.js';
 
 export interface ArmOut {
   /** [Hc * Wc] centre and log2 scale (clamped to the file's range: [lay.log2bMin, 6.875]) of every canvas position */
@@ -83,6 +84,7 @@ export class PerImageNet {
   private readonly im2col = new Map<number, tf.Tensor4D>();
   private readonly chain: Up2Chain;
   private readonly synGpu: SynthGpu;
+  private readonly fusedLoss: FusedLoss;
 
   /**
    * `members` K > 1: K models of the layout on one image at once (members.ts) — theta
@@ -93,6 +95,7 @@ export class PerImageNet {
     this.lay = lay;
     this.chain = new Up2Chain(lay, members);
     this.synGpu = new SynthGpu(lay, members);
+    this.fusedLoss = new FusedLoss(lay, members, this.chain, this.synGpu);
     const N = lay.arch.N;
     const k = new Float32Array(5 * 9 * N);
     for (let j = 0; j < N; j++) {
@@ -254,7 +257,19 @@ export class PerImageNet {
     return up2FusedActive() && this.synGpu.active() && armFusedActive();
   }
 
+  /**
+   * The training loss mse + lam · bits of the relaxed, masked canvas q as one op
+   * (loss-gpu.ts: fewer dispatches than the parts as separate tape ops), with its terms;
+   * null where not every part is fused here (then the caller composes the parts). lam:
+   * λ / (H·W), a number (one member) or [K]. In a tidy.
+   */
+  lossFused(theta: tf.Tensor1D, q: tf.Tensor4D, target: tf.Tensor2D, lam: number | tf.Tensor, log2bMin: number): LossTerms | null {
+    if (!fusedLossAllowed() || !this.membersSupported() || this.lay.arch.L === 1) return null;
+    return this.fusedLoss.apply(theta, q, target, lam, log2bMin);
+  }
+
   dispose(): void {
     tf.dispose([this.armCtx, this.rowGather, this.colGather, this.tapsProj, ...this.im2col.values()]);
+    this.fusedLoss.dispose();
   }
 }

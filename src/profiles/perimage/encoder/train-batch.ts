@@ -59,6 +59,8 @@ export function batchLossTerms(
   log2bMin = net.lay.log2bMin,
 ): { loss: tf.Tensor1D; mse: tf.Tensor1D; bits: tf.Tensor1D } {
   const q = relaxedCanvas(net.lay, canvas, mask, mode);
+  const fused = net.lossFused(theta, q, target, lambdaPerPixel, log2bMin);
+  if (fused) return fused as { loss: tf.Tensor1D; mse: tf.Tensor1D; bits: tf.Tensor1D };
   const bits = armBitsFused(net.lay, theta, q, net.members, log2bMin) as tf.Tensor1D;
   const mse = net.synthMse(theta, q, target) as tf.Tensor1D;
   const loss = tf.add(mse, tf.mul(bits, lambdaPerPixel)) as tf.Tensor1D;

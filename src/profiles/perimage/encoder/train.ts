@@ -141,6 +141,8 @@ export function lossTerms(
 ): { loss: tf.Scalar; mse: tf.Scalar; bits: tf.Scalar } {
   const { width, height } = net.lay;
   const q = relaxedCanvas(net.lay, canvas, mask, mode);
+  const fused = net.lossFused(theta, q, target, lambda / (width * height), log2bMin);
+  if (fused) return fused as { loss: tf.Scalar; mse: tf.Scalar; bits: tf.Scalar };
   const bits = latentBits(net, theta, q, mask, log2bMin);
   const mse = net.synthMse(theta, q, target) as tf.Scalar;
   const loss = tf.add(mse, tf.mul(bits, lambda / (width * height))) as tf.Scalar;

@@ -134,6 +134,24 @@ export class Up2Chain {
     return this.fnTheta(canvas, theta);
   }
 
+  /**
+   * `applyTheta`'s forward outside the tape, for an op that wraps several parts
+   * (loss-gpu.ts): [F_0, F_1, …] (F_0 the features; all of them for `gradsTheta`).
+   * REQUIRES: L > 1.
+   */
+  partsTheta(canvas: tf.Tensor, theta: tf.Tensor): tf.Tensor[] {
+    return this.forward(canvas, theta, this.tapOff);
+  }
+
+  /**
+   * `applyTheta`'s gradients [d canvas, d theta] from dF_0 and partsTheta's Fs; d theta is
+   * acc with the taps' gradient added (acc: the full-size theta gradient of the op's other
+   * parts, 0 at the taps): the sum the tape would otherwise add with a dispatch.
+   */
+  gradsTheta(dy: tf.Tensor, canvas: tf.Tensor, theta: tf.Tensor, Fs: tf.Tensor[], acc: tf.Tensor): tf.Tensor[] {
+    return this.backward(dy, canvas, theta, Fs, this.tapOff, acc);
+  }
+
   /** shader-key part of the layout and the taps' offset (baked into the code) */
   private keyOf(off: number): string {
     return off ? `${this.key}_t${off}` : this.key;
@@ -185,7 +203,7 @@ export class Up2Chain {
   }
 
   /** Gradients [d canvas, d taps] from dF_0 [H·W, L] (saved: canvas, taps, F_0 … F_{L−2}; F_{L−1} is read from the canvas). */
-  private backward(dy: tf.Tensor, canvas: tf.Tensor, taps: tf.Tensor, Fs: tf.Tensor[], off: number): tf.Tensor[] {
+  private backward(dy: tf.Tensor, canvas: tf.Tensor, taps: tf.Tensor, Fs: tf.Tensor[], off: number, base?: tf.Tensor): tf.Tensor[] {
     const L = this.lay.arch.L;
     const lay = this.lay;
     // dF_{k+1} = up2ᵀ(first C_{k+1} channels of dF_k)
@@ -277,7 +295,7 @@ export class Up2Chain {
       p.dispatch = [Math.ceil((rows * blocks) / 64), 1, 1];
       partials.push(runMembers(p, [dF[k], top ? canvas : Fs[k + 1], taps], this.members));
     }
-    const dTaps = this.sumPartials(partials, off);
+    const dTaps = this.sumPartials(partials, off, base);
     const dCanvas = this.scatter(dF);
     tf.dispose([...dF.slice(1), ...partials]);
     return [dCanvas, dTaps];
@@ -288,20 +306,23 @@ export class Up2Chain {
    * tap, strided sums then a tree in workgroup memory (a single thread per tap would walk
    * ~50k partials at 768x512 in a dependent chain). Chunks of MAX_INPUTS − 1 inputs plus
    * the running sum. `off` > 0: the last program writes the theta gradient [K·nTheta] (the
-   * taps' sums at off … off+3, zeros elsewhere: its workgroups from the 5th on fill them).
+   * taps' sums at off … off+3, zeros elsewhere: its workgroups from the 5th on fill them), and
+   * with `base` [K·nTheta] base + that.
    */
-  private sumPartials(parts: tf.Tensor[], off: number): tf.Tensor {
+  private sumPartials(parts: tf.Tensor[], off: number, base?: tf.Tensor): tf.Tensor {
     let acc: tf.Tensor | null = null;
     let i = 0;
     let n = 0;
     const nTheta = this.lay.nTheta;
     while (i < parts.length) {
-      const take = Math.min(parts.length - i, acc ? MAX_INPUTS - 1 : MAX_INPUTS);
+      // every chunk keeps a slot for the base (only the last binds it)
+      const take = Math.min(parts.length - i, MAX_INPUTS - (acc ? 1 : 0) - (base ? 1 : 0));
       const chunk = parts.slice(i, i + take);
       const full = off > 0 && i + take === parts.length;
+      const withBase = full && base !== undefined;
       const names = chunk.map((_, j) => `P${j}`);
       const lines = chunk.map((t, j) => `for (var r = l; r < ${t.size / (4 * this.members)}; r += 64) { s = s + P${j}[r * 4 + q]; }`).join('\n          ');
-      const put = (v: string) => (full ? `result[${off} + q] = ${v};` : `setOutputAtIndex(q, ${v});`);
+      const put = (v: string) => (full ? `result[${off} + q] = ${withBase ? `B[${off} + q] + ` : ''}${v};` : `setOutputAtIndex(q, ${v});`);
       // no bounds test around the barriers (they need uniform control flow): workgroups 0 … 3
       // sum the taps (the zero-filling ones of `full` sum nothing and pass the same barriers)
       const code = `
@@ -323,10 +344,11 @@ export class Up2Chain {
           ${put(acc ? 'A[q] + red[0]' : 'red[0]')}
         }${full ? `
         let e = (q - 4) * 64 + l;
-        if (q >= 4 && e < uniforms.size && (e < ${off} || e >= ${off + 4})) { result[e] = 0.0; }` : ''}
+        if (q >= 4 && e < uniforms.size && (e < ${off} || e >= ${off + 4})) { result[e] = ${withBase ? 'B[e]' : '0.0'}; }` : ''}
       }`;
-      const inputs = acc ? [acc, ...chunk] : chunk;
-      const p = flatProgram(`nimg_up2s_${this.keyOf(full ? off : 0)}_${n++}_${acc ? 1 : 0}`, acc ? ['A', ...names] : names, [full ? nTheta : 4], code);
+      const inputs = [...(acc ? [acc] : []), ...chunk, ...(withBase ? [base!] : [])];
+      const vars = [...(acc ? ['A'] : []), ...names, ...(withBase ? ['B'] : [])];
+      const p = flatProgram(`nimg_up2s_${this.keyOf(full ? off : 0)}_${n++}_${acc ? 1 : 0}${withBase ? 'b' : ''}`, vars, [full ? nTheta : 4], code);
       p.dispatch = [full ? 4 + Math.ceil(nTheta / 64) : 4, 1, 1];
       const out = runMembers(p, inputs, this.members);
       if (acc) acc.dispose();

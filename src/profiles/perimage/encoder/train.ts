@@ -203,6 +203,8 @@ export async function train(lay: Layout, target0: Float32Array, theta0: Float32A
   const state = new AdamState(theta0, canvas0, [1, lay.Hc, lay.Wc, 1]);
   const best = st.bestEvery > 0 ? new BestOfPhase2(1) : null;
   const history: TrainState['history'] = [];
+  // the loss's upstream gradient, made once (tfjs would make and upload its own every step)
+  const one = tf.scalar(1);
   try {
     for (let t = 0; t < st.steps; t++) {
       checkAbort(st.signal);
@@ -218,7 +220,7 @@ export async function train(lay: Layout, target0: Float32Array, theta0: Float32A
           if (report) terms = { mse: tf.keep(tf.add(r.mse, 0)), bits: tf.keep(tf.add(r.bits, 0)) };
           return r.loss;
         });
-        const { value, grads } = vg([state.th, state.lat]);
+        const { value, grads } = vg([state.th, state.lat], one);
         const t2 = terms as { mse: tf.Scalar; bits: tf.Scalar } | null;
         return { next: state.next(grads, st.lr * sched, st.lrLatent * schedLatent, t + 1), loss: value, mse: t2?.mse, bits: t2?.bits };
       });
@@ -251,7 +253,7 @@ export async function train(lay: Layout, target0: Float32Array, theta0: Float32A
   } finally {
     state.dispose();
     best?.dispose();
-    tf.dispose([target, mask]);
+    tf.dispose([target, mask, one]);
     net.dispose();
   }
 }

@@ -1,9 +1,10 @@
 /**
  * The training loss as one op (src/profiles/perimage/encoder/loss-gpu.ts) against the same
- * fused parts as separate tape ops (setFusedLoss(false): the tape adds their gradients and
- * the loss is tfjs's mul + add), both on tfjs WebGPU (SwiftShader in CI; skipped without an
+ * fused parts as separate tape ops (setFusedLoss(false): the tape adds their gradients, the
+ * loss is tfjs's mul + add, the relaxation of the canvas its own op), both on tfjs WebGPU (SwiftShader in CI; skipped without an
  * adapter): loss, mse, bits and the gradients w.r.t. theta and the canvas, for every
- * relaxation, two floors of log2 b, an upstream gradient other than 1 (the ARM's programs
+ * relaxation (softnoise and straight-through folded into the op, noise and round composed
+ * outside it), two floors of log2 b, an upstream gradient other than 1 (the ARM's programs
  * scale it by λ themselves), one member (train's lossTerms) and 3 members with their own λ
  * and upstream gradients (train-batch's batchLossTerms). A gradient part dropped, added
  * twice or sent to the wrong place (the taps, the ARM block, the canvas gaps) shows. And the

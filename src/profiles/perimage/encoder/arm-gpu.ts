@@ -99,6 +99,12 @@ interface ArmLayer {
   KB: number;
 }
 
+/** The derivative dq/dy of a relaxation q(y) of the canvas, elementwise: [K, Hc, Wc, 1], or one [Hc, Wc] for every member (`shared`). */
+export interface QRelax {
+  d: tf.Tensor;
+  shared: boolean;
+}
+
 /** The fused op of one layout (sizes are baked into the shaders). */
 export class ArmRate {
   private readonly fn: (theta: tf.Tensor, q: tf.Tensor) => tf.Scalar;
@@ -184,8 +190,8 @@ export class ArmRate {
    * the op's other parts; where the ARM has none, acc passes through): the sums the tape
    * would otherwise add with one dispatch each.
    */
-  grads(G: tf.Tensor, dy: tf.Tensor, lam: tf.Tensor, accTheta: tf.Tensor, accQ: tf.Tensor): tf.Tensor[] {
-    return [this.thetaGrad(G, dy, { lam, acc: accTheta }), this.qGrad(G, dy, { lam, acc: accQ })];
+  grads(G: tf.Tensor, dy: tf.Tensor, lam: tf.Tensor, accTheta: tf.Tensor, accQ: tf.Tensor, relax?: QRelax): tf.Tensor[] {
+    return [this.thetaGrad(G, dy, { lam, acc: accTheta }), this.qGrad(G, dy, { lam, acc: accQ, relax })];
   }
 
   /** Program 1: [P, N+1] gradients, weight-gradient partials, bits partials (see the header). */
@@ -357,9 +363,10 @@ export class ArmRate {
 
   /**
    * Program 3: dq [1, Hc, Wc, 1] = dy · (direct + the context gradients sent back to each
-   * neighbour); with `x`: acc + g · (dy · lam).
+   * neighbour); with `x`: acc + g · (dy · lam), times the relaxation's derivative when given
+   * (then the gradient w.r.t. the canvas the relaxation read).
    */
-  private qGrad(G: tf.Tensor, dy: tf.Tensor, x?: { lam: tf.Tensor; acc: tf.Tensor }): tf.Tensor {
+  private qGrad(G: tf.Tensor, dy: tf.Tensor, x?: { lam: tf.Tensor; acc: tf.Tensor; relax?: QRelax }): tf.Tensor {
     const { Hc, Wc } = this.lay;
     const N1 = this.N + 1;
     // position p reads neighbour p + off_j, so n receives from p = n − off_j (if p is in the canvas)
@@ -375,12 +382,14 @@ export class ArmRate {
             let px = x - OFF_X[j];
             if (py < ${Hc} && px >= 0 && px < ${Wc}) { g = g + G[(py * ${Wc} + px) * ${N1} + 1 + j]; }
           }
-          setOutputAtIndex(index, ${x ? 'A[index] + g * (DY[0] * LAM[0])' : 'g * DY[0]'});
+          setOutputAtIndex(index, ${!x ? 'g * DY[0]' : x.relax ? '(A[index] + g * (DY[0] * LAM[0])) * D[index]' : 'A[index] + g * (DY[0] * LAM[0])'});
         }
       }`;
-    const names = x ? ['G', 'DY', 'LAM', 'A'] : ['G', 'DY'];
-    const p = flatProgram(`nimg_arm_q${x ? 'a' : ''}_${this.key}`, names, [1, Hc, Wc, 1], code);
-    return runMembers(p, x ? [G, dy, x.lam, x.acc] : [G, dy], this.members);
+    const d = x?.relax;
+    const names = x ? ['G', 'DY', 'LAM', 'A', ...(d ? ['D'] : [])] : ['G', 'DY'];
+    const p = flatProgram(`nimg_arm_q${x ? 'a' : ''}${d ? 'd' : ''}_${this.key}`, names, [1, Hc, Wc, 1], code);
+    // a shared derivative (the mask, [Hc·Wc]) is read as it is by every member
+    return runMembers(p, x ? [G, dy, x.lam, x.acc, ...(d ? [d.d] : [])] : [G, dy], this.members, d?.shared ? ['D'] : []);
   }
 
   /**

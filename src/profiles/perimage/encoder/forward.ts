@@ -28,7 +28,7 @@ import { CONTEXT, type Layout } from './model.js';
 import { SynthGpu } from './synth-gpu.js';
 import { Up2Chain, up2FusedActive } from './up2-gpu.js';
 import { armFusedActive } from './arm-gpu.js';
-import { FusedLoss, fusedLossAllowed, type LossTerms } from './loss-gpu.js';
+import { FusedLoss, fusedLossAllowed, type LossTerms, type Relaxed } from './loss-gpu.js';
 
 export interface ArmOut {
   /** [Hc * Wc] centre and log2 scale (clamped to the file's range: [lay.log2bMin, 6.875]) of every canvas position */
@@ -257,15 +257,21 @@ export class PerImageNet {
     return up2FusedActive() && this.synGpu.active() && armFusedActive();
   }
 
+  /** True when lossFused runs here. */
+  lossFusedActive(): boolean {
+    return fusedLossAllowed() && this.membersSupported() && this.lay.arch.L > 1;
+  }
+
   /**
    * The training loss mse + lam · bits of the relaxed, masked canvas q as one op
    * (loss-gpu.ts: fewer dispatches than the parts as separate tape ops), with its terms;
    * null where not every part is fused here (then the caller composes the parts). lam:
-   * λ / (H·W), a number (one member) or [K]. In a tidy.
+   * λ / (H·W), a number (one member) or [K]. With `relax` (loss-gpu.ts relaxFused of the
+   * canvas x), x is the canvas and the relaxation's gradient is folded in. In a tidy.
    */
-  lossFused(theta: tf.Tensor1D, q: tf.Tensor4D, target: tf.Tensor2D, lam: number | tf.Tensor, log2bMin: number): LossTerms | null {
-    if (!fusedLossAllowed() || !this.membersSupported() || this.lay.arch.L === 1) return null;
-    return this.fusedLoss.apply(theta, q, target, lam, log2bMin);
+  lossFused(theta: tf.Tensor1D, x: tf.Tensor4D, target: tf.Tensor2D, lam: number | tf.Tensor, log2bMin: number, relax?: Relaxed): LossTerms | null {
+    if (!this.lossFusedActive()) return null;
+    return this.fusedLoss.apply(theta, x, target, lam, log2bMin, relax);
   }
 
   dispose(): void {

@@ -34,6 +34,8 @@ export function setFusedSoftround(on: boolean): void {
   fusedAllowed = on;
 }
 const fused = (): boolean => fusedAllowed && gpuKernelsAvailable();
+/** True when the two WGSL programs run here (WebGPU, not switched off): softNoiseParts may be used. */
+export const softroundFusedActive = fused;
 
 /** c of sr_T: 1 / (2 tanh(1 / (2T))) */
 const scaleOf = (T: number): number => 1 / (2 * Math.tanh(1 / (2 * T)));
@@ -54,8 +56,12 @@ function softNoiseOps(y: tf.Tensor, T: number, key: number, span: number): { q: 
   return { q: b.value, d: tf.mul(b.slope, a.slope) };
 }
 
-/** q and dq/dy as two WGSL programs (tfjs WebGPU), both times mask[i mod span] when there is one. */
-function softNoiseGpu(y: tf.Tensor, T: number, key: number, span: number, mask?: tf.Tensor): { q: tf.Tensor; d: tf.Tensor } {
+/**
+ * q and dq/dy as two WGSL programs (tfjs WebGPU), both times mask[i mod span] when there is
+ * one. Off the tape: softNoise wraps them in its gradient, the loss op of loss-gpu.ts applies
+ * dq/dy in its own last program. REQUIRES: softroundFusedActive(); T as softNoise's.
+ */
+export function softNoiseParts(y: tf.Tensor, T: number, key: number, span: number, mask?: tf.Tensor): { q: tf.Tensor; d: tf.Tensor } {
   const m = mask ? ' * M[index % uniforms.span]' : '';
   const body = (out: 'q' | 'd') => `${WGSL_NOISE}
       fn main(index : i32) {
@@ -96,7 +102,7 @@ export function softNoise(y: tf.Tensor, T: number, key: number, span: number, ma
   if (!(T >= 0.01 && T <= 10)) throw new Error(`softNoise: temperature ${T} outside [0.01, 10]`);
   const gpu = fused();
   const f = tf.customGrad(((x: tf.Tensor, save: (ts: tf.Tensor[]) => void) => {
-    const { q, d } = gpu ? softNoiseGpu(x, T, key, span, mask) : softNoiseOps(x, T, key, span);
+    const { q, d } = gpu ? softNoiseParts(x, T, key, span, mask) : softNoiseOps(x, T, key, span);
     save([d]);
     return { value: q, gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.mul(dy, saved[0]) };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);

@@ -35,6 +35,7 @@ import { ensureGradients } from './grads.js';
 import { laplaceBits } from './rate.js';
 import { softNoise } from './softround.js';
 import { canvasMask, LOG2B_MIN_BASE, type Layout } from './model.js';
+import { relaxFused } from './loss-gpu.js';
 import { BestOfPhase2 } from './best.js';
 
 export interface TrainSettings {
@@ -140,6 +141,9 @@ export function lossTerms(
   mode: Relaxation, log2bMin = net.lay.log2bMin,
 ): { loss: tf.Scalar; mse: tf.Scalar; bits: tf.Scalar } {
   const { width, height } = net.lay;
+  // on WebGPU one op (loss-gpu.ts), with the relaxation folded in where it can be
+  const relax = net.lossFusedActive() ? relaxFused(net.lay, canvas, mask, mode) : null;
+  if (relax) return net.lossFused(theta, canvas, target, lambda / (width * height), log2bMin, relax) as { loss: tf.Scalar; mse: tf.Scalar; bits: tf.Scalar };
   const q = relaxedCanvas(net.lay, canvas, mask, mode);
   const fused = net.lossFused(theta, q, target, lambda / (width * height), log2bMin);
   if (fused) return fused as { loss: tf.Scalar; mse: tf.Scalar; bits: tf.Scalar };

@@ -32,13 +32,14 @@ function latents(n: number): Float32Array {
   return Float32Array.from({ length: n }, (_, i) => ((i * 7919) % 1000) / 100 - 5 + (i % 3 === 0 ? 0.499 : 0));
 }
 
-async function valueAndGrad(y: Float32Array, shape: number[], T: number, key: number, span: number, w: Float32Array) {
+async function valueAndGrad(y: Float32Array, shape: number[], T: number, key: number, span: number, w: Float32Array, mask?: Float32Array) {
   ensureGradients();
   const out = tf.tidy(() => {
     const x = tf.tensor(y, shape);
     const wt = tf.tensor(w, shape);
-    const q = softNoise(x, T, key, span);
-    const g = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(softNoise(a, T, key, span), wt)))(x);
+    const m = mask ? tf.tensor(mask, [1, ...shape.slice(1)]) : undefined;
+    const q = softNoise(x, T, key, span, m);
+    const g = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(softNoise(a, T, key, span, m), wt)))(x);
     return [q, g];
   });
   const [q, g] = await Promise.all(out.map((t) => t.data()));
@@ -121,6 +122,30 @@ describe.skipIf(!adapter.found)(`perimage softnoise on webgpu (${adapter.descrip
       } finally {
         setFusedSoftround(true);
       }
+    }
+  });
+
+  it('the mask folded into the fused programs equals the tfjs ops times the mask', async () => {
+    await initBackend('webgpu');
+    const span = 13 * 11;
+    const K = 3;
+    const y = latents(K * span);
+    const w = Float32Array.from({ length: K * span }, (_, i) => Math.cos(i));
+    const mask = Float32Array.from({ length: span }, (_, i) => (i % 4 === 1 ? 0 : 1));
+    const fusedR = await valueAndGrad(y, [K, 13, 11, 1], 0.2, 99, span, w, mask);
+    setFusedSoftround(false);
+    let opsR: Awaited<ReturnType<typeof valueAndGrad>>;
+    try {
+      opsR = await valueAndGrad(y, [K, 13, 11, 1], 0.2, 99, span, w, mask);
+    } finally {
+      setFusedSoftround(true);
+    }
+    expect(relErr(opsR.q, fusedR.q)).toBeLessThan(1e-5);
+    expect(relErr(opsR.g, fusedR.g)).toBeLessThan(1e-4);
+    // masked out in every member, value and gradient (not only in the first)
+    for (let i = 0; i < K * span; i++) {
+      if (mask[i % span] === 0) expect(fusedR.q[i] === 0 && fusedR.g[i] === 0).toBe(true);
+      else expect(fusedR.g[i]).not.toBe(0);
     }
   });
 });

@@ -99,6 +99,12 @@ interface ArmLayer {
   KB: number;
 }
 
+/** The derivative dq/dy of a relaxation q(y) of the canvas, elementwise: [K, Hc, Wc, 1], or one [Hc, Wc] for every member (`shared`). */
+export interface QRelax {
+  d: tf.Tensor;
+  shared: boolean;
+}
+
 /** The fused op of one layout (sizes are baked into the shaders). */
 export class ArmRate {
   private readonly fn: (theta: tf.Tensor, q: tf.Tensor) => tf.Scalar;
@@ -167,6 +173,25 @@ export class ArmRate {
   /** Σ mask · bits of the canvas q [1, Hc, Wc, 1] under the ARM in theta [nTheta]; differentiable. */
   apply(theta: tf.Tensor1D, q: tf.Tensor4D): tf.Tensor {
     return this.fn(theta, q);
+  }
+
+  /**
+   * `apply`'s forward outside the tape, for an op that wraps several parts (loss-gpu.ts):
+   * the bits ([K], a scalar for K = 1) and G, what `grads` needs.
+   */
+  parts(theta: tf.Tensor, q: tf.Tensor): { bits: tf.Tensor; G: tf.Tensor } {
+    const G = this.forward(theta, q);
+    return { bits: this.bitsSum(G), G };
+  }
+
+  /**
+   * [d theta, d q] of the bits for the upstream gradient dy · lam (lam: [K], the rate's
+   * weight, multiplied in the programs), each plus its accumulator (acc: the gradients of
+   * the op's other parts; where the ARM has none, acc passes through): the sums the tape
+   * would otherwise add with one dispatch each.
+   */
+  grads(G: tf.Tensor, dy: tf.Tensor, lam: tf.Tensor, accTheta: tf.Tensor, accQ: tf.Tensor, relax?: QRelax): tf.Tensor[] {
+    return [this.thetaGrad(G, dy, { lam, acc: accTheta }), this.qGrad(G, dy, { lam, acc: accQ, relax })];
   }
 
   /** Program 1: [P, N+1] gradients, weight-gradient partials, bits partials (see the header). */
@@ -336,8 +361,12 @@ export class ArmRate {
     return s;
   }
 
-  /** Program 3: dq [1, Hc, Wc, 1] = dy · (direct + the context gradients sent back to each neighbour). */
-  private qGrad(G: tf.Tensor, dy: tf.Tensor): tf.Tensor {
+  /**
+   * Program 3: dq [1, Hc, Wc, 1] = dy · (direct + the context gradients sent back to each
+   * neighbour); with `x`: acc + g · (dy · lam), times the relaxation's derivative when given
+   * (then the gradient w.r.t. the canvas the relaxation read).
+   */
+  private qGrad(G: tf.Tensor, dy: tf.Tensor, x?: { lam: tf.Tensor; acc: tf.Tensor; relax?: QRelax }): tf.Tensor {
     const { Hc, Wc } = this.lay;
     const N1 = this.N + 1;
     // position p reads neighbour p + off_j, so n receives from p = n − off_j (if p is in the canvas)
@@ -353,14 +382,21 @@ export class ArmRate {
             let px = x - OFF_X[j];
             if (py < ${Hc} && px >= 0 && px < ${Wc}) { g = g + G[(py * ${Wc} + px) * ${N1} + 1 + j]; }
           }
-          setOutputAtIndex(index, g * DY[0]);
+          setOutputAtIndex(index, ${!x ? 'g * DY[0]' : x.relax ? '(A[index] + g * (DY[0] * LAM[0])) * D[index]' : 'A[index] + g * (DY[0] * LAM[0])'});
         }
       }`;
-    return runMembers(flatProgram(`nimg_arm_q_${this.key}`, ['G', 'DY'], [1, Hc, Wc, 1], code), [G, dy], this.members);
+    const d = x?.relax;
+    const names = x ? ['G', 'DY', 'LAM', 'A', ...(d ? ['D'] : [])] : ['G', 'DY'];
+    const p = flatProgram(`nimg_arm_q${x ? 'a' : ''}${d ? 'd' : ''}_${this.key}`, names, [1, Hc, Wc, 1], code);
+    // a shared derivative (the mask, [Hc·Wc]) is read as it is by every member
+    return runMembers(p, x ? [G, dy, x.lam, x.acc, ...(d ? [d.d] : [])] : [G, dy], this.members, d?.shared ? ['D'] : []);
   }
 
-  /** Program 4: d theta [nTheta] = dy · Σ of the weight-gradient partials; 0 past the ARM. */
-  private thetaGrad(G: tf.Tensor, dy: tf.Tensor): tf.Tensor {
+  /**
+   * Program 4: d theta [nTheta] = dy · Σ of the weight-gradient partials; 0 past the ARM. With
+   * `x`: acc + Σ · (dy · lam), acc past the ARM.
+   */
+  private thetaGrad(G: tf.Tensor, dy: tf.Tensor, x?: { lam: tf.Tensor; acc: tf.Tensor }): tf.Tensor {
     const { nArm, NWG, partOff } = this;
     const nTheta = this.lay.nTheta;
     // workgroup w < nArm sums parameter w; the ones after zero-fill RED entries each
@@ -381,16 +417,16 @@ export class ArmRate {
           workgroupBarrier();
         }
         if (w < ${nArm}) {
-          if (l == 0) { result[w] = red[0] * DY[0]; }
+          if (l == 0) { result[w] = ${x ? 'A[w] + red[0] * (DY[0] * LAM[0])' : 'red[0] * DY[0]'}; }
         } else {
           let e = ${nArm} + (w - ${nArm}) * ${RED} + l;
-          if (e < uniforms.size) { result[e] = 0.0; }
+          if (e < uniforms.size) { result[e] = ${x ? 'A[e]' : '0.0'}; }
         }
       }`;
-    const p = flatProgram(`nimg_arm_t_${this.key}`, ['G', 'DY'], [nTheta], code);
+    const p = flatProgram(`nimg_arm_t${x ? 'a' : ''}_${this.key}`, x ? ['G', 'DY', 'LAM', 'A'] : ['G', 'DY'], [nTheta], code);
     // ≤ 2978 + 1024 groups: under WebGPU's 65535 per dimension, so workgroupId.x is the group
     p.dispatch = [nArm + zeroGroups, 1, 1];
-    return runMembers(p, [G, dy], this.members);
+    return runMembers(p, x ? [G, dy, x.lam, x.acc] : [G, dy], this.members);
   }
 }
 
@@ -403,6 +439,11 @@ const cache = new WeakMap<Layout, Map<string, ArmRate>>();
  * layout object, K and floor, kept while the layout lives.
  */
 export function armBitsFused(lay: Layout, theta: tf.Tensor1D, q: tf.Tensor4D, members = 1, log2bMin = lay.log2bMin): tf.Tensor {
+  return armRate(lay, members, log2bMin).apply(theta, q);
+}
+
+/** The cached fused ARM op of a layout, K and floor (armBitsFused's). */
+export function armRate(lay: Layout, members: number, log2bMin: number): ArmRate {
   let byK = cache.get(lay);
   if (!byK) {
     byK = new Map();
@@ -414,5 +455,5 @@ export function armBitsFused(lay: Layout, theta: tf.Tensor1D, q: tf.Tensor4D, me
     op = new ArmRate(lay, members, log2bMin);
     byK.set(k, op);
   }
-  return op.apply(theta, q);
+  return op;
 }

@@ -28,6 +28,7 @@ import { CONTEXT, type Layout } from './model.js';
 import { SynthGpu } from './synth-gpu.js';
 import { Up2Chain, up2FusedActive } from './up2-gpu.js';
 import { armFusedActive } from './arm-gpu.js';
+import { FusedLoss, fusedLossAllowed, type LossTerms, type Relaxed } from './loss-gpu.js';
 
 export interface ArmOut {
   /** [Hc * Wc] centre and log2 scale (clamped to the file's range: [lay.log2bMin, 6.875]) of every canvas position */
@@ -83,6 +84,7 @@ export class PerImageNet {
   private readonly im2col = new Map<number, tf.Tensor4D>();
   private readonly chain: Up2Chain;
   private readonly synGpu: SynthGpu;
+  private readonly fusedLoss: FusedLoss;
 
   /**
    * `members` K > 1: K models of the layout on one image at once (members.ts) — theta
@@ -93,6 +95,7 @@ export class PerImageNet {
     this.lay = lay;
     this.chain = new Up2Chain(lay, members);
     this.synGpu = new SynthGpu(lay, members);
+    this.fusedLoss = new FusedLoss(lay, members, this.chain, this.synGpu);
     const N = lay.arch.N;
     const k = new Float32Array(5 * 9 * N);
     for (let j = 0; j < N; j++) {
@@ -204,14 +207,20 @@ export class PerImageNet {
     return tf.transpose(tf.reshape(F, [arch.L, H * W])) as tf.Tensor2D;
   }
 
+  /** F_0 from theta: the fused chain reads the taps in theta itself (no slice, no pad in the backward). In a tidy. */
+  private featuresOf(theta: tf.Tensor1D, canvas: tf.Tensor4D): tf.Tensor2D {
+    if (up2FusedActive()) return this.chain.applyTheta(canvas, theta);
+    return this.features(this.taps(theta), canvas);
+  }
+
   /** The synthesis of the (relaxed or integer) canvas: [H * W, 3] RGB rows. In a tidy. */
   synth(theta: tf.Tensor1D, canvas: tf.Tensor4D): tf.Tensor2D {
-    return this.synthRows(theta, this.features(this.taps(theta), canvas));
+    return this.synthRows(theta, this.featuresOf(theta, canvas));
   }
 
   /** mean((synth − target)²) over the [H * W, 3] rows; on WebGPU one fused op with the synthesis. In a tidy. */
   synthMse(theta: tf.Tensor1D, canvas: tf.Tensor4D, target: tf.Tensor2D): tf.Tensor {
-    return this.synthMseRows(theta, this.features(this.taps(theta), canvas), target);
+    return this.synthMseRows(theta, this.featuresOf(theta, canvas), target);
   }
 
   /** The layers on F_0 [H * W, L]: the fused programs of synth-gpu.ts when active, else tfjs ops. In a tidy. */
@@ -248,7 +257,25 @@ export class PerImageNet {
     return up2FusedActive() && this.synGpu.active() && armFusedActive();
   }
 
+  /** True when lossFused runs here. */
+  lossFusedActive(): boolean {
+    return fusedLossAllowed() && this.membersSupported() && this.lay.arch.L > 1;
+  }
+
+  /**
+   * The training loss mse + lam · bits of the relaxed, masked canvas q as one op
+   * (loss-gpu.ts: fewer dispatches than the parts as separate tape ops), with its terms;
+   * null where not every part is fused here (then the caller composes the parts). lam:
+   * λ / (H·W), a number (one member) or [K]. With `relax` (loss-gpu.ts relaxFused of the
+   * canvas x), x is the canvas and the relaxation's gradient is folded in. In a tidy.
+   */
+  lossFused(theta: tf.Tensor1D, x: tf.Tensor4D, target: tf.Tensor2D, lam: number | tf.Tensor, log2bMin: number, relax?: Relaxed): LossTerms | null {
+    if (!this.lossFusedActive()) return null;
+    return this.fusedLoss.apply(theta, x, target, lam, log2bMin, relax);
+  }
+
   dispose(): void {
     tf.dispose([this.armCtx, this.rowGather, this.colGather, this.tapsProj, ...this.im2col.values()]);
+    this.fusedLoss.dispose();
   }
 }

@@ -19,6 +19,10 @@
  * element-wise dispatches forward and as many backward); elsewhere tfjs ops, the reference,
  * with the same formulas in the same order. Stacked members ([K, Hc, Wc, 1]) share one noise
  * draw: element i reads the noise of i mod `span`.
+ * The trainer masks q to the grids (q · mask, mask [span] of 0 and 1): on WebGPU the mask is
+ * applied inside the two programs (q · m, dq/dy · m), which spares the multiply forward and
+ * its gradient's multiply backward (two dispatches a step); the values are the same (a
+ * product with 0 or 1 is exact in any order).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { flatProgram, gpuKernelsAvailable, run } from '../../../model/gpu-kernels.js';
@@ -30,6 +34,8 @@ export function setFusedSoftround(on: boolean): void {
   fusedAllowed = on;
 }
 const fused = (): boolean => fusedAllowed && gpuKernelsAvailable();
+/** True when the two WGSL programs run here (WebGPU, not switched off): softNoiseParts may be used. */
+export const softroundFusedActive = fused;
 
 /** c of sr_T: 1 / (2 tanh(1 / (2T))) */
 const scaleOf = (T: number): number => 1 / (2 * Math.tanh(1 / (2 * T)));
@@ -50,8 +56,13 @@ function softNoiseOps(y: tf.Tensor, T: number, key: number, span: number): { q: 
   return { q: b.value, d: tf.mul(b.slope, a.slope) };
 }
 
-/** q and dq/dy as two WGSL programs (tfjs WebGPU). */
-function softNoiseGpu(y: tf.Tensor, T: number, key: number, span: number): { q: tf.Tensor; d: tf.Tensor } {
+/**
+ * q and dq/dy as two WGSL programs (tfjs WebGPU), both times mask[i mod span] when there is
+ * one. Off the tape: softNoise wraps them in its gradient, the loss op of loss-gpu.ts applies
+ * dq/dy in its own last program. REQUIRES: softroundFusedActive(); T as softNoise's.
+ */
+export function softNoiseParts(y: tf.Tensor, T: number, key: number, span: number, mask?: tf.Tensor): { q: tf.Tensor; d: tf.Tensor } {
+  const m = mask ? ' * M[index % uniforms.span]' : '';
   const body = (out: 'q' | 'd') => `${WGSL_NOISE}
       fn main(index : i32) {
         if (index < uniforms.size) {
@@ -63,8 +74,8 @@ function softNoiseGpu(y: tf.Tensor, T: number, key: number, span: number): { q: 
           let f2 = floor(z);
           let th2 = tanh(clamp((z - f2 - 0.5) / uniforms.T, -15.0, 15.0));
           ${out === 'q'
-            ? 'setOutputAtIndex(index, f2 + 0.5 + th2 * c);'
-            : 'setOutputAtIndex(index, ((1.0 - th2 * th2) * (c / uniforms.T)) * ((1.0 - th * th) * (c / uniforms.T)));'}
+            ? `setOutputAtIndex(index, (f2 + 0.5 + th2 * c)${m});`
+            : `setOutputAtIndex(index, (((1.0 - th2 * th2) * (c / uniforms.T)) * ((1.0 - th * th) * (c / uniforms.T)))${m});`}
         }
       }`;
   const U = 'T : f32, c : f32, key : u32, span : i32, ';
@@ -72,22 +83,29 @@ function softNoiseGpu(y: tf.Tensor, T: number, key: number, span: number): { q: 
     { type: 'float32' as const, data: [T] }, { type: 'float32' as const, data: [scaleOf(T)] },
     { type: 'uint32' as const, data: [key] }, { type: 'int32' as const, data: [span] },
   ];
+  const names = mask ? ['Y', 'M'] : ['Y'];
+  const inputs = mask ? [y, mask] : [y];
+  const tag = mask ? 'm' : '';
   return {
-    q: run(flatProgram('nimg_softnoise_q', ['Y'], y.shape.slice(), body('q'), U), [y], 'float32', uni),
-    d: run(flatProgram('nimg_softnoise_d', ['Y'], y.shape.slice(), body('d'), U), [y], 'float32', uni),
+    q: run(flatProgram(`nimg_softnoise_q${tag}`, names, y.shape.slice(), body('q'), U), inputs, 'float32', uni),
+    d: run(flatProgram(`nimg_softnoise_d${tag}`, names, y.shape.slice(), body('d'), U), inputs, 'float32', uni),
   };
 }
 
 /**
- * The softnoise relaxation of y (value q, gradient dy · dq/dy). In a tidy.
- * REQUIRES: T in [0.01, 10]; y.size a multiple of span (span = the elements of one member).
+ * The softnoise relaxation of y (value q, gradient dy · dq/dy), times `mask` when given (no
+ * gradient for the mask). In a tidy.
+ * REQUIRES: T in [0.01, 10]; y.size a multiple of span (span = the elements of one member);
+ * mask, if any, holds span values of 0 or 1 and broadcasts against y (tf.mul's rules).
  */
-export function softNoise(y: tf.Tensor, T: number, key: number, span: number): tf.Tensor {
+export function softNoise(y: tf.Tensor, T: number, key: number, span: number, mask?: tf.Tensor): tf.Tensor {
   if (!(T >= 0.01 && T <= 10)) throw new Error(`softNoise: temperature ${T} outside [0.01, 10]`);
+  const gpu = fused();
   const f = tf.customGrad(((x: tf.Tensor, save: (ts: tf.Tensor[]) => void) => {
-    const { q, d } = fused() ? softNoiseGpu(x, T, key, span) : softNoiseOps(x, T, key, span);
+    const { q, d } = gpu ? softNoiseParts(x, T, key, span, mask) : softNoiseOps(x, T, key, span);
     save([d]);
     return { value: q, gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.mul(dy, saved[0]) };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);
-  return f(y);
+  // the tfjs path masks as a separate op, as it always did
+  return mask && !gpu ? tf.mul(f(y), mask) : f(y);
 }

@@ -199,6 +199,25 @@ export class SynthGpu {
     return this.rgbFn(F0, theta);
   }
 
+  /**
+   * `mse`'s forward outside the tape, for an op that wraps several parts (loss-gpu.ts): the
+   * mse ([K], a scalar for K = 1) and the segment outputs Xs that `mseGrads` needs.
+   */
+  mseParts(F0: tf.Tensor, theta: tf.Tensor, target: tf.Tensor): { mse: tf.Tensor; Xs: tf.Tensor[] } {
+    this.target = target;
+    try {
+      const Xs = this.forward(F0, theta, 'mse');
+      return { mse: this.mseOf(Xs[Xs.length - 1]), Xs };
+    } finally {
+      this.target = null;
+    }
+  }
+
+  /** `mse`'s gradients [dF_0, dTheta (full size)] from its upstream dy and mseParts' Xs. */
+  mseGrads(dy: tf.Tensor, F0: tf.Tensor, theta: tf.Tensor, Xs: tf.Tensor[]): tf.Tensor[] {
+    return this.backward('mse', dy, F0, theta, Xs);
+  }
+
   // ---- WGSL generation ----
 
   private wOff(l: number): number {

@@ -2,7 +2,7 @@
  * K members of the same image trained at once: K values of λ (a rate–distortion curve), one
  * model each, in ONE optimiser step with the dispatches of one member on WebGPU.
  *
- * Why: on WebGPU a step costs the fixed price of its ~51 dispatches, not arithmetic, so K
+ * Why: on WebGPU a step costs the fixed price of its ~38 dispatches, not arithmetic, so K
  * separate trainings of the same image cost K times a batch of K that shares every
  * dispatch (members.ts, and the `members` of Up2Chain, ArmRate, SynthGpu).
  *
@@ -26,7 +26,9 @@ import { armBitsFused } from './arm-gpu.js';
 import { PerImageNet } from './forward.js';
 import { ensureGradients } from './grads.js';
 import { canvasMask, type Layout } from './model.js';
-import { AdamState, checkAbort, psnrOf, relaxedCanvas, scheduleAt, train, type Relaxation, type TrainProgress, type TrainSettings, type TrainState } from './train.js';
+import { relaxFused } from './loss-gpu.js';
+import { AdamState } from './adam.js';
+import { checkAbort, psnrOf, relaxedCanvas, scheduleAt, train, type Relaxation, type TrainProgress, type TrainSettings, type TrainState } from './train.js';
 import { BestOfPhase2 } from './best.js';
 
 export interface TrainBatchSettings extends Omit<TrainSettings, 'lambda' | 'onProgress'> {
@@ -57,7 +59,11 @@ export function batchLossTerms(
   net: PerImageNet, theta: tf.Tensor1D, canvas: tf.Tensor4D, mask: tf.Tensor4D, target: tf.Tensor2D, lambdaPerPixel: tf.Tensor1D, mode: Relaxation,
   log2bMin = net.lay.log2bMin,
 ): { loss: tf.Tensor1D; mse: tf.Tensor1D; bits: tf.Tensor1D } {
+  const relax = net.lossFusedActive() ? relaxFused(net.lay, canvas, mask, mode) : null;
+  if (relax) return net.lossFused(theta, canvas, target, lambdaPerPixel, log2bMin, relax) as { loss: tf.Tensor1D; mse: tf.Tensor1D; bits: tf.Tensor1D };
   const q = relaxedCanvas(net.lay, canvas, mask, mode);
+  const fused = net.lossFused(theta, q, target, lambdaPerPixel, log2bMin);
+  if (fused) return fused as { loss: tf.Tensor1D; mse: tf.Tensor1D; bits: tf.Tensor1D };
   const bits = armBitsFused(net.lay, theta, q, net.members, log2bMin) as tf.Tensor1D;
   const mse = net.synthMse(theta, q, target) as tf.Tensor1D;
   const loss = tf.add(mse, tf.mul(bits, lambdaPerPixel)) as tf.Tensor1D;

@@ -27,13 +27,15 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { NimgError } from '../../../errors.js';
-import { adamFused, noiseFused, noiseKey } from '../../../model/refine-ops.js';
+import { noiseFused, noiseKey } from '../../../model/refine-ops.js';
+import { AdamState } from './adam.js';
 import { armBitsFused, armFusedActive } from './arm-gpu.js';
 import { PerImageNet } from './forward.js';
 import { ensureGradients } from './grads.js';
 import { laplaceBits } from './rate.js';
 import { softNoise } from './softround.js';
 import { canvasMask, LOG2B_MIN_BASE, type Layout } from './model.js';
+import { relaxFused } from './loss-gpu.js';
 import { BestOfPhase2 } from './best.js';
 
 export interface TrainSettings {
@@ -122,8 +124,9 @@ export type Relaxation = { kind: 'noise'; key: number } | { kind: 'softnoise'; k
  */
 export function relaxedCanvas(lay: Layout, canvas: tf.Tensor4D, mask: tf.Tensor4D, mode: Relaxation): tf.Tensor4D {
   let q: tf.Tensor4D;
+  // softNoise applies the mask itself (inside its programs on WebGPU)
+  if (mode.kind === 'softnoise') return softNoise(canvas, mode.T, mode.key, lay.Hc * lay.Wc, mask) as tf.Tensor4D;
   if (mode.kind === 'noise') q = tf.add(canvas, tf.sub(noiseFused([1, lay.Hc, lay.Wc, 1], mode.key), 0.5));
-  else if (mode.kind === 'softnoise') q = softNoise(canvas, mode.T, mode.key, lay.Hc * lay.Wc) as tf.Tensor4D;
   else if (mode.kind === 'ste') q = steRound(canvas) as tf.Tensor4D;
   else q = tf.round(canvas);
   return tf.mul(q, mask);
@@ -138,7 +141,12 @@ export function lossTerms(
   mode: Relaxation, log2bMin = net.lay.log2bMin,
 ): { loss: tf.Scalar; mse: tf.Scalar; bits: tf.Scalar } {
   const { width, height } = net.lay;
+  // on WebGPU one op (loss-gpu.ts), with the relaxation folded in where it can be
+  const relax = net.lossFusedActive() ? relaxFused(net.lay, canvas, mask, mode) : null;
+  if (relax) return net.lossFused(theta, canvas, target, lambda / (width * height), log2bMin, relax) as { loss: tf.Scalar; mse: tf.Scalar; bits: tf.Scalar };
   const q = relaxedCanvas(net.lay, canvas, mask, mode);
+  const fused = net.lossFused(theta, q, target, lambda / (width * height), log2bMin);
+  if (fused) return fused as { loss: tf.Scalar; mse: tf.Scalar; bits: tf.Scalar };
   const bits = latentBits(net, theta, q, mask, log2bMin);
   const mse = net.synthMse(theta, q, target) as tf.Scalar;
   const loss = tf.add(mse, tf.mul(bits, lambda / (width * height))) as tf.Scalar;
@@ -186,61 +194,6 @@ export function scheduleAt(
   return { phase: 'noise', sched, schedLatent: sched, relax, offer: false, log2bMin };
 }
 
-/** The new (theta, canvas) and Adam moments of one step, made inside the step's tidy. */
-export type AdamNext = Record<'th' | 'mth' | 'sth' | 'lat' | 'mlat' | 'slat', tf.Tensor>;
-
-/** theta and the canvas on the device with their Adam moments (one member, or K stacked). */
-export class AdamState {
-  th: tf.Tensor1D;
-  lat: tf.Tensor4D;
-  private mth: tf.Tensor;
-  private sth: tf.Tensor;
-  private mlat: tf.Tensor;
-  private slat: tf.Tensor;
-
-  constructor(theta0: Float32Array, canvas0: Float32Array, canvasShape: [number, number, number, number]) {
-    this.th = tf.tensor1d(theta0);
-    this.lat = tf.tensor4d(canvas0, canvasShape);
-    this.mth = tf.zerosLike(this.th);
-    this.sth = tf.zerosLike(this.th);
-    this.mlat = tf.zerosLike(this.lat);
-    this.slat = tf.zerosLike(this.lat);
-  }
-
-  /** One Adam update from the gradients [dtheta, dcanvas] (call inside the step's tidy and return the result from it). */
-  next(grads: tf.Tensor[], lr: number, lrLatent: number, step: number): AdamNext {
-    const [th, mth, sth] = adamFused(this.th, this.mth, this.sth, grads[0], 1, lr, step);
-    const [lat, mlat, slat] = adamFused(this.lat, this.mlat, this.slat, grads[1], 1, lrLatent, step);
-    return { th, mth, sth, lat: tf.clipByValue(lat, -127, 127), mlat, slat };
-  }
-
-  /** References to theta and the canvas (tfjs clones share the data), alive after commit releases them: for BestOfPhase2.offer. */
-  refs(): [tf.Tensor1D, tf.Tensor4D] {
-    return [tf.clone(this.th), tf.clone(this.lat)];
-  }
-
-  /** Take the tensors of `next` (after the tidy), releasing the old ones. */
-  commit(n: AdamNext): void {
-    this.dispose();
-    this.th = n.th as tf.Tensor1D;
-    this.lat = n.lat as tf.Tensor4D;
-    this.mth = n.mth;
-    this.sth = n.sth;
-    this.mlat = n.mlat;
-    this.slat = n.slat;
-  }
-
-  /** theta and the canvas, read back */
-  async read(): Promise<[Float32Array, Float32Array]> {
-    const [a, b] = await Promise.all([this.th.data(), this.lat.data()]);
-    return [a as Float32Array, b as Float32Array];
-  }
-
-  dispose(): void {
-    tf.dispose([this.th, this.mth, this.sth, this.lat, this.mlat, this.slat]);
-  }
-}
-
 /**
  * Train from `theta0` / `canvas0` (model.ts layout). Runs on the active tfjs backend.
  * REQUIRES: target is rgbaToRows of the image; steps >= 1.
@@ -254,6 +207,8 @@ export async function train(lay: Layout, target0: Float32Array, theta0: Float32A
   const state = new AdamState(theta0, canvas0, [1, lay.Hc, lay.Wc, 1]);
   const best = st.bestEvery > 0 ? new BestOfPhase2(1) : null;
   const history: TrainState['history'] = [];
+  // the loss's upstream gradient, made once (tfjs would make and upload its own every step)
+  const one = tf.scalar(1);
   try {
     for (let t = 0; t < st.steps; t++) {
       checkAbort(st.signal);
@@ -269,7 +224,7 @@ export async function train(lay: Layout, target0: Float32Array, theta0: Float32A
           if (report) terms = { mse: tf.keep(tf.add(r.mse, 0)), bits: tf.keep(tf.add(r.bits, 0)) };
           return r.loss;
         });
-        const { value, grads } = vg([state.th, state.lat]);
+        const { value, grads } = vg([state.th, state.lat], one);
         const t2 = terms as { mse: tf.Scalar; bits: tf.Scalar } | null;
         return { next: state.next(grads, st.lr * sched, st.lrLatent * schedLatent, t + 1), loss: value, mse: t2?.mse, bits: t2?.bits };
       });
@@ -302,7 +257,7 @@ export async function train(lay: Layout, target0: Float32Array, theta0: Float32A
   } finally {
     state.dispose();
     best?.dispose();
-    tf.dispose([target, mask]);
+    tf.dispose([target, mask, one]);
     net.dispose();
   }
 }

@@ -66,10 +66,11 @@ function readExpr(lay: Layout, k: number, buf: string, c: string, y: string, x: 
   return `${buf}[((${c}) * ${g.h} + ${y}) * ${g.w} + ${x}]`;
 }
 
-// T holds the 4 taps; output o = 2i + p reads position i−2+p+j with tap j (p = 0) or 3−j (p = 1)
-const WGSL_TAPS = `
+// T holds the 4 taps from T[off] (off 0: the taps alone; else theta, the taps at their
+// offset); output o = 2i + p reads position i−2+p+j with tap j (p = 0) or 3−j (p = 1)
+const wgslTaps = (off: number) => `
       fn tapOf(p : i32, j : i32) -> f32 {
-        return T[select(j, 3 - j, p == 1)];
+        return T[${off ? `${off} + ` : ''}select(j, 3 - j, p == 1)];
       }
       // weight of input m (of n, edges replicated) in up2 output o
       fn wOf(o : i32, m : i32, n : i32) -> f32 {
@@ -85,8 +86,11 @@ const WGSL_TAPS = `
 export class Up2Chain {
   private readonly levels: Level[];
   private readonly fn: (canvas: tf.Tensor, taps: tf.Tensor) => tf.Tensor2D;
+  private readonly fnTheta: (canvas: tf.Tensor, theta: tf.Tensor) => tf.Tensor2D;
   /** distinguishes the shader keys of different layouts (sizes are baked into the code) */
   private readonly key: string;
+  /** the taps' offset in theta */
+  private readonly tapOff: number;
 
   /**
    * `members` K: K models of the same layout at once (members.ts): canvas [K, Hc, Wc, 1],
@@ -96,14 +100,18 @@ export class Up2Chain {
     const L = lay.arch.L;
     this.levels = lay.grids.map((g, k) => ({ C: L - k, h: g.h, w: g.w }));
     this.key = `${L}_${lay.width}x${lay.height}_${lay.Hc}x${lay.Wc}`;
-    this.fn = tf.customGrad(((canvas: tf.Tensor, taps: tf.Tensor, save: tf.GradSaveFunc) => {
-      const Fs = this.forward(canvas, taps);
-      save([canvas, taps, ...Fs]);
+    this.tapOff = lay.offsets[lay.tapsIndex];
+    // off 0: T is the taps [K, 4]; else theta [K·nTheta] (taps at off, gradient full-size)
+    const make = (off: number) => tf.customGrad(((canvas: tf.Tensor, T: tf.Tensor, save: tf.GradSaveFunc) => {
+      const Fs = this.forward(canvas, T, off);
+      save([canvas, T, ...Fs]);
       return {
         value: Fs[0] as tf.Tensor2D,
-        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => this.backward(dy, saved[0], saved[1], saved.slice(2)),
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => this.backward(dy, saved[0], saved[1], saved.slice(2), off),
       };
-    }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (canvas: tf.Tensor, taps: tf.Tensor) => tf.Tensor2D;
+    }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (canvas: tf.Tensor, T: tf.Tensor) => tf.Tensor2D;
+    this.fn = make(0);
+    this.fnTheta = make(this.tapOff);
   }
 
   /**
@@ -115,8 +123,42 @@ export class Up2Chain {
     return this.fn(canvas, taps);
   }
 
+  /**
+   * `apply` with the taps read from theta [K·nTheta] in place, the gradient full-size (zeros
+   * outside the taps). Why: slicing the taps out of theta is a dispatch forward and its
+   * gradient's pad another backward, each training step.
+   */
+  applyTheta(canvas: tf.Tensor4D, theta: tf.Tensor): tf.Tensor2D {
+    if (this.lay.arch.L === 1) return tf.reshape(canvas, [this.members * this.lay.Hc * this.lay.Wc, 1]);
+    if (this.tapOff === 0) throw new Error('up2: the taps cannot open theta (the ARM does)');
+    return this.fnTheta(canvas, theta);
+  }
+
+  /**
+   * `applyTheta`'s forward outside the tape, for an op that wraps several parts
+   * (loss-gpu.ts): [F_0, F_1, …] (F_0 the features; all of them for `gradsTheta`).
+   * REQUIRES: L > 1.
+   */
+  partsTheta(canvas: tf.Tensor, theta: tf.Tensor): tf.Tensor[] {
+    return this.forward(canvas, theta, this.tapOff);
+  }
+
+  /**
+   * `applyTheta`'s gradients [d canvas, d theta] from dF_0 and partsTheta's Fs; d theta is
+   * acc with the taps' gradient added (acc: the full-size theta gradient of the op's other
+   * parts, 0 at the taps): the sum the tape would otherwise add with a dispatch.
+   */
+  gradsTheta(dy: tf.Tensor, canvas: tf.Tensor, theta: tf.Tensor, Fs: tf.Tensor[], acc: tf.Tensor): tf.Tensor[] {
+    return this.backward(dy, canvas, theta, Fs, this.tapOff, acc);
+  }
+
+  /** shader-key part of the layout and the taps' offset (baked into the code) */
+  private keyOf(off: number): string {
+    return off ? `${this.key}_t${off}` : this.key;
+  }
+
   /** [F_0, F_1, …, F_{L−2}] (F_{L−1} stays in the canvas). */
-  private forward(canvas: tf.Tensor, taps: tf.Tensor): tf.Tensor[] {
+  private forward(canvas: tf.Tensor, taps: tf.Tensor, off: number): tf.Tensor[] {
     const L = this.lay.arch.L;
     const Fs: tf.Tensor[] = new Array(L - 1);
     for (let k = L - 2; k >= 0; k--) {
@@ -127,7 +169,7 @@ export class Up2Chain {
       const decode = k === 0
         ? `let c = index % ${lv.C}; let pix = index / ${lv.C}; let y = pix / ${lv.w}; let x = pix % ${lv.w};`
         : `let c = index / ${lv.h * lv.w}; let rem = index % ${lv.h * lv.w}; let y = rem / ${lv.w}; let x = rem % ${lv.w};`;
-      const code = `${WGSL_TAPS}
+      const code = `${wgslTaps(off)}
       fn main(index : i32) {
         if (index < uniforms.size) {
           ${decode}
@@ -155,13 +197,13 @@ export class Up2Chain {
       const shape = k === 0 ? [lv.h * lv.w, lv.C] : [lv.C, lv.h, lv.w];
       const names = top ? ['G', 'T'] : ['S', 'G', 'T'];
       const inputs = top ? [canvas, taps] : [Fs[k + 1], canvas, taps];
-      Fs[k] = runMembers(flatProgram(`nimg_up2f_${this.key}_${k}`, names, shape, code), inputs, this.members);
+      Fs[k] = runMembers(flatProgram(`nimg_up2f_${this.keyOf(off)}_${k}`, names, shape, code), inputs, this.members);
     }
     return Fs;
   }
 
   /** Gradients [d canvas, d taps] from dF_0 [H·W, L] (saved: canvas, taps, F_0 … F_{L−2}; F_{L−1} is read from the canvas). */
-  private backward(dy: tf.Tensor, canvas: tf.Tensor, taps: tf.Tensor, Fs: tf.Tensor[]): tf.Tensor[] {
+  private backward(dy: tf.Tensor, canvas: tf.Tensor, taps: tf.Tensor, Fs: tf.Tensor[], off: number, base?: tf.Tensor): tf.Tensor[] {
     const L = this.lay.arch.L;
     const lay = this.lay;
     // dF_{k+1} = up2ᵀ(first C_{k+1} channels of dF_k)
@@ -169,7 +211,7 @@ export class Up2Chain {
     for (let k = 0; k < L - 1; k++) {
       const lv = this.levels[k];
       const dst = this.levels[k + 1];
-      const code = `${WGSL_TAPS}
+      const code = `${wgslTaps(off)}
       fn main(index : i32) {
         if (index < uniforms.size) {
           let c = index / ${dst.h * dst.w};
@@ -192,7 +234,7 @@ export class Up2Chain {
           setOutputAtIndex(index, acc);
         }
       }`;
-      dF.push(runMembers(flatProgram(`nimg_up2b_${this.key}_${k}`, ['D', 'T'], [dst.C, dst.h, dst.w], code), [dF[k], taps], this.members));
+      dF.push(runMembers(flatProgram(`nimg_up2b_${this.keyOf(off)}_${k}`, ['D', 'T'], [dst.C, dst.h, dst.w], code), [dF[k], taps], this.members));
     }
     // tap partials, one program per level: thread = row (c, y) of level k's row-pass result
     const partials: tf.Tensor[] = [];
@@ -205,7 +247,7 @@ export class Up2Chain {
       const rows = src.C * lv.h;
       const blocks = Math.ceil(src.w / TAP_COLS);
       const F = (ry: string, cx: string) => readExpr(lay, k + 1, 'S', 'c', ry, cx, top);
-      const code = `${WGSL_TAPS}
+      const code = `${wgslTaps(off)}
       fn main(index : i32) {
         // (uniforms read so the automatic layout keeps the binding tfjs fills)
         if (index * 4 < uniforms.size) {
@@ -248,12 +290,12 @@ export class Up2Chain {
           for (var q = 0; q < 4; q++) { result[index * 4 + q] = g[q]; }
         }
       }`;
-      const p = flatProgram(`nimg_up2t_${this.key}_${k}`, ['D', 'S', 'T'], [rows * blocks * 4], code);
+      const p = flatProgram(`nimg_up2t_${this.keyOf(off)}_${k}`, ['D', 'S', 'T'], [rows * blocks * 4], code);
       // one thread per 4 outputs, not per output element
       p.dispatch = [Math.ceil((rows * blocks) / 64), 1, 1];
       partials.push(runMembers(p, [dF[k], top ? canvas : Fs[k + 1], taps], this.members));
     }
-    const dTaps = this.sumPartials(partials);
+    const dTaps = this.sumPartials(partials, off, base);
     const dCanvas = this.scatter(dF);
     tf.dispose([...dF.slice(1), ...partials]);
     return [dCanvas, dTaps];
@@ -263,42 +305,54 @@ export class Up2Chain {
    * Σ over levels, rows and blocks of the [n, 4] partials → [4]: one workgroup of 64 per
    * tap, strided sums then a tree in workgroup memory (a single thread per tap would walk
    * ~50k partials at 768x512 in a dependent chain). Chunks of MAX_INPUTS − 1 inputs plus
-   * the running sum.
+   * the running sum. `off` > 0: the last program writes the theta gradient [K·nTheta] (the
+   * taps' sums at off … off+3, zeros elsewhere: its workgroups from the 5th on fill them), and
+   * with `base` [K·nTheta] base + that.
    */
-  private sumPartials(parts: tf.Tensor[]): tf.Tensor {
+  private sumPartials(parts: tf.Tensor[], off: number, base?: tf.Tensor): tf.Tensor {
     let acc: tf.Tensor | null = null;
     let i = 0;
     let n = 0;
+    const nTheta = this.lay.nTheta;
     while (i < parts.length) {
-      const take = Math.min(parts.length - i, acc ? MAX_INPUTS - 1 : MAX_INPUTS);
+      // every chunk keeps a slot for the base (only the last binds it)
+      const take = Math.min(parts.length - i, MAX_INPUTS - (acc ? 1 : 0) - (base ? 1 : 0));
       const chunk = parts.slice(i, i + take);
+      const full = off > 0 && i + take === parts.length;
+      const withBase = full && base !== undefined;
       const names = chunk.map((_, j) => `P${j}`);
       const lines = chunk.map((t, j) => `for (var r = l; r < ${t.size / (4 * this.members)}; r += 64) { s = s + P${j}[r * 4 + q]; }`).join('\n          ');
-      // no bounds test around the barriers (they need uniform control flow): exactly 4
-      // workgroups of 64 run
+      const put = (v: string) => (full ? `result[${off} + q] = ${withBase ? `B[${off} + q] + ` : ''}${v};` : `setOutputAtIndex(q, ${v});`);
+      // no bounds test around the barriers (they need uniform control flow): workgroups 0 … 3
+      // sum the taps (the zero-filling ones of `full` sum nothing and pass the same barriers)
       const code = `
       var<workgroup> red : array<f32, 64>;
       fn main(index : i32) {
         let q = i32(workgroupId.x);
         let l = i32(localIndex);
         var s = 0.0;
-        ${lines}
+        if (q < 4) {
+          ${lines}
+        }
         red[l] = s;
         workgroupBarrier();
         for (var h = 32; h > 0; h = h / 2) {
           if (l < h) { red[l] = red[l] + red[l + h]; }
           workgroupBarrier();
         }
-        if (l == 0 && q < uniforms.size) {
-          ${acc ? 'setOutputAtIndex(q, A[q] + red[0]);' : 'setOutputAtIndex(q, red[0]);'}
-        }
+        if (l == 0 && q < min(uniforms.size, 4)) {
+          ${put(acc ? 'A[q] + red[0]' : 'red[0]')}
+        }${full ? `
+        let e = (q - 4) * 64 + l;
+        if (q >= 4 && e < uniforms.size && (e < ${off} || e >= ${off + 4})) { result[e] = ${withBase ? 'B[e]' : '0.0'}; }` : ''}
       }`;
-      const inputs = acc ? [acc, ...chunk] : chunk;
-      const p = flatProgram(`nimg_up2s_${this.key}_${n++}_${acc ? 1 : 0}`, acc ? ['A', ...names] : names, [4], code);
-      p.dispatch = [4, 1, 1];
+      const inputs = [...(acc ? [acc] : []), ...chunk, ...(withBase ? [base!] : [])];
+      const vars = [...(acc ? ['A'] : []), ...names, ...(withBase ? ['B'] : [])];
+      const p = flatProgram(`nimg_up2s_${this.keyOf(full ? off : 0)}_${n++}_${acc ? 1 : 0}${withBase ? 'b' : ''}`, vars, [full ? nTheta : 4], code);
+      p.dispatch = [full ? 4 + Math.ceil(nTheta / 64) : 4, 1, 1];
       const out = runMembers(p, inputs, this.members);
       if (acc) acc.dispose();
-      acc = tf.reshape(out, this.members === 1 ? [4] : [this.members, 4]);
+      acc = full ? out : tf.reshape(out, this.members === 1 ? [4] : [this.members, 4]);
       if (acc !== out) out.dispose();
       i += take;
     }

@@ -18,9 +18,9 @@
  * member's data cannot be expressed this way, and none does: members never interact.
  * K = 1 runs the program unchanged (same code, same shader key as before).
  *
- * Measured (bench/perimage-speed.ts 24 16 4 webgpu none K, SwiftShader, default arch):
- * 51.5 dispatches a step at K = 1 (train()) and 51.5 at K = 6 (trainBatch): the same
- * programs, each once. (SwiftShader's ms — 2.3 s vs 3.7 s a step — are CPU emulation,
+ * Measured (bench/perimage-host-count.ts --members K, SwiftShader, default arch): 38.25
+ * dispatches a step at K = 1 (train()) and at K = 6 (trainBatch): the same programs, each
+ * once (51.5 at both before the fused loss and Adam of 2026-12-07). (SwiftShader's ms — 2.3 s vs 3.7 s a step — are CPU emulation,
  * where arithmetic does scale with K; they say nothing about a GPU.)
  */
 import * as tf from '@tensorflow/tfjs-core';

@@ -27,18 +27,17 @@ import { parsePerImageContainer } from '../src/profiles/perimage/container.js';
 import { estimateEncodeSeconds } from '../src/profiles/perimage/encoder/estimate.js';
 import { DEFAULT_STEPS } from '../src/profiles/perimage/encoder/index.js';
 import { opt } from './args.js';
+import { curveName, headlineFirst, recipeOf, type RecipeFields } from './perimage-curves.js';
 
 const ROWS = 'bench/results/perimage-rows';
 const FILES = 'bench/results/files/perimage';
 const kodakDir = opt('kodak', process.env.NIMG_KODAK ?? '../shared/data/kodak');
 const outPath = opt('out', 'bench/results/kodak-rd-perimage.json');
 
-interface Row {
+interface Row extends RecipeFields {
   name: string; file?: string; image: string; width: number; height: number; quality: number; lambda: number; steps: number;
   bytes: number; bpp: number; encodeSeconds: number; trainSeconds: number; quantizeSeconds: number; msPerStep: number;
   psnrQuantized: number; gridsRoundTrip: boolean; backend: string; gpu: string | null; concurrency: number; members?: number; finished: string;
-  /** training settings the row was made with (absent in rows made before they were recorded) */
-  bestEvery?: number; steLatentScale?: number; log2bGrad?: string; fineScales?: boolean;
 }
 type Curve = { quality_setting: number; bpp: number; psnr: number; ms_ssim: number }[];
 const perImage = JSON.parse(readFileSync('bench/results/kodak-rd-per-image.json', 'utf8')) as Record<string, { images: Record<string, Curve> }>;
@@ -56,22 +55,6 @@ function at(curve: Curve | undefined, bpp: number, key: 'psnr' | 'ms_ssim'): num
   return null;
 }
 
-/**
- * The encoder recipe of a row: r1 = phase 2 moves the latents and the encoder returns the last
- * parameters (every row made before the fix of 2026-12-06, which recorded no bestEvery); r2 =
- * the latents stay fixed in phase 2 and the best parameters of phase 2 are kept (train.ts);
- * r3 = r2 with the ARM's log2 b clamp passing the gradient that points back into the range
- * (forward.ts clampLog2b; rows record log2bGrad 'inward'); r4 = r3 in files with the full
- * scale set (container flag FINE_SCALES; rows record fineScales true), trained with the base
- * floor in phase 1 and the file's in phase 2 (rows record phase1Log2bMin -3).
- */
-function recipeOf(r: Row): 'r1' | 'r2' | 'r3' | 'r4' {
-  if (!((r.bestEvery ?? 0) > 0 && (r.steLatentScale ?? 1) === 0)) return 'r1';
-  if (r.log2bGrad !== 'inward') return 'r2';
-  return r.fineScales === true ? 'r4' : 'r3';
-}
-/** a curve: one number of steps with one recipe */
-const curveName = (steps: number, recipe: string) => `${steps} steps ${recipe}`;
 const core = await createPerImageCore();
 const rows = readdirSync(ROWS).filter((n) => n.endsWith('.json')).sort().map((n) => JSON.parse(readFileSync(path.join(ROWS, n), 'utf8')) as Row);
 type Side = { psnr: number | null; ms_ssim: number | null };
@@ -164,7 +147,7 @@ const curves = curveKeys.map(({ curve, steps, recipe }) => {
 // encodes cover only EFFORT_IMAGES of bench/perimage-queue.ts), and against AVIF 4:4:4 on those
 // images; seconds = the H100 estimate of estimate.ts for a 768x512 image (the measured step of
 // one encode alone on the GPU, plus the quantization search), not a timed encode.
-const main = [...curves].sort((a, b) => b.n_images - a.n_images || b.recipe.localeCompare(a.recipe) || b.steps - a.steps)[0];
+const main = [...curves].sort(headlineFirst)[0];
 const effortTable = main && curves.length > 1 ? curves.map((c) => {
   const imgs = c.images.filter((i) => main.images.includes(i));
   const pts = curveOn(c.curve, imgs);

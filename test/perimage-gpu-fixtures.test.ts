@@ -79,7 +79,7 @@ describe('Kodak files of the bench, FINE_SCALES, made on an H100', () => {
   const rowsDir = new URL('../bench/results/perimage-rows/', import.meta.url);
   const filesDir = new URL('../bench/results/files/perimage/', import.meta.url);
   const rows = readdirSync(rowsDir).filter((n) => /-s8000-r4\.json$/.test(n)).map(
-    (n) => JSON.parse(readFileSync(new URL(n, rowsDir), 'utf8')) as { name: string; width: number; height: number; gridsSha256: string; fineScales: boolean; gpu: string },
+    (n) => JSON.parse(readFileSync(new URL(n, rowsDir), 'utf8')) as { name: string; file?: string; width: number; height: number; gridsSha256: string; fineScales: boolean; gpu: string },
   );
   it('there are the twelve of kodim01 and kodim04', () => {
     expect(rows.filter((r) => /^kodim0[14]-/.test(r.name)).length).toBe(12);
@@ -87,7 +87,7 @@ describe('Kodak files of the bench, FINE_SCALES, made on an H100', () => {
   it.each(rows.map((r) => [r.name, r] as const))('%s decodes to the encoder\'s latents', (_n, r) => {
     expect(r.fineScales).toBe(true);
     expect(r.gpu).toMatch(/H100|H200/);
-    const f = parsePerImageContainer(new Uint8Array(readFileSync(new URL(`${r.name}.nimg`, filesDir))));
+    const f = parsePerImageContainer(new Uint8Array(readFileSync(new URL(r.file ?? `${r.name}.nimg`, filesDir))));
     expect(f.header.fineScales).toBe(true);
     const grids = core.decodeLatents(core.decodeFileParams(f), f.latents, r.width, r.height);
     expect(gridsSha256(grids)).toBe(r.gridsSha256);

@@ -26,9 +26,8 @@ import { armBitsFused } from './arm-gpu.js';
 import { PerImageNet } from './forward.js';
 import { ensureGradients } from './grads.js';
 import { canvasMask, type Layout } from './model.js';
-import { relaxFused } from './loss-gpu.js';
 import { AdamState } from './adam.js';
-import { checkAbort, psnrOf, relaxedCanvas, scheduleAt, train, type Relaxation, type TrainProgress, type TrainSettings, type TrainState } from './train.js';
+import { checkAbort, fusedLossTerms, psnrOf, relaxedCanvas, scheduleAt, train, type Relaxation, type TrainProgress, type TrainSettings, type TrainState } from './train.js';
 import { BestOfPhase2 } from './best.js';
 
 export interface TrainBatchSettings extends Omit<TrainSettings, 'lambda' | 'onProgress'> {
@@ -59,11 +58,9 @@ export function batchLossTerms(
   net: PerImageNet, theta: tf.Tensor1D, canvas: tf.Tensor4D, mask: tf.Tensor4D, target: tf.Tensor2D, lambdaPerPixel: tf.Tensor1D, mode: Relaxation,
   log2bMin = net.lay.log2bMin,
 ): { loss: tf.Tensor1D; mse: tf.Tensor1D; bits: tf.Tensor1D } {
-  const relax = net.lossFusedActive() ? relaxFused(net.lay, canvas, mask, mode) : null;
-  if (relax) return net.lossFused(theta, canvas, target, lambdaPerPixel, log2bMin, relax) as { loss: tf.Tensor1D; mse: tf.Tensor1D; bits: tf.Tensor1D };
-  const q = relaxedCanvas(net.lay, canvas, mask, mode);
-  const fused = net.lossFused(theta, q, target, lambdaPerPixel, log2bMin);
+  const fused = fusedLossTerms(net, theta, canvas, mask, target, lambdaPerPixel, mode, log2bMin);
   if (fused) return fused as { loss: tf.Tensor1D; mse: tf.Tensor1D; bits: tf.Tensor1D };
+  const q = relaxedCanvas(net.lay, canvas, mask, mode);
   const bits = armBitsFused(net.lay, theta, q, net.members, log2bMin) as tf.Tensor1D;
   const mse = net.synthMse(theta, q, target) as tf.Tensor1D;
   const loss = tf.add(mse, tf.mul(bits, lambdaPerPixel)) as tf.Tensor1D;

@@ -35,7 +35,7 @@ import { ensureGradients } from './grads.js';
 import { laplaceBits } from './rate.js';
 import { softNoise } from './softround.js';
 import { canvasMask, LOG2B_MIN_BASE, type Layout } from './model.js';
-import { relaxFused } from './loss-gpu.js';
+import { relaxFused, type LossTerms } from './loss-gpu.js';
 import { BestOfPhase2 } from './best.js';
 
 export interface TrainSettings {
@@ -133,6 +133,22 @@ export function relaxedCanvas(lay: Layout, canvas: tf.Tensor4D, mask: tf.Tensor4
 }
 
 /**
+ * The loss terms as ONE op where the backend runs it fused (loss-gpu.ts, WebGPU), for one
+ * member (lamPerPixel a number) or K ([K]): the relaxation folded into the op where it can
+ * be (softnoise, straight-through), else applied first. null where the parts run as separate
+ * ops; the callers then compose them. In a tidy.
+ */
+export function fusedLossTerms(
+  net: PerImageNet, theta: tf.Tensor1D, canvas: tf.Tensor4D, mask: tf.Tensor4D, target: tf.Tensor2D, lamPerPixel: number | tf.Tensor,
+  mode: Relaxation, log2bMin: number,
+): LossTerms | null {
+  if (!net.lossFusedActive()) return null;
+  const relax = relaxFused(net.lay, canvas, mask, mode);
+  if (relax) return net.lossFused(theta, canvas, target, lamPerPixel, log2bMin, relax);
+  return net.lossFused(theta, relaxedCanvas(net.lay, canvas, mask, mode), target, lamPerPixel, log2bMin);
+}
+
+/**
  * The loss terms of one forward pass; `mode` picks the latent relaxation, `log2bMin` the floor
  * of the ARM's log2 b (default: the file's). In a tidy.
  */
@@ -141,12 +157,9 @@ export function lossTerms(
   mode: Relaxation, log2bMin = net.lay.log2bMin,
 ): { loss: tf.Scalar; mse: tf.Scalar; bits: tf.Scalar } {
   const { width, height } = net.lay;
-  // on WebGPU one op (loss-gpu.ts), with the relaxation folded in where it can be
-  const relax = net.lossFusedActive() ? relaxFused(net.lay, canvas, mask, mode) : null;
-  if (relax) return net.lossFused(theta, canvas, target, lambda / (width * height), log2bMin, relax) as { loss: tf.Scalar; mse: tf.Scalar; bits: tf.Scalar };
-  const q = relaxedCanvas(net.lay, canvas, mask, mode);
-  const fused = net.lossFused(theta, q, target, lambda / (width * height), log2bMin);
+  const fused = fusedLossTerms(net, theta, canvas, mask, target, lambda / (width * height), mode, log2bMin);
   if (fused) return fused as { loss: tf.Scalar; mse: tf.Scalar; bits: tf.Scalar };
+  const q = relaxedCanvas(net.lay, canvas, mask, mode);
   const bits = latentBits(net, theta, q, mask, log2bMin);
   const mse = net.synthMse(theta, q, target) as tf.Scalar;
   const loss = tf.add(mse, tf.mul(bits, lambda / (width * height))) as tf.Scalar;

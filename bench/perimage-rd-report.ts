@@ -15,7 +15,7 @@
  *
  *   npx tsx bench/perimage-rd-report.ts [--kodak DIR] [--out bench/results/kodak-rd-perimage.json] [--why-partial TEXT]
  */
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { decodePng } from './images.js';
 import { msssimRgb, psnrRgb } from './metrics.js';
@@ -30,6 +30,8 @@ import { opt } from './args.js';
 import { curveName, headlineFirst, recipeOf, type RecipeFields } from './perimage-curves.js';
 
 const ROWS = 'bench/results/perimage-rows';
+/** timing runs only: one encode alone on the GPU, not a point of any curve (its rows would double an image's rate) */
+const SOLO = 'bench/results/perimage-gpu/solo';
 const FILES = 'bench/results/files/perimage';
 const kodakDir = opt('kodak', process.env.NIMG_KODAK ?? '../shared/data/kodak');
 const outPath = opt('out', 'bench/results/kodak-rd-perimage.json');
@@ -162,8 +164,9 @@ const effortTable = main && curves.length > 1 ? curves.map((c) => {
   };
 }) : [];
 // encodes that ran alone on the GPU (one lambda, no other job): measured encode seconds
-const soloEncodes = rows.filter((r) => r.concurrency === 1 && (r.members ?? 1) === 1).map((r) => ({
-  name: r.name, steps: r.steps, recipe: recipeOf(r), width: r.width, height: r.height, gpu: r.gpu, encode_seconds: r.encodeSeconds, train_seconds: r.trainSeconds,
+const soloRows = existsSync(SOLO) ? readdirSync(SOLO).filter((n) => n.endsWith('.json')).sort().map((n) => JSON.parse(readFileSync(path.join(SOLO, n), 'utf8')) as Row) : [];
+const soloEncodes = [...rows, ...soloRows].filter((r) => r.concurrency === 1 && (r.members ?? 1) === 1).map((r) => ({
+  name: r.name, steps: r.steps, recipe: recipeOf(r), width: r.width, height: r.height, gpu: r.gpu, finished: r.finished, encode_seconds: r.encodeSeconds, train_seconds: r.trainSeconds,
   quantize_seconds: r.quantizeSeconds, ms_per_step: r.msPerStep,
 }));
 // published curves (full 24-image Kodak; ours may cover fewer images: see `images`)

@@ -15,9 +15,10 @@ export const STEP_COST: Readonly<Record<BackendName, { a: number; b: number }>> 
   // WebGPU, measured on an NVIDIA H100 (tfjs-webgpu on Dawn/Vulkan in Node 20, one process
   // alone on the GPU; bench/perimage-gpu.ts speed, bench/results/perimage-gpu/): 768x512 with
   // the fused programs 7.49 ms/step on 2026-12-06, after the pipeline-cache fix (55.3 ms
-  // before it: every step compiled new pipelines). Only that size was timed since; the split
-  // into a + b is a guess (a = 3 ms of fixed cost, the rest per pixel)
-  webgpu: { a: 3.0, b: 0.0000114 },
+  // before it: every step compiled new pipelines); 5.52 ms/step on 2026-12-07 with the
+  // 38-dispatch step (a whole 8000-step encode of kodim08 alone: 46.25 s). Only that size was
+  // timed; the split into a + b is a guess (a = 3 ms of fixed cost, the rest per pixel)
+  webgpu: { a: 3.0, b: 0.00000641 },
   // tfjs plain-JS kernels: not measured; assumed ~10x WASM
   cpu: { a: 600, b: 0.2 },
 });

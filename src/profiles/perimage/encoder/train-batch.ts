@@ -27,7 +27,7 @@ import { PerImageNet } from './forward.js';
 import { ensureGradients } from './grads.js';
 import { canvasMask, type Layout } from './model.js';
 import { AdamState } from './adam.js';
-import { checkAbort, fusedLossTerms, psnrOf, relaxedCanvas, scheduleAt, train, type Relaxation, type TrainProgress, type TrainSettings, type TrainState } from './train.js';
+import { adamStep, checkAbort, fusedLossTerms, psnrOf, relaxedCanvas, scheduleAt, train, type Relaxation, type TrainProgress, type TrainSettings, type TrainState } from './train.js';
 import { BestOfPhase2 } from './best.js';
 
 export interface TrainBatchSettings extends Omit<TrainSettings, 'lambda' | 'onProgress'> {
@@ -112,18 +112,7 @@ export async function trainBatch(lay: Layout, target0: Float32Array, thetas: Flo
       const { phase, sched, schedLatent, relax, offer, log2bMin } = scheduleAt(t, st.steps, st, noiseKey(st.seed, 2, t), lay.log2bMin);
       const progress = (t + 1) % st.progressEvery === 0 || t === st.steps - 1;
       const report = progress || (offer && best !== null);
-      const out = tf.tidy(() => {
-        let terms: { mse: tf.Tensor; bits: tf.Tensor } | null = null;
-        const vg = tf.valueAndGrads((a: tf.Tensor, b: tf.Tensor) => {
-          const r = batchLossTerms(net, a as tf.Tensor1D, b as tf.Tensor4D, mask, target, lamPx, relax, log2bMin);
-          // kept copies (valueAndGrads disposes the tensors its tape saved; see train())
-          if (report) terms = { mse: tf.keep(tf.add(r.mse, 0)), bits: tf.keep(tf.add(r.bits, 0)) };
-          return r.loss;
-        });
-        const { grads } = vg([state.th, state.lat], ones);
-        const t2 = terms as { mse: tf.Tensor; bits: tf.Tensor } | null;
-        return { next: state.next(grads, st.lr * sched, st.lrLatent * schedLatent, t + 1), mse: t2?.mse, bits: t2?.bits };
-      });
+      const out = adamStep(state, (th, lat) => batchLossTerms(net, th, lat, mask, target, lamPx, relax, log2bMin), ones, st.lr * sched, st.lrLatent * schedLatent, t, report);
       const snap = offer && best ? state.refs() : null;
       state.commit(out.next);
       if (report) {
@@ -139,7 +128,7 @@ export async function trainBatch(lay: Layout, target0: Float32Array, thetas: Flo
       } else if (t % 8 === 7) {
         await new Promise((r) => setTimeout(r, 0));
       }
-      if (out.mse) tf.dispose([out.mse, out.bits!]);
+      tf.dispose([out.loss, ...(out.mse ? [out.mse, out.bits!] : [])]);
     }
     checkAbort(st.signal);
     if (best) {

@@ -208,6 +208,35 @@ export function scheduleAt(
 }
 
 /**
+ * One optimiser step inside a tidy scope: the loss's gradients w.r.t. theta and the canvas
+ * (`dy`: the upstream gradient, made once by the caller) and the Adam update, not yet
+ * committed. With `report`, kept copies of the loss terms come back too: valueAndGrads
+ * disposes the tensors its tape saved (mse and bits are inputs of the loss's add/mul), even
+ * kept ones, after the backward pass. train() and trainBatch() share it.
+ */
+export function adamStep(
+  state: AdamState,
+  loss: (theta: tf.Tensor1D, canvas: tf.Tensor4D) => LossTerms,
+  dy: tf.Tensor,
+  lr: number,
+  lrLatent: number,
+  t: number,
+  report: boolean,
+): { next: ReturnType<AdamState['next']>; loss: tf.Tensor; mse?: tf.Tensor; bits?: tf.Tensor } {
+  return tf.tidy(() => {
+    let terms: { mse: tf.Tensor; bits: tf.Tensor } | null = null;
+    const vg = tf.valueAndGrads((a: tf.Tensor, b: tf.Tensor) => {
+      const r = loss(a as tf.Tensor1D, b as tf.Tensor4D);
+      if (report) terms = { mse: tf.keep(tf.add(r.mse, 0)), bits: tf.keep(tf.add(r.bits, 0)) };
+      return r.loss;
+    });
+    const { value, grads } = vg([state.th, state.lat], dy);
+    const kept = terms as { mse: tf.Tensor; bits: tf.Tensor } | null;
+    return { next: state.next(grads, lr, lrLatent, t + 1), loss: value, mse: kept?.mse, bits: kept?.bits };
+  });
+}
+
+/**
  * Train from `theta0` / `canvas0` (model.ts layout). Runs on the active tfjs backend.
  * REQUIRES: target is rgbaToRows of the image; steps >= 1.
  */
@@ -228,19 +257,7 @@ export async function train(lay: Layout, target0: Float32Array, theta0: Float32A
       const { phase, sched, schedLatent, relax, offer, log2bMin } = scheduleAt(t, st.steps, st, noiseKey(st.seed, 2, t), lay.log2bMin);
       const progress = (t + 1) % st.progressEvery === 0 || t === st.steps - 1;
       const report = progress || (offer && best !== null);
-      const out = tf.tidy(() => {
-        let terms: { mse: tf.Scalar; bits: tf.Scalar } | null = null;
-        const vg = tf.valueAndGrads((a: tf.Tensor, b: tf.Tensor) => {
-          const r = lossTerms(net, a as tf.Tensor1D, b as tf.Tensor4D, mask, target, st.lambda, relax, log2bMin);
-          // copies, kept: valueAndGrads disposes the tensors its tape saved (mse and bits
-          // are inputs of the loss's add/mul), even kept ones, after the backward pass
-          if (report) terms = { mse: tf.keep(tf.add(r.mse, 0)), bits: tf.keep(tf.add(r.bits, 0)) };
-          return r.loss;
-        });
-        const { value, grads } = vg([state.th, state.lat], one);
-        const t2 = terms as { mse: tf.Scalar; bits: tf.Scalar } | null;
-        return { next: state.next(grads, st.lr * sched, st.lrLatent * schedLatent, t + 1), loss: value, mse: t2?.mse, bits: t2?.bits };
-      });
+      const out = adamStep(state, (th, lat) => lossTerms(net, th, lat, mask, target, st.lambda, relax, log2bMin), one, st.lr * sched, st.lrLatent * schedLatent, t, report);
       const snap = offer && best ? state.refs() : null;
       state.commit(out.next);
       if (report) {

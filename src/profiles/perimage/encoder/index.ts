@@ -14,7 +14,7 @@ import { NimgError } from '../../../errors.js';
 import { initBackend } from '../../../backend/index.js';
 import type { BackendChoice, BackendName } from '../../../model/types.js';
 import type { LatentGrids, PerImageArch, PerImageParams } from '../types.js';
-import { archName, chooseArch, chooseArchName } from './arch-choice.js';
+import { archName, archOfName, chooseArch, chooseArchName } from './arch-choice.js';
 import { qualityToLambda } from './lambda.js';
 import { archProblems, initTheta, makeLayout } from './model.js';
 import { quantize } from './quantize.js';
@@ -184,14 +184,15 @@ export async function encodePerImageMembers(
 ): Promise<PerImageEncodeResult[]> {
   const { lambdas } = opts;
   if (opts.arch === undefined || opts.arch === 'auto') {
-    // members train together only with one architecture: one run per architecture 'auto' picks
+    // members train together only with one architecture: one run per architecture 'auto'
+    // picks, each given its architecture (resolveArch then has nothing left to choose)
     const pixels = image.width * image.height;
     const names = lambdas.map((l) => (l > 0 && Number.isFinite(l) ? chooseArchName(pixels, l) : 'default'));
     if (new Set(names).size > 1) {
       const out: PerImageEncodeResult[] = new Array(lambdas.length);
       for (const name of new Set(names)) {
         const idx = lambdas.map((_, k) => k).filter((k) => names[k] === name);
-        const rs = await trainMembers(image, { ...opts, lambdas: idx.map((k) => lambdas[k]) });
+        const rs = await trainMembers(image, { ...opts, arch: archOfName(name), lambdas: idx.map((k) => lambdas[k]) });
         idx.forEach((k, j) => (out[k] = rs[j]));
       }
       return out;

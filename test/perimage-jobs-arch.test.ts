@@ -1,0 +1,51 @@
+/**
+ * bench/perimage-gpu.ts `jobs` with an `arch` in the queue (architecture studies through the
+ * real codec): entries of one architecture train together, entries without one keep the
+ * encoder's choice, and each row records the decoder its file carries.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parsePerImageContainer } from '../src/profiles/perimage/container.js';
+import { encodePng } from '../src/image/png.js';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'nimg-jobs-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const wide = {
+  L: 5, N: 24, D: 2, Wh: 24,
+  synthesis: [
+    { kind: '1x1', out: 32, act: 'relu', residual: false },
+    { kind: '1x1', out: 3, act: 'none', residual: false },
+    { kind: '3x3', out: 3, act: 'relu', residual: true },
+    { kind: '3x3', out: 3, act: 'none', residual: true },
+  ],
+};
+// a 16x16 gradient with a diagonal edge, as a PNG the jobs mode reads
+const image = path.join(dir, 'img.png');
+const px = new Uint8Array(16 * 16 * 4);
+for (let i = 0; i < 256; i++) px.set([(i % 16) * 16, (i >> 4) * 16, (i % 16) > (i >> 4) ? 200 : 40, 255], i * 4);
+writeFileSync(image, encodePng({ width: 16, height: 16, data: px }));
+
+describe('perimage-gpu jobs: arch per queue entry', () => {
+  it('groups by architecture and writes it into the file and the row', () => {
+    const job = (name: string, lambda: number, arch?: object) => JSON.stringify({ name, image, lambda, steps: 4, ...(arch ? { arch } : {}) });
+    writeFileSync(path.join(dir, 'q.jsonl'), [job('w1', 1e-2, wide), job('auto', 1e-2), job('w2', 1e-3, wide)].join('\n'));
+    execFileSync(process.execPath, ['--import', 'tsx', 'bench/perimage-gpu.ts', 'jobs', '--backend', 'wasm', '--queue', path.join(dir, 'q.jsonl'), '--dir', path.join(dir, 'out'), '--members', '6'], {
+      stdio: 'pipe', timeout: 240_000,
+    });
+    const row = (n: string) => JSON.parse(readFileSync(path.join(dir, 'out', `${n}.json`), 'utf8'));
+    for (const n of ['w1', 'w2']) {
+      expect(row(n).arch).toBe('custom');
+      expect(row(n).archSpec).toEqual(wide);
+      expect(row(n).members).toBe(2); // the two wide entries trained together, past the auto one between them
+      const f = parsePerImageContainer(new Uint8Array(readFileSync(path.join(dir, 'out', `${n}.nimg`))));
+      expect([...f.params.subarray(0, 4)]).toEqual([wide.L, wide.N, wide.D, wide.Wh]); // the architecture bytes (FORMAT.md §9)
+    }
+    expect(row('auto').members).toBe(1);
+    expect(row('auto').archSpec).toBeUndefined();
+    expect(row('auto').arch).not.toBe('custom');
+  }, 300_000);
+});

@@ -46,6 +46,16 @@ const ARCHS: Record<string, PerImageArch> = {
       { kind: '1x1', out: 3, act: 'none', residual: false },
     ],
   },
+  // the widest shape studied (bench/perimage-queue.ts --arch-study wide): 40 channels
+  wide: {
+    ...defaultArch(), N: 24, Wh: 24,
+    synthesis: [
+      { kind: '1x1', out: 40, act: 'relu', residual: false },
+      { kind: '1x1', out: 3, act: 'none', residual: false },
+      { kind: '3x3', out: 3, act: 'relu', residual: true },
+      { kind: '3x3', out: 3, act: 'none', residual: true },
+    ],
+  },
   // 5 segments: the parameter gradients need more inputs than one program binds, so
   // several partial programs (and their reduction) run
   'T R T R T': {

@@ -56,8 +56,11 @@ export function setFusedSynth(on: boolean): void {
 
 /** tfjs-webgpu binds at most maxStorageBuffersPerShaderStage − 1 inputs; 8 is WebGPU's default limit */
 const MAX_INPUTS = 7;
-/** channels kept in private arrays per layer (registers); more → the tfjs path */
-const MAXC = 32;
+/**
+ * channels kept in private arrays per layer (registers, or spilled to private memory);
+ * more → the tfjs path. 48 admits Cool-chic's largest synthesis shape (L→40→3) for studies.
+ */
+const MAXC = 48;
 /** pixels per workgroup of the parameter-gradient programs */
 const WG = 64;
 /** workgroup size of the reductions */

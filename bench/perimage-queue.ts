@@ -20,10 +20,17 @@
  * device call carries at most 64 MiB with the repository).
  *   npx tsx bench/perimage-queue.ts [--done bench/results/perimage-rows] [--steps 2000] [--out .gpu/queue.jsonl]
  *       [--kodak ../shared/data/kodak] [--limit N (the first N jobs)] [--order effort|headline]
+ *   npx tsx bench/perimage-queue.ts --arch-study wide,syn32 [--photos 2] [--steps 8000] [--out .gpu/queue.jsonl]
+ *     Instead: architecture studies on the first --photos training photos of .gpu/calib/ at
+ *     CALIB_LAMBDAS, one group per photo and architecture (bench/perimage-arches.ts), named
+ *     calib-PHOTO-lLAMBDA-sSTEPS-RECIPE-ARCH, to set against the default decoder's calibration
+ *     rows of the same photos (bench/results/perimage-calib/; bench/perimage-sweep-bd.ts --jobs).
+ *     Pass --done bench/results/perimage-calib, where their rows are kept.
  */
 import { copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { opt } from './args.js';
+import { STUDY_ARCHES } from './perimage-arches.js';
 
 export const CALIB_LAMBDAS = [1e-2, 3e-3, 1e-3, 3e-4, 1e-4];
 export const KODAK_LAMBDAS = [1.5e-3, 5e-4, 4e-3, 1.5e-4, 1.2e-2, 3.5e-2];
@@ -40,20 +47,28 @@ const lam = (l: number) => l.toExponential().replace('+', '');
 const calibImgs = existsSync('.gpu/calib') ? readdirSync('.gpu/calib').filter((n) => /\.(jpg|png)$/.test(n)).sort() : [];
 const kodakDir = opt('kodak', '../shared/data/kodak');
 const kodak = readdirSync(kodakDir).filter((n) => n.endsWith('.png')).sort();
-type Job = { name: string; image: string; lambda: number; steps: number };
+type Job = { name: string; image: string; lambda: number; steps: number; arch?: (typeof STUDY_ARCHES)[string] };
 const calibJob = (f: string, l: number, st: number): Job => ({ name: `calib-${path.parse(f).name}-l${lam(l)}-s${st}-${RECIPE}`, image: `.gpu/calib/${f}`, lambda: l, steps: st });
 const kodakJob = (f: string, l: number, st: number): Job => ({ name: `${path.parse(f).name}-l${lam(l)}-s${st}-${RECIPE}`, image: `.gpu/kodak/${f}`, lambda: l, steps: st });
 const all: Job[] = [];
+const study = opt('arch-study', '')!.split(',').filter(Boolean);
+for (const a of study) if (!STUDY_ARCHES[a]) throw new Error(`--arch-study ${a}: one of ${Object.keys(STUDY_ARCHES).join(', ')}`);
+if (study.length && !calibImgs.length) throw new Error('--arch-study needs the training photos in .gpu/calib/ (bench/gpu/prepare.sh)');
+for (const f of calibImgs.slice(0, +opt('photos', '2')!)) {
+  for (const a of study) all.push(...CALIB_LAMBDAS.map((l) => ({ ...calibJob(f, l, steps), name: `${calibJob(f, l, steps).name}-${a}`, arch: STUDY_ARCHES[a] })));
+}
 const others = kodak.filter((k) => !EFFORT_IMAGES.includes(k));
 const push = (imgs: string[], st: number) => { for (const f of imgs) all.push(...KODAK_LAMBDAS.map((l) => kodakJob(f, l, st))); };
-if (opt('order', 'effort') === 'headline') {
+if (study.length) {
+  // the study alone
+} else if (opt('order', 'effort') === 'headline') {
   // the 24-image curve at --steps first (effort images leading), then the shorter efforts of the table
   push(EFFORT_IMAGES, steps); push(others, steps); push(EFFORT_IMAGES, steps / 4); push(EFFORT_IMAGES, steps / 2);
 } else {
   for (const st of [4 * steps, steps, 2 * steps]) push(EFFORT_IMAGES, st);
   push(others, steps);
 }
-for (const f of calibImgs) all.push(...CALIB_LAMBDAS.map((l) => calibJob(f, l, steps)));
+if (!study.length) for (const f of calibImgs) all.push(...CALIB_LAMBDAS.map((l) => calibJob(f, l, steps)));
 const limit = +opt('limit', '0');
 const todo = all.filter((j) => !done.has(j.name)).slice(0, limit > 0 ? limit : undefined);
 mkdirSync('.gpu/kodak', { recursive: true });

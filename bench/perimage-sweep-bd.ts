@@ -5,7 +5,13 @@
  * against AVIF 4:4:4.
  *
  *   npx tsx bench/perimage-sweep-bd.ts [--rows bench/results/perimage-gpu/sweep.jsonl]
- *       [--peers bench/results/perimage-gpu/calib-peers.json]
+ *       [--peers bench/results/perimage-gpu/calib-peers.json] [--jobs bench/results/perimage-calib]
+ *
+ * --jobs DIR: also the TypeScript encoder's rows of training photos there (bench/perimage-gpu.ts
+ * `jobs`, named calib-PHOTO-lLAMBDA-sSTEPS-RECIPE[-ARCH]: the calibration encodes with the
+ * default decoder, and the architecture studies of bench/perimage-queue.ts --arch-study), one
+ * group per photo and tag `ts-RECIPE-ARCH`; PSNR is the encoder's psnrQuantized (the float
+ * synthesis of the quantized model), the same measure for every architecture.
  *
  * --peers: a `*-rd-per-image.json` written by `npm run bench -- --images DIR --codecs
  * avif444,avif,webp --rd-only` over PNG copies of the photos (`100075.jpg` → `100075.png`).
@@ -13,7 +19,8 @@
  * BD-rate (PSNR, pchip: the sweep's 6 points span a wide range) against each peer; with fewer
  * than 4 rates (a sweep cut short) no BD-rate, only the points.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { bdRate, type RdPoint } from './bdrate.ts';
 import { opt } from './args.js';
 
@@ -24,6 +31,20 @@ const rows = readFileSync(opt('rows', 'bench/results/perimage-gpu/sweep.jsonl'),
   .split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as SweepRow & { kind?: string })
   // the exact rows (quantized parameters, integer ARM bits); sweep.py's 'float' rows come first
   .filter((r) => r.kind !== 'float');
+/** a TypeScript encoder row of a training photo as a sweep row; null for other rows */
+function jobAsSweepRow(r: { name: string; image: string; lambda: number; steps: number; bpp: number; psnrQuantized: number; arch?: string }): SweepRow | null {
+  const m = /^calib-.+-s\d+-(r\d+)(?:-([a-z0-9]+))?$/.exec(r.name);
+  if (!m) return null;
+  const arch = m[2] ?? r.arch ?? 'default';
+  return { tag: `ts-${m[1]}-${arch}`, image: r.image, lam: r.lambda, steps: r.steps, recipe: m[1], bpp: r.bpp, psnr: r.psnrQuantized, arch };
+}
+const jobsDir = opt('jobs');
+if (jobsDir && existsSync(jobsDir)) {
+  for (const n of readdirSync(jobsDir).filter((f) => f.endsWith('.json')).sort()) {
+    const row = jobAsSweepRow(JSON.parse(readFileSync(path.join(jobsDir, n), 'utf8')));
+    if (row) rows.push(row);
+  }
+}
 const peers = JSON.parse(readFileSync(opt('peers', 'bench/results/perimage-gpu/calib-peers.json'), 'utf8')) as PeerFile;
 const PEERS = ['avif444', 'avif', 'webp'].filter((p) => peers[p]);
 

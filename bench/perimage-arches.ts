@@ -1,0 +1,28 @@
+/**
+ * Decoder architectures for studies of the per-image profile (bench/perimage-queue.ts
+ * --arch-study): larger context models and syntheses than the encoder's default, all
+ * within the issue's 3k MAC/px (FORMAT.md §9 count: ARM per latent × 1.33 latents a
+ * pixel, plus the synthesis per pixel). Why: on Kodak the default decoder loses most to
+ * AVIF at high rates and on smooth images (bench/results/perimage-gpu/NOTES.md,
+ * 2026-12-07 fifth), which points at capacity, not at the parameters' cost.
+ */
+import { defaultArch, type PerImageArch, type SynthesisLayer } from '../src/profiles/perimage/types.js';
+
+const residuals: SynthesisLayer[] = [
+  { kind: '3x3', out: 3, act: 'relu', residual: true },
+  { kind: '3x3', out: 3, act: 'none', residual: true },
+];
+const synth = (...hidden: number[]): SynthesisLayer[] => [
+  ...hidden.map((out): SynthesisLayer => ({ kind: '1x1', out, act: 'relu', residual: false })),
+  { kind: '1x1', out: 3, act: 'none', residual: false },
+  ...residuals,
+];
+
+export const STUDY_ARCHES: Readonly<Record<string, PerImageArch>> = Object.freeze({
+  /** Cool-chic 4's largest published shape (cfg/dec/hop.cfg): context 24, 2 × 24 hidden, synthesis L→40→3; ~2.2k MAC/px */
+  wide: { ...defaultArch(), N: 24, Wh: 24, synthesis: synth(40) },
+  /** the default's synthesis with the wide context model (which of the two parts pays); ~2.6k MAC/px */
+  arm24: { ...defaultArch(), N: 24, Wh: 24 },
+  /** the default's context model with a wider synthesis L→32→32→3; ~2.2k MAC/px */
+  syn32: { ...defaultArch(), synthesis: synth(32, 32) },
+});

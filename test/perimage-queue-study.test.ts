@@ -1,0 +1,49 @@
+/**
+ * bench/perimage-queue.ts --arch-study: jobs of the named study architectures on the first
+ * --photos training photos of .gpu/calib/, at the calibration λ, each carrying its decoder,
+ * resumable against --done; and a name it does not know is an error, not an empty queue.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { STUDY_ARCHES } from '../bench/perimage-arches.js';
+import { pathToFileURL } from 'node:url';
+
+const cwd = mkdtempSync(path.join(tmpdir(), 'nimg-queue-'));
+afterAll(() => rmSync(cwd, { recursive: true, force: true }));
+mkdirSync(path.join(cwd, '.gpu/calib'), { recursive: true });
+mkdirSync(path.join(cwd, 'kodak'));
+mkdirSync(path.join(cwd, 'done'));
+for (const f of ['b.jpg', 'a.jpg', 'c.jpg']) writeFileSync(path.join(cwd, '.gpu/calib', f), '');
+const script = path.resolve('bench/perimage-queue.ts');
+// the script runs in a scratch folder (it reads .gpu/calib and writes .gpu/queue.jsonl there),
+// so tsx is named by path; never imported here: importing it would write this checkout's queue
+const tsx = pathToFileURL(path.resolve('node_modules/tsx/dist/loader.mjs')).href;
+const CALIB_LAMBDAS = [1e-2, 3e-3, 1e-3, 3e-4, 1e-4]; // perimage-queue.ts's
+const run = (...args: string[]) =>
+  execFileSync(process.execPath, ['--import', tsx, script, '--kodak', 'kodak', '--done', 'done', '--steps', '8000', ...args], { cwd, stdio: 'pipe' });
+const queue = () => readFileSync(path.join(cwd, '.gpu/queue.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+
+describe('perimage-queue --arch-study', () => {
+  it('queues each architecture on the first photos, decoder included, and resumes', () => {
+    run('--arch-study', 'wide,syn32', '--photos', '2');
+    const q = queue();
+    expect(q).toHaveLength(2 * 2 * CALIB_LAMBDAS.length);
+    expect(new Set(q.map((j) => j.image))).toEqual(new Set(['.gpu/calib/a.jpg', '.gpu/calib/b.jpg']));
+    const first = q[0];
+    expect(first.name).toBe(`calib-a-l${CALIB_LAMBDAS[0].toExponential().replace('+', '')}-s8000-r4-wide`);
+    expect(first.arch).toEqual(STUDY_ARCHES.wide);
+    expect(q.filter((j) => j.name.endsWith('-syn32')).every((j) => JSON.stringify(j.arch) === JSON.stringify(STUDY_ARCHES.syn32))).toBe(true);
+    // a finished row is not queued again
+    writeFileSync(path.join(cwd, 'done', `${first.name}.json`), '{}');
+    run('--arch-study', 'wide,syn32', '--photos', '2');
+    expect(queue().map((j) => j.name)).not.toContain(first.name);
+    expect(queue()).toHaveLength(q.length - 1);
+  }, 60_000);
+
+  it('refuses an architecture it does not know', () => {
+    expect(() => run('--arch-study', 'huge')).toThrow(/--arch-study huge/);
+  }, 60_000);
+});

@@ -32,6 +32,9 @@ ARCHES = {
                                                   ('3x3', 3, 'relu', True), ('3x3', 3, 'none', True)]),
     'wide': dict(L=7, N=24, D=2, Wh=24, synthesis=[('1x1', 40, 'relu', False), ('1x1', 3, 'none', False),
                                                    ('3x3', 3, 'relu', True), ('3x3', 3, 'none', True)]),
+    # the default's ARM, Cool-chic's one-hidden-layer synthesis (bench/perimage-arches.ts syn40)
+    'syn40': dict(L=7, N=16, D=2, Wh=16, synthesis=[('1x1', 40, 'relu', False), ('1x1', 3, 'none', False),
+                                                    ('3x3', 3, 'relu', True), ('3x3', 3, 'none', True)]),
     'c5': dict(L=7, N=16, D=2, Wh=16, synthesis=[('1x1', 32, 'relu', False), ('1x1', 3, 'none', False),
                                                  ('3x3', 3, 'relu', True), ('3x3', 3, 'none', True)]),
 }

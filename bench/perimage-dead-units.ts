@@ -7,15 +7,14 @@
  *   npx tsx bench/perimage-dead-units.ts FILE.nimg...
  */
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { createPerImageCore } from '../src/profiles/perimage/core.js';
 import { parsePerImageContainer } from '../src/profiles/perimage/container.js';
-import { upsampleRef } from '../src/profiles/perimage/reference.js';
-import type { PerImageParams } from '../src/profiles/perimage/types.js';
+import { floatTensor, upsampleRef } from '../src/profiles/perimage/reference.js';
 
 const core = await createPerImageCore();
-const ft = (p: PerImageParams, i: number) => Float32Array.from(p.tensors[i].k, (v) => v * 2 ** -p.tensors[i].e);
 for (const file of process.argv.slice(2)) {
-  const name = file.replace(/^.*\//, '').replace(/\.nimg$/, '');
+  const name = path.basename(file, '.nimg');
   const f = parsePerImageContainer(new Uint8Array(readFileSync(file)));
   const p = core.decodeFileParams(f);
   const { width: W, height: H } = f.header;
@@ -26,7 +25,7 @@ for (const file of process.argv.slice(2)) {
   const out: string[] = [];
   for (const layer of p.arch.synthesis) {
     if (layer.kind !== '1x1' || layer.act !== 'relu') break;
-    const Wt = ft(p, ti++), B = ft(p, ti++);
+    const Wt = floatTensor(p, ti++), B = floatTensor(p, ti++);
     const cin = x.length, y: Float32Array[] = [];
     let dead = 0, rare = 0;
     for (let o = 0; o < layer.out; o++) {

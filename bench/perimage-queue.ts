@@ -48,27 +48,38 @@ const calibImgs = existsSync('.gpu/calib') ? readdirSync('.gpu/calib').filter((n
 const kodakDir = opt('kodak', '../shared/data/kodak');
 const kodak = readdirSync(kodakDir).filter((n) => n.endsWith('.png')).sort();
 type Job = { name: string; image: string; lambda: number; steps: number; arch?: (typeof STUDY_ARCHES)[string] };
-const calibJob = (f: string, l: number, st: number): Job => ({ name: `calib-${path.parse(f).name}-l${lam(l)}-s${st}-${RECIPE}`, image: `.gpu/calib/${f}`, lambda: l, steps: st });
+/** a calibration (training photo) job; `arch`: a study architecture, named as the name's last part */
+const calibJob = (f: string, l: number, st: number, arch?: string): Job => ({
+  name: `calib-${path.parse(f).name}-l${lam(l)}-s${st}-${RECIPE}${arch ? `-${arch}` : ''}`, image: `.gpu/calib/${f}`, lambda: l, steps: st,
+  ...(arch ? { arch: STUDY_ARCHES[arch] } : {}),
+});
 const kodakJob = (f: string, l: number, st: number): Job => ({ name: `${path.parse(f).name}-l${lam(l)}-s${st}-${RECIPE}`, image: `.gpu/kodak/${f}`, lambda: l, steps: st });
-const all: Job[] = [];
+
+/** --arch-study: each architecture on the first --photos training photos, nothing else */
+function studyJobs(study: string[]): Job[] {
+  for (const a of study) if (!STUDY_ARCHES[a]) throw new Error(`--arch-study ${a}: one of ${Object.keys(STUDY_ARCHES).join(', ')}`);
+  if (!calibImgs.length) throw new Error('--arch-study needs the training photos in .gpu/calib/ (bench/gpu/prepare.sh)');
+  return calibImgs.slice(0, +opt('photos', '2')!).flatMap((f) => study.flatMap((a) => CALIB_LAMBDAS.map((l) => calibJob(f, l, steps, a))));
+}
+
+/** the Kodak jobs in --order, then the calibration encodes */
+function kodakAndCalibJobs(): Job[] {
+  const out: Job[] = [];
+  const others = kodak.filter((k) => !EFFORT_IMAGES.includes(k));
+  const push = (imgs: string[], st: number) => { for (const f of imgs) out.push(...KODAK_LAMBDAS.map((l) => kodakJob(f, l, st))); };
+  if (opt('order', 'effort') === 'headline') {
+    // the 24-image curve at --steps first (effort images leading), then the shorter efforts of the table
+    push(EFFORT_IMAGES, steps); push(others, steps); push(EFFORT_IMAGES, steps / 4); push(EFFORT_IMAGES, steps / 2);
+  } else {
+    for (const st of [4 * steps, steps, 2 * steps]) push(EFFORT_IMAGES, st);
+    push(others, steps);
+  }
+  for (const f of calibImgs) out.push(...CALIB_LAMBDAS.map((l) => calibJob(f, l, steps)));
+  return out;
+}
+
 const study = opt('arch-study', '')!.split(',').filter(Boolean);
-for (const a of study) if (!STUDY_ARCHES[a]) throw new Error(`--arch-study ${a}: one of ${Object.keys(STUDY_ARCHES).join(', ')}`);
-if (study.length && !calibImgs.length) throw new Error('--arch-study needs the training photos in .gpu/calib/ (bench/gpu/prepare.sh)');
-for (const f of calibImgs.slice(0, +opt('photos', '2')!)) {
-  for (const a of study) all.push(...CALIB_LAMBDAS.map((l) => ({ ...calibJob(f, l, steps), name: `${calibJob(f, l, steps).name}-${a}`, arch: STUDY_ARCHES[a] })));
-}
-const others = kodak.filter((k) => !EFFORT_IMAGES.includes(k));
-const push = (imgs: string[], st: number) => { for (const f of imgs) all.push(...KODAK_LAMBDAS.map((l) => kodakJob(f, l, st))); };
-if (study.length) {
-  // the study alone
-} else if (opt('order', 'effort') === 'headline') {
-  // the 24-image curve at --steps first (effort images leading), then the shorter efforts of the table
-  push(EFFORT_IMAGES, steps); push(others, steps); push(EFFORT_IMAGES, steps / 4); push(EFFORT_IMAGES, steps / 2);
-} else {
-  for (const st of [4 * steps, steps, 2 * steps]) push(EFFORT_IMAGES, st);
-  push(others, steps);
-}
-if (!study.length) for (const f of calibImgs) all.push(...CALIB_LAMBDAS.map((l) => calibJob(f, l, steps)));
+const all = study.length ? studyJobs(study) : kodakAndCalibJobs();
 const limit = +opt('limit', '0');
 const todo = all.filter((j) => !done.has(j.name)).slice(0, limit > 0 ? limit : undefined);
 mkdirSync('.gpu/kodak', { recursive: true });

@@ -58,7 +58,10 @@ function at(curve: Curve | undefined, bpp: number, key: 'psnr' | 'ms_ssim'): num
 }
 
 const core = await createPerImageCore();
-const rows = readdirSync(ROWS).filter((n) => n.endsWith('.json')).sort().map((n) => JSON.parse(readFileSync(path.join(ROWS, n), 'utf8')) as Row);
+/** the rows NAME.json of a folder, in name order (none if it is missing) */
+const readRows = (dir: string): Row[] =>
+  existsSync(dir) ? readdirSync(dir).filter((n) => n.endsWith('.json')).sort().map((n) => JSON.parse(readFileSync(path.join(dir, n), 'utf8')) as Row) : [];
+const rows = readRows(ROWS);
 type Side = { psnr: number | null; ms_ssim: number | null };
 const out: Array<Record<string, unknown> & { image: string; lambda: number; steps: number; recipe: string; curve: string; bpp: number; psnr: number; ms_ssim: number; encode_seconds: number; same_bpp: { nimg_amortized: Side; webp: Side } }> = [];
 for (const r of rows) {
@@ -164,8 +167,7 @@ const effortTable = main && curves.length > 1 ? curves.map((c) => {
   };
 }) : [];
 // encodes that ran alone on the GPU (one lambda, no other job): measured encode seconds
-const soloRows = existsSync(SOLO) ? readdirSync(SOLO).filter((n) => n.endsWith('.json')).sort().map((n) => JSON.parse(readFileSync(path.join(SOLO, n), 'utf8')) as Row) : [];
-const soloEncodes = [...rows, ...soloRows].filter((r) => r.concurrency === 1 && (r.members ?? 1) === 1).map((r) => ({
+const soloEncodes = [...rows, ...readRows(SOLO)].filter((r) => r.concurrency === 1 && (r.members ?? 1) === 1).map((r) => ({
   name: r.name, steps: r.steps, recipe: recipeOf(r), width: r.width, height: r.height, gpu: r.gpu, finished: r.finished, encode_seconds: r.encodeSeconds, train_seconds: r.trainSeconds,
   quantize_seconds: r.quantizeSeconds, ms_per_step: r.msPerStep,
 }));

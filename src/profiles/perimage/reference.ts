@@ -251,7 +251,8 @@ export function latentSymbolsRef(params: PerImageParams, grids: LatentGrids, wid
 
 // ------------------------------------------------------------------ upsampling + synthesis
 
-function floatTensor(params: PerImageParams, i: number): Float32Array {
+/** tensor i of the params as floats (k · 2^−e: the taps and the synthesis, SPEC §2) */
+export function floatTensor(params: PerImageParams, i: number): Float32Array {
   const t = params.tensors[i];
   return Float32Array.from(t.k, (v) => v * 2 ** -t.e);
 }

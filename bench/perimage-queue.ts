@@ -31,13 +31,8 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 
 import path from 'node:path';
 import { opt } from './args.js';
 import { STUDY_ARCHES } from './perimage-arches.js';
+import { CALIB_LAMBDAS, EFFORT_IMAGES, KODAK_LAMBDAS, RECIPE } from './perimage-plan.js';
 
-export const CALIB_LAMBDAS = [1e-2, 3e-3, 1e-3, 3e-4, 1e-4];
-export const KODAK_LAMBDAS = [1.5e-3, 5e-4, 4e-3, 1.5e-4, 1.2e-2, 3.5e-2];
-/** diverse content for the rate vs encode-time table: texture, a face, edges, saturated colour */
-export const EFFORT_IMAGES = ['kodim01.png', 'kodim04.png', 'kodim08.png', 'kodim23.png'];
-/** the encoder recipe of the rows this queue makes (bench/perimage-rd-report.ts recipeOf: the encoder's defaults) */
-export const RECIPE = 'r4';
 const steps = +opt('steps', '2000');
 const doneDir = opt('done', 'bench/results/perimage-rows');
 const done = new Set(existsSync(doneDir) ? readdirSync(doneDir).filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -5)) : []);

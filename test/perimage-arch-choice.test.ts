@@ -12,9 +12,8 @@ import { macsOf } from '../src/profiles/perimage/core.js';
 import { defaultArch } from '../src/profiles/perimage/types.js';
 import { estimateEncodeSeconds } from '../src/profiles/perimage/encoder/estimate.js';
 import { formatSeconds, noGpuError } from '../src/profiles/perimage/encode.js';
+import { KODAK_LAMBDAS } from '../bench/perimage-plan.js';
 
-/** the six λ of the Kodak bench (bench/perimage-queue.ts KODAK_LAMBDAS) */
-const KODAK_LAMBDAS = [1.5e-3, 5e-4, 4e-3, 1.5e-4, 1.2e-2, 3.5e-2];
 
 describe('perimage architecture choice', () => {
   it('the compact decoder is a valid SPEC architecture, smaller than the default', () => {

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { STUDY_ARCHES } from '../bench/perimage-arches.js';
+import { CALIB_LAMBDAS } from '../bench/perimage-plan.js';
 import { pathToFileURL } from 'node:url';
 
 const cwd = mkdtempSync(path.join(tmpdir(), 'nimg-queue-'));
@@ -21,7 +22,6 @@ const script = path.resolve('bench/perimage-queue.ts');
 // the script runs in a scratch folder (it reads .gpu/calib and writes .gpu/queue.jsonl there),
 // so tsx is named by path; never imported here: importing it would write this checkout's queue
 const tsx = pathToFileURL(path.resolve('node_modules/tsx/dist/loader.mjs')).href;
-const CALIB_LAMBDAS = [1e-2, 3e-3, 1e-3, 3e-4, 1e-4]; // perimage-queue.ts's
 const run = (...args: string[]) =>
   execFileSync(process.execPath, ['--import', tsx, script, '--kodak', 'kodak', '--done', 'done', '--steps', '8000', ...args], { cwd, stdio: 'pipe' });
 const queue = () => readFileSync(path.join(cwd, '.gpu/queue.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));

@@ -241,7 +241,7 @@ async function main(): Promise<void> {
   const peerMs = Object.fromEntries(adapters.map((a) => [a.name, median(med[a.name])]));
   const result = {
     stand_in_files: standIn,
-    ...(standIn ? { stand_in_note: 'files made by bench/perimage-standin.ts (default architecture, structured params and latents, not encodes): decode work equals a real file of that size; bpp and PSNR are not those of the codec' } : {}),
+    ...(standIn ? { stand_in_note: `files made by bench/perimage-standin.ts, not encodes (${readFileSync(path.join(FILES, 'STAND_IN'), 'utf8').trim()}): decode work equals a real file of that size and architecture; bpp and PSNR are not those of the codec` } : {}),
     date: new Date().toISOString(),
     command: `npm run bench:perimage -- ${process.argv.slice(2).join(' ')}`.trim(),
     files: path.relative(ROOT, FILES),

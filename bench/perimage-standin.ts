@@ -3,7 +3,7 @@
  * (bench/perimage-cpu-speed.ts) before the real GPU-encoded Kodak files exist.
  *
  *   npx tsx bench/perimage-standin.ts [--dir ../shared/data/kodak] [--out .out/perimage-standin] [--ls -560] [--images N]
- *       [--synth default|c5]
+ *       [--arch default|c5|wide|arm24|syn32|syn40]
  *
  * THESE ARE NOT ENCODES. No optimisation runs (a CPU encode of the default architecture costs
  * ~8 s a step on WASM, thousands of steps an image). Each file has the DEFAULT architecture
@@ -14,10 +14,12 @@
  *     quantized with a coarser step on finer levels (mostly zeros there, as in real files);
  *   - ARM: small random weights, the output bias of log2 b set by --ls (Q8) so the rate lands
  *     near the 0.5 bpp of the files the issue asks for;
- *   - synthesis: small random weights (the decoded picture is not the photo). --synth c5 swaps
- *     the default synthesis for the smaller one the PyTorch reference calls `c5` (1x1 L→32 relu,
- *     32→3, then the two 3x3 residual layers: 482 instead of 978 multiply-adds a pixel), to
- *     time what a candidate architecture costs the CPU decode before adopting it.
+ *   - synthesis: small random weights (the decoded picture is not the photo).
+ * --arch NAME swaps the default decoder for another, to time what a candidate architecture
+ * costs the CPU decode before adopting it: `c5` (the default with the smaller synthesis the
+ * PyTorch reference calls c5: 1x1 L→32 relu, 32→3, the two 3x3 residual layers, 482 instead of
+ * 978 multiply-adds a pixel) or a study architecture of bench/perimage-arches.ts (wide, arm24,
+ * syn32, syn40). --synth is the older name of the option.
  * The output directory gets a STAND_IN marker file; the speed bench reads it and marks its
  * JSON "stand_in_files": true (and does not write the committed result from it).
  */
@@ -30,6 +32,7 @@ import { createPerImageCore, type PerImageCore } from '../src/profiles/perimage/
 import { defaultArch, gridSize, type LatentGrids, type PerImageArch, type PerImageParams } from '../src/profiles/perimage/types.js';
 import { makeRng, randomParams } from '../test/fixtures/perimage-random.js';
 import { opt } from './args.js';
+import { STUDY_ARCHES } from './perimage-arches.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -84,29 +87,36 @@ export function pyramidGrids(rgba: ArrayLike<number>, width: number, height: num
   return grids;
 }
 
-/** synthesis stacks a stand-in may carry (names as in train/perimage/encode.py's ARCHES) */
-export const STAND_IN_SYNTH: Record<string, PerImageArch['synthesis']> = {
-  default: defaultArch().synthesis,
-  c5: [
-    { kind: '1x1', out: 32, act: 'relu', residual: false },
-    { kind: '1x1', out: 3, act: 'none', residual: false },
-    { kind: '3x3', out: 3, act: 'relu', residual: true },
-    { kind: '3x3', out: 3, act: 'none', residual: true },
-  ],
+/**
+ * decoders a stand-in may carry: the default, `c5` (the default with the smaller synthesis of
+ * train/perimage/encode.py's ARCHES) and the study architectures of bench/perimage-arches.ts
+ */
+export const STAND_IN_ARCHES: Readonly<Record<string, PerImageArch>> = {
+  default: defaultArch(),
+  c5: {
+    ...defaultArch(),
+    synthesis: [
+      { kind: '1x1', out: 32, act: 'relu', residual: false },
+      { kind: '1x1', out: 3, act: 'none', residual: false },
+      { kind: '3x3', out: 3, act: 'relu', residual: true },
+      { kind: '3x3', out: 3, act: 'none', residual: true },
+    ],
+  },
+  ...STUDY_ARCHES,
 };
 
-/** default-architecture params (or another synthesis): small random weights, log2 b's output bias = lsBias (Q8) */
-export function standInParams(seed: number, lsBias: number, synth = 'default'): PerImageParams {
-  if (!STAND_IN_SYNTH[synth]) throw new Error(`--synth ${synth}: one of ${Object.keys(STAND_IN_SYNTH).join(', ')}`);
-  const arch = { ...defaultArch(), synthesis: STAND_IN_SYNTH[synth] };
+/** params of the named decoder: small random weights, log2 b's output bias = lsBias (Q8) */
+export function standInParams(seed: number, lsBias: number, archName = 'default'): PerImageParams {
+  const arch = STAND_IN_ARCHES[archName];
+  if (!arch) throw new Error(`--arch ${archName}: one of ${Object.keys(STAND_IN_ARCHES).join(', ')}`);
   const p = randomParams(makeRng(seed), arch, { armScale: 6, armBias: 64 });
   const outB = 2 * arch.D + 1; // the ARM output layer's bias tensor: [mu, log2 b]
   p.tensors[outB] = { k: Int32Array.of(0, lsBias), e: 0, s: 40 };
   return p;
 }
 
-export function standInFile(core: PerImageCore, rgba: ArrayLike<number>, width: number, height: number, lsBias: number, seed = 1, synth = 'default'): Uint8Array {
-  const params = standInParams(seed, lsBias, synth);
+export function standInFile(core: PerImageCore, rgba: ArrayLike<number>, width: number, height: number, lsBias: number, seed = 1, archName = 'default'): Uint8Array {
+  const params = standInParams(seed, lsBias, archName);
   const grids = pyramidGrids(rgba, width, height, params.arch.L);
   return writePerImageContainer({ width, height, quality: 4, params: core.encodeParams(params), latents: core.encodeLatents(params, grids, width, height), alpha: null });
 }
@@ -119,22 +129,23 @@ async function main(): Promise<void> {
   }
   const lsBias = Number(opt('ls', '-560'));
   const n = Number(opt('images', '24'));
-  const synth = opt('synth', 'default');
+  const archName = opt('arch', opt('synth', 'default')!)!;
+  if (!STAND_IN_ARCHES[archName]) throw new Error(`--arch ${archName}: one of ${Object.keys(STAND_IN_ARCHES).join(', ')}`);
   const core = await createPerImageCore();
   mkdirSync(out, { recursive: true });
   const names = readdirSync(dir).filter((f) => /^kodim\d\d\.png$/.test(f)).sort().slice(0, n);
   let bits = 0, px = 0;
   for (const f of names) {
     const img = await decodePng(readFileSync(path.join(dir, f)));
-    const file = standInFile(core, img.data, img.width, img.height, lsBias, 1, synth);
+    const file = standInFile(core, img.data, img.width, img.height, lsBias, 1, archName);
     writeFileSync(path.join(out, f.replace('.png', '.nimg')), file);
     bits += file.length * 8;
     px += img.width * img.height;
     console.error(`${f}: ${img.width}x${img.height}, ${file.length} bytes, ${((file.length * 8) / (img.width * img.height)).toFixed(3)} bpp`);
   }
-  const archText = synth === 'default' ? 'default architecture' : `default architecture with the ${synth} synthesis`;
+  const archText = archName === 'default' ? 'default architecture' : `the ${archName} architecture`;
   writeFileSync(path.join(out, 'STAND_IN'), `Stand-in per-image files made by bench/perimage-standin.ts: ${archText}, structured (not encoded) params and latents. For speed-bench development only; never results.\n`);
-  console.log(JSON.stringify({ out: path.relative(ROOT, out), files: names.length, bpp: Math.round((bits / px) * 1000) / 1000, lsBias, synth }));
+  console.log(JSON.stringify({ out: path.relative(ROOT, out), files: names.length, bpp: Math.round((bits / px) * 1000) / 1000, lsBias, arch: archName }));
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

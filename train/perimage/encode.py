@@ -35,6 +35,8 @@ ARCHES = {
     # the default's ARM, Cool-chic's one-hidden-layer synthesis (bench/perimage-arches.ts syn40)
     'syn40': dict(L=7, N=16, D=2, Wh=16, synthesis=[('1x1', 40, 'relu', False), ('1x1', 3, 'none', False),
                                                     ('3x3', 3, 'relu', True), ('3x3', 3, 'none', True)]),
+    # the wide context model with the default's synthesis (bench/perimage-arches.ts arm24)
+    'arm24': dict(default_arch(), N=24, Wh=24),
     'c5': dict(L=7, N=16, D=2, Wh=16, synthesis=[('1x1', 32, 'relu', False), ('1x1', 3, 'none', False),
                                                  ('3x3', 3, 'relu', True), ('3x3', 3, 'none', True)]),
 }

@@ -39,6 +39,13 @@ export let armLs: i32 = 0;
   return acc;
 }
 
+/** Q16 → Q8 (layers ≥ 2, `shift`), then clamp to [0, 32767]: a hidden layer's activation */
+// @ts-ignore: decorator
+@inline function activate(a: v128, shift: bool): v128 {
+  if (shift) a = i32x4.shr_s(i32x4.add(a, i32x4.splat(128)), 8);
+  return i32x4.min_s(i32x4.max_s(a, i32x4.splat(0)), i32x4.splat(32767));
+}
+
 /**
  * Hidden layer with 16 outputs (the default Wh), specialised: the 4 output vectors stay in
  * locals and each input pair is broadcast once for all of them. shift: 0 (layer 1) or 8.
@@ -58,18 +65,39 @@ export let armLs: i32 = 0;
     a3 = i32x4.add(a3, i32x4.dot_i16x8_s(v128.load(w, 48), x));
     w += 64;
   }
-  if (shift) {
-    const r = i32x4.splat(128);
-    a0 = i32x4.shr_s(i32x4.add(a0, r), 8);
-    a1 = i32x4.shr_s(i32x4.add(a1, r), 8);
-    a2 = i32x4.shr_s(i32x4.add(a2, r), 8);
-    a3 = i32x4.shr_s(i32x4.add(a3, r), 8);
-  }
-  const lo = i32x4.splat(0);
-  const hi = i32x4.splat(32767);
   // narrow_i32x4_s saturates to i16, exact here (values already in [0, 32767])
-  v128.store(out, i16x8.narrow_i32x4_s(i32x4.min_s(i32x4.max_s(a0, lo), hi), i32x4.min_s(i32x4.max_s(a1, lo), hi)));
-  v128.store(out, i16x8.narrow_i32x4_s(i32x4.min_s(i32x4.max_s(a2, lo), hi), i32x4.min_s(i32x4.max_s(a3, lo), hi)), 16);
+  v128.store(out, i16x8.narrow_i32x4_s(activate(a0, shift), activate(a1, shift)));
+  v128.store(out, i16x8.narrow_i32x4_s(activate(a2, shift), activate(a3, shift)), 16);
+}
+
+/**
+ * Hidden layer with 24 outputs (Cool-chic's context width, bench/perimage-arches.ts `wide`),
+ * specialised as hidden16 with 6 output vectors: the generic path re-reads the inputs once per
+ * group of 4 outputs, which made a 24-wide context model cost ~2.6x the default's time for
+ * 2.2x its multiply-adds (bench/results/perimage-arch-decode.json).
+ */
+// @ts-ignore: decorator
+@inline function hidden24(W: usize, B: usize, inp: usize, P: u32, shift: bool, out: usize): void {
+  let a0 = v128.load(B);
+  let a1 = v128.load(B, 16);
+  let a2 = v128.load(B, 32);
+  let a3 = v128.load(B, 48);
+  let a4 = v128.load(B, 64);
+  let a5 = v128.load(B, 80);
+  let w = W;
+  for (let p: u32 = 0; p < P; p++) {
+    const x = v128.load32_splat(inp + (<usize>p << 2));
+    a0 = i32x4.add(a0, i32x4.dot_i16x8_s(v128.load(w), x));
+    a1 = i32x4.add(a1, i32x4.dot_i16x8_s(v128.load(w, 16), x));
+    a2 = i32x4.add(a2, i32x4.dot_i16x8_s(v128.load(w, 32), x));
+    a3 = i32x4.add(a3, i32x4.dot_i16x8_s(v128.load(w, 48), x));
+    a4 = i32x4.add(a4, i32x4.dot_i16x8_s(v128.load(w, 64), x));
+    a5 = i32x4.add(a5, i32x4.dot_i16x8_s(v128.load(w, 80), x));
+    w += 96;
+  }
+  v128.store(out, i16x8.narrow_i32x4_s(activate(a0, shift), activate(a1, shift)));
+  v128.store(out, i16x8.narrow_i32x4_s(activate(a2, shift), activate(a3, shift)), 16);
+  v128.store(out, i16x8.narrow_i32x4_s(activate(a4, shift), activate(a5, shift)), 32);
 }
 
 /**
@@ -86,18 +114,13 @@ export function armEval(): void {
     const outP = load<u32>(d, 8);
     const W = <usize>load<u32>(d, 12);
     const B = <usize>load<u32>(d, 16);
-    if (outP == 16) {
-      hidden16(W, B, inp, P, l > 0, outBuf);
-      inp = outBuf;
-      outBuf = outBuf == hA ? hB : hA;
-      continue;
-    }
-    for (let og: u32 = 0; og < (outP >> 2); og++) {
-      let acc = dotLayer(W, B, inp, P, og, outP);
-      if (l > 0) acc = i32x4.shr_s(i32x4.add(acc, i32x4.splat(128)), 8);
-      acc = i32x4.min_s(i32x4.max_s(acc, i32x4.splat(0)), i32x4.splat(32767));
-      const h = i16x8.narrow_i32x4_s(acc, acc);
-      store<i64>(outBuf + (<usize>og << 3), i64x2.extract_lane(h, 0));
+    if (outP == 16) hidden16(W, B, inp, P, l > 0, outBuf);
+    else if (outP == 24) hidden24(W, B, inp, P, l > 0, outBuf);
+    else {
+      for (let og: u32 = 0; og < (outP >> 2); og++) {
+        const h = i16x8.narrow_i32x4_s(activate(dotLayer(W, B, inp, P, og, outP), l > 0), i32x4.splat(0));
+        store<i64>(outBuf + (<usize>og << 3), i64x2.extract_lane(h, 0));
+      }
     }
     inp = outBuf;
     outBuf = outBuf == hA ? hB : hA;

@@ -74,7 +74,9 @@ export let armLs: i32 = 0;
  * Hidden layer with 24 outputs (Cool-chic's context width, bench/perimage-arches.ts `wide`),
  * specialised as hidden16 with 6 output vectors: the generic path re-reads the inputs once per
  * group of 4 outputs, which made a 24-wide context model cost ~2.6x the default's time for
- * 2.2x its multiply-adds (bench/results/perimage-arch-decode.json).
+ * 2.2x its multiply-adds (bench/results/perimage-arch-decode.json). Written out rather than
+ * shared with hidden16 through a kernel of 8 outputs run 2 or 3 times: that kernel (tried,
+ * 2026-12-07) made the default's context model ~1.5x and the 24-wide one ~2x slower.
  */
 // @ts-ignore: decorator
 @inline function hidden24(W: usize, B: usize, inp: usize, P: u32, shift: bool, out: usize): void {

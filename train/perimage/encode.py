@@ -24,7 +24,7 @@ from PIL import Image
 
 sys.path.insert(0, os.path.dirname(__file__))
 import exact  # noqa: E402
-from model import LOG2B_GRAD, LOG2B_MIN_BASE, PerImage, default_arch, log2b_floor_at, set_fine_scales  # noqa: E402
+from model import LOG2B_GRAD, LOG2B_MIN_BASE, SYN_INIT, PerImage, default_arch, log2b_floor_at, set_fine_scales  # noqa: E402
 
 ARCHES = {
     'default': default_arch(),
@@ -163,6 +163,8 @@ def common_args(ap, steps, seed):
                     help="the floor of log2 b in phase 1 when the file's is lower (default -3; -5: the fine floor from the first step)")
     ap.add_argument('--file-floor-from', type=float, default=1.0,
                     help="the share of phase 1 after which the file's floor applies already (default 1: from phase 2 on)")
+    ap.add_argument('--syn-hidden-bias', type=float, default=0.0,
+                    help="initial bias of the synthesis's hidden ReLU layers (study switch; 0 = the TypeScript encoder's init)")
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
 
@@ -171,6 +173,7 @@ def apply_common_args(a):
     """The module-level switches that common_args' options set (model.py, exact.py)."""
     LOG2B_GRAD['rule'] = a.log2b_grad
     set_fine_scales(a.fine_scales)
+    SYN_INIT['hidden_bias'] = a.syn_hidden_bias
 
 
 def main():

@@ -33,6 +33,11 @@ BICUBIC = (-0.03515625, 0.26171875, 0.87890625, -0.10546875)  # a = -0.75 at off
 # the gradient of the log2 b clamp: 'inward' (the TypeScript encoder's, forward.ts clampLog2b) or
 # 'clamp' (zero outside the range, before 2026-12-06 late); sweep.py --log2b-grad sets it
 LOG2B_GRAD = {'rule': 'inward'}
+# the initial bias of the synthesis's hidden ReLU layers (0: the TypeScript encoder's init).
+# A study switch (sweep.py --syn-hidden-bias): with latents starting at zero, a hidden ReLU
+# layer whose bias is 0 passes no gradient where its input is 0, and the default synthesis
+# (two ReLU layers) collapsed to the mean colour on a smooth crop (NOTES.md 2026-12-07 fifth)
+SYN_INIT = {'hidden_bias': 0.0}
 
 
 class _InwardClamp(torch.autograd.Function):
@@ -167,6 +172,8 @@ class PerImage(nn.Module):
                     conv.weight.zero_()
                 if out == 3 and not res:  # the RGB layer starts at mid-grey
                     conv.bias.fill_(0.5)
+                elif act == 'relu' and not res:
+                    conv.bias.fill_(SYN_INIT['hidden_bias'])
             self.syn.append(conv)
             c = out
 

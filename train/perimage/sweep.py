@@ -140,7 +140,7 @@ def main():
         meas = quantize_and_measure(m, x, lam)
         row = dict(tag=a.tag, image=os.path.basename(a.image), lam=lam, steps=a.steps, recipe=a.recipe, T=a.T, lr=a.lr,
                    lr_latent=lr_lat, noise_frac=a.noise_frac, ste_lr_scale=a.ste_lr_scale, ste_latent_scale=ste_lat, ste_reset=a.ste_reset, keep_best=a.keep_best, log2b_grad=a.log2b_grad, fineScales=a.fine_scales,
-                   phase1Log2bMin=a.phase1_log2b_min, fileFloorFrom=a.file_floor_from, arch=a.arch, K=K, secs=round(secs, 1),
+                   phase1Log2bMin=a.phase1_log2b_min, fileFloorFrom=a.file_floor_from, arch=a.arch, **({'synHiddenBias': a.syn_hidden_bias} if a.syn_hidden_bias else {}), K=K, secs=round(secs, 1),
                    ms_per_step=round(1000 * secs / a.steps, 2), float_psnr=floats[k][0], float_bpp_latent=floats[k][1],
                    # how far the latents travelled: max |round(y)| per grid, finest first (short
                    # schedules leave them within +-2, which caps the synthesis's input precision)

@@ -12,7 +12,8 @@ const residuals: SynthesisLayer[] = [
   { kind: '3x3', out: 3, act: 'relu', residual: true },
   { kind: '3x3', out: 3, act: 'none', residual: true },
 ];
-const synth = (...hidden: number[]): SynthesisLayer[] => [
+/** a synthesis of 1x1 ReLU layers of these widths, the linear layer to RGB, then the two 3x3 residual layers */
+export const synth = (...hidden: number[]): SynthesisLayer[] => [
   ...hidden.map((out): SynthesisLayer => ({ kind: '1x1', out, act: 'relu', residual: false })),
   { kind: '1x1', out: 3, act: 'none', residual: false },
   ...residuals,

@@ -32,7 +32,7 @@ import { createPerImageCore, type PerImageCore } from '../src/profiles/perimage/
 import { defaultArch, gridSize, type LatentGrids, type PerImageArch, type PerImageParams } from '../src/profiles/perimage/types.js';
 import { makeRng, randomParams } from '../test/fixtures/perimage-random.js';
 import { opt } from './args.js';
-import { STUDY_ARCHES } from './perimage-arches.js';
+import { STUDY_ARCHES, synth } from './perimage-arches.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -93,22 +93,20 @@ export function pyramidGrids(rgba: ArrayLike<number>, width: number, height: num
  */
 export const STAND_IN_ARCHES: Readonly<Record<string, PerImageArch>> = {
   default: defaultArch(),
-  c5: {
-    ...defaultArch(),
-    synthesis: [
-      { kind: '1x1', out: 32, act: 'relu', residual: false },
-      { kind: '1x1', out: 3, act: 'none', residual: false },
-      { kind: '3x3', out: 3, act: 'relu', residual: true },
-      { kind: '3x3', out: 3, act: 'none', residual: true },
-    ],
-  },
+  c5: { ...defaultArch(), synthesis: synth(32) },
   ...STUDY_ARCHES,
 };
 
-/** params of the named decoder: small random weights, log2 b's output bias = lsBias (Q8) */
-export function standInParams(seed: number, lsBias: number, archName = 'default'): PerImageParams {
+/** the decoder a stand-in of that name carries; an unknown name throws, listing the known ones */
+export function standInArch(archName: string): PerImageArch {
   const arch = STAND_IN_ARCHES[archName];
   if (!arch) throw new Error(`--arch ${archName}: one of ${Object.keys(STAND_IN_ARCHES).join(', ')}`);
+  return arch;
+}
+
+/** params of the named decoder: small random weights, log2 b's output bias = lsBias (Q8) */
+export function standInParams(seed: number, lsBias: number, archName = 'default'): PerImageParams {
+  const arch = standInArch(archName);
   const p = randomParams(makeRng(seed), arch, { armScale: 6, armBias: 64 });
   const outB = 2 * arch.D + 1; // the ARM output layer's bias tensor: [mu, log2 b]
   p.tensors[outB] = { k: Int32Array.of(0, lsBias), e: 0, s: 40 };
@@ -130,7 +128,7 @@ async function main(): Promise<void> {
   const lsBias = Number(opt('ls', '-560'));
   const n = Number(opt('images', '24'));
   const archName = opt('arch', opt('synth', 'default')!)!;
-  if (!STAND_IN_ARCHES[archName]) throw new Error(`--arch ${archName}: one of ${Object.keys(STAND_IN_ARCHES).join(', ')}`);
+  standInArch(archName); // an unknown name fails before any file is written
   const core = await createPerImageCore();
   mkdirSync(out, { recursive: true });
   const names = readdirSync(dir).filter((f) => /^kodim\d\d\.png$/.test(f)).sort().slice(0, n);

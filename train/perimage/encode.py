@@ -164,7 +164,7 @@ def common_args(ap, steps, seed):
     ap.add_argument('--file-floor-from', type=float, default=1.0,
                     help="the share of phase 1 after which the file's floor applies already (default 1: from phase 2 on)")
     ap.add_argument('--syn-hidden-bias', type=float, default=0.0,
-                    help="initial bias of the synthesis's hidden ReLU layers (study switch; 0 = the TypeScript encoder's init)")
+                    help="initial bias of the synthesis's hidden ReLU layers (study switch; 0 = this reference's init so far, the TypeScript encoder's is 0.01)")
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
 

@@ -33,7 +33,8 @@ BICUBIC = (-0.03515625, 0.26171875, 0.87890625, -0.10546875)  # a = -0.75 at off
 # the gradient of the log2 b clamp: 'inward' (the TypeScript encoder's, forward.ts clampLog2b) or
 # 'clamp' (zero outside the range, before 2026-12-06 late); sweep.py --log2b-grad sets it
 LOG2B_GRAD = {'rule': 'inward'}
-# the initial bias of the synthesis's hidden ReLU layers (0: the TypeScript encoder's init).
+# the initial bias of the synthesis's hidden ReLU layers (0: this reference's init so far; the
+# TypeScript encoder's is 0.01, model.ts initTheta).
 # A study switch (sweep.py --syn-hidden-bias): with latents starting at zero, a hidden ReLU
 # layer whose bias is 0 passes no gradient where its input is 0, and the default synthesis
 # (two ReLU layers) collapsed to the mean colour on a smooth crop (NOTES.md 2026-12-07 fifth)

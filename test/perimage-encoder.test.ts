@@ -122,6 +122,34 @@ function armRef(arch: PerImageArch, g: Float64Array, h: number, w: number, theta
   return { mu, ls };
 }
 
+describe('perimage encoder: initial parameters', () => {
+  it('starts the synthesis hidden layers at synHiddenBias, the RGB layer at the mean colour, the ARM at 0.01', () => {
+    const arch = smallArch();
+    const lay = makeLayout(arch, 11, 7);
+    const mean = [0.4, 0.5, 0.6];
+    const bias = (th: Float32Array, t: number) => [...th.subarray(lay.offsets[t + 1], lay.offsets[t + 1] + lay.sizes[t + 1])];
+    const s = lay.synthIndex; // synthesis tensors: (W, b) per layer
+    for (const b of [0.01, 0.1, 0]) {
+      const th = initTheta(lay, 1, mean, b);
+      expect(bias(th, s)).toEqual(Array(4).fill(Math.fround(b))); // L -> 4, relu
+      expect(bias(th, s + 2)).toEqual(mean.map(Math.fround)); // 4 -> 3: the mean colour
+      expect(bias(th, s + 4)).toEqual([0, 0, 0]); // residual: identity start
+      expect(bias(th, 0)).toEqual(Array(8).fill(Math.fround(0.01))); // ARM hidden
+    }
+    // the default is the encoder's historical 0.01; weights do not depend on the bias
+    expect(initTheta(lay, 1, mean)).toEqual(initTheta(lay, 1, mean, 0.01));
+    const w = (th: Float32Array) => [...th.subarray(lay.offsets[s], lay.offsets[s] + lay.sizes[s])];
+    expect(w(initTheta(lay, 1, mean, 0.1))).toEqual(w(initTheta(lay, 1, mean, 0.01)));
+  });
+
+  it('refuses a synHiddenBias outside [0, 1] with BAD_INPUT', async () => {
+    const img = { width: 8, height: 8, data: new Uint8Array(256).fill(128) };
+    for (const b of [-0.1, 2, Number.NaN]) {
+      await expect(encodePerImage(img, { quality: 4, steps: 1, backend: 'wasm', synHiddenBias: b })).rejects.toMatchObject({ code: 'BAD_INPUT' });
+    }
+  });
+});
+
 describe('perimage encoder: float model', () => {
   it('forward (synthesis, ARM) and rate match a naive float64 SPEC §1', async () => {
     const arch = smallArch();

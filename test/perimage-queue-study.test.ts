@@ -1,7 +1,8 @@
 /**
  * bench/perimage-queue.ts --arch-study: jobs of the named study architectures on the first
  * --photos training photos of .gpu/calib/, at the calibration λ, each carrying its decoder,
- * resumable against --done; and a name it does not know is an error, not an empty queue.
+ * resumable against --done; a study init (--syn-hidden-bias) rides on each job; and a name it
+ * does not know is an error, not an empty queue.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -41,6 +42,20 @@ describe('perimage-queue --arch-study', () => {
     run('--arch-study', 'wide,syn32', '--photos', '2');
     expect(queue().map((j) => j.name)).not.toContain(first.name);
     expect(queue()).toHaveLength(q.length - 1);
+  }, 60_000);
+
+  it('queues a study init (--syn-hidden-bias) for the encoder\'s own decoder (auto) and a named one', () => {
+    run('--arch-study', 'auto,wide', '--photos', '1', '--syn-hidden-bias', '0.1');
+    const q = queue();
+    expect(q).toHaveLength(2 * CALIB_LAMBDAS.length);
+    const l0 = CALIB_LAMBDAS[0].toExponential().replace('+', '');
+    const auto = q.find((j) => j.name === `calib-a-l${l0}-s8000-r4-b0.1`);
+    expect(auto).toMatchObject({ image: '.gpu/calib/a.jpg', synHiddenBias: 0.1 });
+    expect(auto.arch).toBeUndefined(); // the encoder's choice, like the calibration rows it is set against
+    expect(q.find((j) => j.name === `calib-a-l${l0}-s8000-r4-wide-b0.1`)).toMatchObject({ arch: STUDY_ARCHES.wide, synHiddenBias: 0.1 });
+    expect(q.every((j) => j.synHiddenBias === 0.1)).toBe(true);
+    expect(() => run('--arch-study', 'auto', '--syn-hidden-bias', '2')).toThrow(/--syn-hidden-bias 2/);
+    expect(() => run('--syn-hidden-bias', '0.1')).toThrow(/goes with --arch-study/);
   }, 60_000);
 
   it('refuses an architecture it does not know', () => {

@@ -16,7 +16,7 @@ import type { BackendChoice, BackendName } from '../../../model/types.js';
 import type { LatentGrids, PerImageArch, PerImageParams } from '../types.js';
 import { archName, archOfName, chooseArch, chooseArchName } from './arch-choice.js';
 import { qualityToLambda } from './lambda.js';
-import { archProblems, initTheta, makeLayout } from './model.js';
+import { archProblems, initTheta, makeLayout, SYN_HIDDEN_BIAS } from './model.js';
 import { quantize } from './quantize.js';
 import { DEFAULT_TRAIN, psnrOf, rgbaToRows, train, type TrainProgress, type TrainSettings, type TrainState } from './train.js';
 import { trainBatch } from './train-batch.js';
@@ -66,6 +66,11 @@ export interface PerImageEncodeOptions {
    * DEFAULT_FINE_SCALES): zeros the context model is sure of cost ~0.00015 bits instead of 0.027
    */
   fineScales?: boolean;
+  /**
+   * initial bias of the synthesis's hidden layers, in [0, 1] (default SYN_HIDDEN_BIAS = 0.01;
+   * model.ts initTheta): a study option, changes how training starts, not the file format
+   */
+  synHiddenBias?: number;
   /** override training settings (tests, calibration) */
   train?: Partial<Omit<TrainSettings, 'steps' | 'lambda' | 'seed' | 'onProgress' | 'signal'>>;
 }
@@ -118,6 +123,8 @@ async function prepare(image: PerImageImage, opts: Omit<PerImageEncodeOptions, '
   const arch = resolveArch(opts.arch, width * height, lambdas);
   const bad = archProblems(arch);
   if (bad.length) throw new NimgError('BAD_INPUT', `perimage: architecture outside SPEC (${bad.join(', ')})`);
+  const synHiddenBias = opts.synHiddenBias ?? SYN_HIDDEN_BIAS;
+  if (!(synHiddenBias >= 0 && synHiddenBias <= 1)) throw new NimgError('BAD_INPUT', `perimage: synHiddenBias ${opts.synHiddenBias} outside [0, 1]`);
   if (opts.signal?.aborted) throw new NimgError('ABORTED', 'perimage encode aborted');
   const backend = await initBackend(opts.backend ?? 'auto');
   const lay = makeLayout(arch, width, height, opts.fineScales ?? DEFAULT_FINE_SCALES);
@@ -128,7 +135,7 @@ async function prepare(image: PerImageImage, opts: Omit<PerImageEncodeOptions, '
     return s / (width * height);
   });
   const seed = opts.seed ?? 1;
-  return { steps, backend, lay, target, seed, theta0: initTheta(lay, seed, mean), npix: width * height };
+  return { steps, backend, lay, target, seed, theta0: initTheta(lay, seed, mean, synHiddenBias), npix: width * height };
 }
 
 /** Quantize one trained state into the result (times in ms from performance.now()). */

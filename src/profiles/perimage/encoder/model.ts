@@ -124,17 +124,26 @@ export function prng(seed: number): () => number {
 }
 
 /**
+ * The synthesis's initial hidden-layer bias. A study option of the encoder
+ * (PerImageEncodeOptions.synHiddenBias): on a smooth training crop the PyTorch reference at
+ * 0.01 sat at the mean colour for ~600 of 2000 steps and 0.1 did not (bench/results/perimage-gpu/NOTES.md,
+ * "The collapse is the initial hidden bias").
+ */
+export const SYN_HIDDEN_BIAS = 0.01;
+
+/**
  * Initial parameters (Cool-chic-like):
  * - ARM hidden layers: uniform ±1/sqrt(in) (PyTorch's Linear default), biases 0.01 so the
  *   ReLUs start alive; output layer weights 0 and biases (μ = 0, log2 b = 0): every latent
  *   starts as Laplace(0, 1), and the context enters as soon as the output layer moves.
  * - taps: bicubic.
  * - synthesis: uniform ±1/sqrt(fan-in) for layers that change the channel count, biases
- *   0.01 (a ReLU on 0 passes no gradient, and the latents start at 0); residual layers
+ *   synHiddenBias (default SYN_HIDDEN_BIAS; a ReLU on 0 passes no gradient, and the latents
+ *   start at 0, so at 0 the synthesis can stay at the mean colour); residual layers
  *   start at 0 (identity); the bias of the layer that first gives 3 channels is the
  *   image's mean colour, so the first steps fit detail rather than the DC.
  */
-export function initTheta(lay: Layout, seed: number, meanRgb: readonly number[]): Float32Array {
+export function initTheta(lay: Layout, seed: number, meanRgb: readonly number[], synHiddenBias = SYN_HIDDEN_BIAS): Float32Array {
   const { arch, offsets, sizes } = lay;
   const th = new Float32Array(lay.nTheta);
   const rnd = prng(seed ^ 0x5eed);
@@ -165,7 +174,7 @@ export function initTheta(lay: Layout, seed: number, meanRgb: readonly number[])
         for (let i = 0; i < 3; i++) th[offsets[t + 1] + i] = meanRgb[i];
         rgbDone = true;
       } else {
-        th.fill(0.01, offsets[t + 1], offsets[t + 1] + sizes[t + 1]);
+        th.fill(synHiddenBias, offsets[t + 1], offsets[t + 1] + sizes[t + 1]);
       }
     }
     c = layer.out;

@@ -36,8 +36,9 @@ function jobAsSweepRow(r: { name: string; image: string; lambda: number; steps: 
   // the name's tail after the recipe: the study decoder and/or init (`wide`, `b0.1`, `wide-b0.1`)
   const m = /^calib-.+-s\d+-(r\d+)(?:-([a-z0-9.-]+))?$/.exec(r.name);
   if (!m) return null;
-  const arch = m[2] ?? r.arch ?? 'default';
-  return { tag: `ts-${m[1]}-${arch}`, image: r.image, lam: r.lambda, steps: r.steps, recipe: m[1], bpp: r.bpp, psnr: r.psnrQuantized, arch };
+  const variant = m[2] ?? r.arch ?? 'default';
+  const arch = variant.replace(/-?b[\d.]+$/, '') || 'default';
+  return { tag: `ts-${m[1]}-${variant}`, image: r.image, lam: r.lambda, steps: r.steps, recipe: m[1], bpp: r.bpp, psnr: r.psnrQuantized, arch };
 }
 const jobsDir = opt('jobs');
 if (jobsDir && existsSync(jobsDir)) {

@@ -124,10 +124,11 @@ export function prng(seed: number): () => number {
 }
 
 /**
- * The synthesis's initial hidden-layer bias. A study option of the encoder
- * (PerImageEncodeOptions.synHiddenBias): on a smooth training crop the PyTorch reference at
- * 0.01 sat at the mean colour for ~600 of 2000 steps and 0.1 did not (bench/results/perimage-gpu/NOTES.md,
- * "The collapse is the initial hidden bias").
+ * The synthesis's initial hidden-layer bias; PerImageEncodeOptions.synHiddenBias studies
+ * others. 0.1 was tried because the PyTorch reference stalled at the mean colour from small
+ * biases; this encoder (RGB bias at the mean colour) does not stall at 0.01, and 0.1 was level
+ * or 2–2.5 points worse in BD-rate on four training photos (bench/results/perimage-gpu/NOTES.md,
+ * session 2026-12-07 seventh).
  */
 export const SYN_HIDDEN_BIAS = 0.01;
 

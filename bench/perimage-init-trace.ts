@@ -1,12 +1,14 @@
 /**
  * How training starts from the encoder's initial synthesis bias (PerImageEncodeOptions.
- * synHiddenBias): one encode of a crop of a training photo on tfjs WASM (this machine's CPU,
- * no device), with the training curve (PSNR and latent bpp every 50 steps) in the row, so a
- * start that sits at the image's mean colour shows as a flat PSNR before it climbs.
- *   npx tsx bench/perimage-init-trace.ts --image PHOTO --bias 0.1 [--crop 0,0,256,256]
- *       [--lambda 5e-4] [--steps 2000] [--out rows.jsonl] [--tag T]
- * Appends one JSON row to --out: image, crop, λ, steps, bias, the estimated bpp (latents +
- * parameters) and PSNR of the quantized model, seconds, and `curve`: [step, psnr, bpp] triples.
+ * synHiddenBias) or seed (--seed: the initialisation and the noise): one encode of a crop
+ * of a training photo on tfjs WASM (this machine's CPU, no device), with the training curve
+ * (PSNR and latent bpp every 50 steps) in the row, so a start that sits at the image's mean
+ * colour shows as a flat PSNR before it climbs, and seeds show how far starts spread.
+ *   npx tsx bench/perimage-init-trace.ts --image PHOTO [--bias 0.01] [--crop 0,0,256,256]
+ *       [--lambda 5e-4] [--steps 2000] [--seed 1] [--out rows.jsonl] [--tag T]
+ * Appends one JSON row to --out: image, crop, λ, steps, seed, bias, the estimated bpp
+ * (latents + parameters) and PSNR of the quantized model, seconds, and `curve`: [step, psnr,
+ * bpp] triples.
  */
 import { appendFileSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -18,7 +20,8 @@ const file = opt('image')!;
 const crop = opt('crop', '0,0,256,256')!.split(',').map(Number);
 const lambda = +opt('lambda', '5e-4')!;
 const steps = +opt('steps', '2000')!;
-const bias = +opt('bias')!;
+const bias = +opt('bias', '0.01')!;
+const seed = +opt('seed', '1')!;
 const img = await decodeImageFile(new Uint8Array(readFileSync(file)));
 const [x0, y0, w, h] = crop;
 if (!(x0 + w <= img.width && y0 + h <= img.height)) throw new Error(`crop ${crop} outside ${file} (${img.width}x${img.height})`);
@@ -27,14 +30,14 @@ for (let y = 0; y < h; y++) data.set(img.data.subarray(((y + y0) * img.width + x
 const curve: [number, number, number][] = [];
 const t0 = performance.now();
 const r = await encodePerImage({ width: w, height: h, data }, {
-  quality: 4, lambda, steps, backend: 'wasm', synHiddenBias: bias,
+  quality: 4, lambda, steps, backend: 'wasm', synHiddenBias: bias, seed,
   onProgress: (done, _total, p) => {
     curve.push([done, +p.psnr.toFixed(3), +p.bpp.toFixed(4)]);
-    if (done % 250 === 0) console.log(`${path.basename(file)} b${bias} step ${done} psnr ${p.psnr.toFixed(2)} bpp ${p.bpp.toFixed(4)}`);
+    if (done % 250 === 0) console.log(`${path.basename(file)} b${bias} seed ${seed} step ${done} psnr ${p.psnr.toFixed(2)} bpp ${p.bpp.toFixed(4)}`);
   },
 });
 const row = {
-  tag: opt('tag', ''), image: path.basename(file), crop, lambda, steps, synHiddenBias: bias,
+  tag: opt('tag', ''), image: path.basename(file), crop, lambda, steps, seed, synHiddenBias: bias,
   bppEstimate: +r.stats.bppEstimate.toFixed(5), psnrQuantized: +r.stats.psnrQuantized.toFixed(3), psnrFloat: +r.stats.psnrFloat.toFixed(3),
   seconds: +((performance.now() - t0) / 1000).toFixed(1), msPerStep: +r.stats.msPerStep.toFixed(1), curve,
 };

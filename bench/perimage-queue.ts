@@ -20,7 +20,7 @@
  * device call carries at most 64 MiB with the repository).
  *   npx tsx bench/perimage-queue.ts [--done bench/results/perimage-rows] [--steps 2000] [--out .gpu/queue.jsonl]
  *       [--kodak ../shared/data/kodak] [--limit N (the first N jobs)] [--order effort|headline]
- *   npx tsx bench/perimage-queue.ts --arch-study wide,syn32 [--photos 2] [--steps 8000] [--syn-hidden-bias B] [--out .gpu/queue.jsonl]
+ *   npx tsx bench/perimage-queue.ts --arch-study wide,syn32 [--photos 2] [--steps 8000] [--syn-hidden-bias B] [--seeds S,..] [--out .gpu/queue.jsonl]
  *     Instead: architecture studies on the first --photos training photos of .gpu/calib/ at
  *     CALIB_LAMBDAS, one group per photo and architecture (bench/perimage-arches.ts), named
  *     calib-PHOTO-lLAMBDA-sSTEPS-RECIPE-ARCH, to set against the default decoder's calibration
@@ -29,6 +29,8 @@
  *     encoder's own choice (no arch in the job, no ARCH in the name: the calibration rows' decoder).
  *     --syn-hidden-bias B: the jobs train from that initial synthesis bias (the encoder's
  *     synHiddenBias), named ...-bB, to set against the same decoder at the default init.
+ *     --seeds 2,3: one group per seed (the initialisation and the noise), named ...-sdS, to
+ *     set against seed 1 (how far starts spread).
  */
 import { copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -45,25 +47,27 @@ const lam = (l: number) => l.toExponential().replace('+', '');
 const calibImgs = existsSync('.gpu/calib') ? readdirSync('.gpu/calib').filter((n) => /\.(jpg|png)$/.test(n)).sort() : [];
 const kodakDir = opt('kodak', '../shared/data/kodak');
 const kodak = readdirSync(kodakDir).filter((n) => n.endsWith('.png')).sort();
-type Job = { name: string; image: string; lambda: number; steps: number; arch?: (typeof STUDY_ARCHES)[string]; synHiddenBias?: number };
+type Job = { name: string; image: string; lambda: number; steps: number; arch?: (typeof STUDY_ARCHES)[string]; synHiddenBias?: number; seed?: number };
 /**
  * a calibration (training photo) job; `arch`: a study architecture, named as the name's
- * next part; `bias`: a study init (synHiddenBias), named as the last part
+ * next part; `bias`: a study init (synHiddenBias), then `seed`, named as the last parts
  */
-const calibJob = (f: string, l: number, st: number, arch?: string, bias?: number): Job => ({
-  name: `calib-${path.parse(f).name}-l${lam(l)}-s${st}-${RECIPE}${arch ? `-${arch}` : ''}${bias !== undefined ? `-b${bias}` : ''}`,
+const calibJob = (f: string, l: number, st: number, arch?: string, bias?: number, seed?: number): Job => ({
+  name: `calib-${path.parse(f).name}-l${lam(l)}-s${st}-${RECIPE}${arch ? `-${arch}` : ''}${bias !== undefined ? `-b${bias}` : ''}${seed !== undefined ? `-sd${seed}` : ''}`,
   image: `.gpu/calib/${f}`, lambda: l, steps: st,
   ...(arch ? { arch: STUDY_ARCHES[arch] } : {}),
   ...(bias !== undefined ? { synHiddenBias: bias } : {}),
+  ...(seed !== undefined ? { seed } : {}),
 });
 const kodakJob = (f: string, l: number, st: number): Job => ({ name: `${path.parse(f).name}-l${lam(l)}-s${st}-${RECIPE}`, image: `.gpu/kodak/${f}`, lambda: l, steps: st });
 
 /** --arch-study: each architecture on the first --photos training photos, nothing else */
-function studyJobs(study: string[], bias: number | undefined): Job[] {
+function studyJobs(study: string[], bias: number | undefined, seeds: (number | undefined)[]): Job[] {
   for (const a of study) if (a !== 'auto' && !STUDY_ARCHES[a]) throw new Error(`--arch-study ${a}: auto or one of ${Object.keys(STUDY_ARCHES).join(', ')}`);
   if (!calibImgs.length) throw new Error('--arch-study needs the training photos in .gpu/calib/ (bench/gpu/prepare.sh)');
   const archOf = (a: string) => (a === 'auto' ? undefined : a);
-  return calibImgs.slice(0, +opt('photos', '2')!).flatMap((f) => study.flatMap((a) => CALIB_LAMBDAS.map((l) => calibJob(f, l, steps, archOf(a), bias))));
+  return calibImgs.slice(0, +opt('photos', '2')!).flatMap((f) =>
+    study.flatMap((a) => seeds.flatMap((sd) => CALIB_LAMBDAS.map((l) => calibJob(f, l, steps, archOf(a), bias, sd)))));
 }
 
 /** the Kodak jobs in --order, then the calibration encodes */
@@ -87,7 +91,11 @@ const biasArg = opt('syn-hidden-bias');
 const bias = biasArg === undefined ? undefined : +biasArg;
 if (bias !== undefined && !(bias >= 0 && bias <= 1)) throw new Error(`--syn-hidden-bias ${biasArg}: a number in [0, 1]`);
 if (bias !== undefined && !study.length) throw new Error('--syn-hidden-bias goes with --arch-study');
-const all = study.length ? studyJobs(study, bias) : kodakAndCalibJobs();
+const seedsArg = opt('seeds');
+const seeds = seedsArg === undefined ? [undefined] : seedsArg.split(',').map(Number);
+if (!seeds.every((s) => s === undefined || (Number.isInteger(s) && s >= 0 && s < 2 ** 32))) throw new Error(`--seeds ${seedsArg}: integers`);
+if (seedsArg !== undefined && !study.length) throw new Error('--seeds goes with --arch-study');
+const all = study.length ? studyJobs(study, bias, seeds) : kodakAndCalibJobs();
 const limit = +opt('limit', '0');
 const todo = all.filter((j) => !done.has(j.name)).slice(0, limit > 0 ? limit : undefined);
 mkdirSync('.gpu/kodak', { recursive: true });

@@ -1,7 +1,7 @@
 /**
  * bench/perimage-queue.ts --arch-study: jobs of the named study architectures on the first
  * --photos training photos of .gpu/calib/, at the calibration λ, each carrying its decoder,
- * resumable against --done; a study init (--syn-hidden-bias) rides on each job; and a name it
+ * resumable against --done; a study init (--syn-hidden-bias, --seeds) rides on each job; and a name it
  * does not know is an error, not an empty queue.
  */
 import { execFileSync } from 'node:child_process';
@@ -56,6 +56,16 @@ describe('perimage-queue --arch-study', () => {
     expect(q.every((j) => j.synHiddenBias === 0.1)).toBe(true);
     expect(() => run('--arch-study', 'auto', '--syn-hidden-bias', '2')).toThrow(/--syn-hidden-bias 2/);
     expect(() => run('--syn-hidden-bias', '0.1')).toThrow(/goes with --arch-study/);
+  }, 60_000);
+
+  it('queues one group per seed (--seeds), each job carrying its seed', () => {
+    run('--arch-study', 'auto', '--photos', '2', '--seeds', '2,3');
+    const q = queue();
+    expect(q).toHaveLength(2 * 2 * CALIB_LAMBDAS.length);
+    const l0 = CALIB_LAMBDAS[0].toExponential().replace('+', '');
+    expect(q.find((j) => j.name === `calib-b-l${l0}-s8000-r4-sd3`)).toMatchObject({ image: '.gpu/calib/b.jpg', seed: 3 });
+    expect(new Set(q.map((j) => j.seed))).toEqual(new Set([2, 3]));
+    expect(() => run('--arch-study', 'auto', '--seeds', '1.5')).toThrow(/--seeds 1.5/);
   }, 60_000);
 
   it('refuses an architecture it does not know', () => {

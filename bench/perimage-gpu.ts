@@ -15,11 +15,12 @@
  *   npx tsx bench/perimage-gpu.ts jobs --queue Q.jsonl --dir D [--backend webgpu] [--worker K] [--members 6] [--submit-batch N]
  *     Takes jobs from the queue (one JSON object a line: {name, image, lambda, quality?, steps?,
  *     crop?: [x, y, w, h], seed?, arch?: a PerImageArch for architecture studies, recorded in
- *     the row as archSpec, synHiddenBias?: the encoder's option of that name, recorded in the row}) that no other worker has claimed (claims are mkdir D/claims/NAME,
+ *     the row as archSpec, synHiddenBias?, starts?: the encoder's options of those names, recorded in the row
+ *     with the seed of the start it chose, initSeed}) that no other worker has claimed (claims are mkdir D/claims/NAME,
  *     so any number of workers share a queue) and that have no D/NAME.json yet (resume), encodes
  *     each with encodePerImage and writes the REAL file D/NAME.nimg (container v2: header,
  *     params section and latent stream coded by the core) and its row D/NAME.json.
- *     --members K (default 6): queue entries with the same image, crop, steps, seed, arch and synHiddenBias (up to
+ *     --members K (default 6): queue entries with the same image, crop, steps, seed, arch, synHiddenBias and starts (up to
  *     K, in queue order from the first unclaimed one) are trained together in one batch
  *     (encodePerImageMembers / train-batch.ts: one step of all K with the dispatches of one on
  *     WebGPU); each still gets its own quantization, its own real .nimg and its own row (with
@@ -109,9 +110,9 @@ async function adapterInfo(): Promise<string> {
 }
 
 /** One encode → the real file bytes and what is known about it. */
-async function encodeFile(core: PerImageCore, img: Rgba, o: { quality: number; lambda?: number; steps: number; seed?: number; arch?: PerImageArch; synHiddenBias?: number }) {
+async function encodeFile(core: PerImageCore, img: Rgba, o: { quality: number; lambda?: number; steps: number; seed?: number; arch?: PerImageArch; synHiddenBias?: number; starts?: number }) {
   const t0 = performance.now();
-  const r = await encodePerImage(img, { quality: o.quality, lambda: o.lambda, steps: o.steps, backend: backendName, seed: o.seed, arch: o.arch, synHiddenBias: o.synHiddenBias });
+  const r = await encodePerImage(img, { quality: o.quality, lambda: o.lambda, steps: o.steps, backend: backendName, seed: o.seed, arch: o.arch, synHiddenBias: o.synHiddenBias, starts: o.starts });
   return codeFile(core, img, o.quality, r, t0);
 }
 
@@ -168,9 +169,10 @@ async function speed(): Promise<void> {
 /**
  * A queue entry. `arch`: the decoder to train (FORMAT.md §9 fields, as PerImageArch) for
  * architecture studies on training photos; absent: the encoder's choice ('auto').
- * `synHiddenBias`: the encoder's initial synthesis bias (absent: its default).
+ * `synHiddenBias`: the encoder's initial synthesis bias (absent: its default); `starts`: its
+ * candidate initialisations (absent: 1).
  */
-interface Job { name: string; image: string; lambda?: number; quality?: number; steps?: number; crop?: number[]; seed?: number; arch?: PerImageArch; synHiddenBias?: number }
+interface Job { name: string; image: string; lambda?: number; quality?: number; steps?: number; crop?: number[]; seed?: number; arch?: PerImageArch; synHiddenBias?: number; starts?: number }
 
 async function jobs(): Promise<void> {
   const dir = opt('dir')!;
@@ -194,7 +196,7 @@ async function jobs(): Promise<void> {
     }
   };
   // jobs that train together: same image, crop, steps, seed, architecture and init (λ / quality may differ)
-  const groupKey = (j: Job) => JSON.stringify([j.image, j.crop ?? null, j.steps ?? DEFAULT_STEPS, j.seed ?? 1, j.arch ?? 'auto', j.synHiddenBias ?? SYN_HIDDEN_BIAS]);
+  const groupKey = (j: Job) => JSON.stringify([j.image, j.crop ?? null, j.steps ?? DEFAULT_STEPS, j.seed ?? 1, j.arch ?? 'auto', j.synHiddenBias ?? SYN_HIDDEN_BIAS, j.starts ?? 1]);
   const taken = new Set<Job>();
   for (let i = 0; i < queue.length; i++) {
     const job = queue[i];
@@ -228,7 +230,7 @@ async function runGroup(core: PerImageCore, group: Job[], dir: string, adapter: 
   const img = await loadImage(job.image, job.crop);
   const sets = group.map(jobSettings);
   const started = new Date().toISOString();
-  const rs = await encodePerImageMembers(img, { quality: sets[0].quality, lambdas: sets.map((s) => s.lambda), steps: sets[0].steps, backend: backendName, seed: job.seed, arch: job.arch, synHiddenBias: job.synHiddenBias });
+  const rs = await encodePerImageMembers(img, { quality: sets[0].quality, lambdas: sets.map((s) => s.lambda), steps: sets[0].steps, backend: backendName, seed: job.seed, arch: job.arch, synHiddenBias: job.synHiddenBias, starts: job.starts });
   for (let k = 0; k < group.length; k++) {
     // encodeSeconds: the shared training + this member's quantization and coding
     const e = codeFile(core, img, sets[k].quality, rs[k], performance.now() - (rs[k].stats.trainSeconds + rs[k].stats.quantizeSeconds) * 1000);
@@ -240,7 +242,7 @@ async function runJob(core: PerImageCore, job: Job, dir: string, adapter: string
   const img = await loadImage(job.image, job.crop);
   const set = jobSettings(job);
   const started = new Date().toISOString();
-  const e = await encodeFile(core, img, { ...set, seed: job.seed, arch: job.arch, synHiddenBias: job.synHiddenBias });
+  const e = await encodeFile(core, img, { ...set, seed: job.seed, arch: job.arch, synHiddenBias: job.synHiddenBias, starts: job.starts });
   writeJob(core, job, img, set, e, dir, adapter, worker, concurrency, started, 1);
 }
 
@@ -262,7 +264,7 @@ function writeJob(
       paramsBytes: e.params.length, latentBytes: e.latents.length,
       encodeSeconds: +e.encodeSeconds.toFixed(2), trainSeconds: +e.r.stats.trainSeconds.toFixed(2), quantizeSeconds: +e.r.stats.quantizeSeconds.toFixed(2),
       msPerStep: +e.r.stats.msPerStep.toFixed(3), psnrFloat: +e.r.stats.psnrFloat.toFixed(3), psnrQuantized: +e.r.stats.psnrQuantized.toFixed(3),
-      relax: DEFAULT_TRAIN.relax, softT: DEFAULT_TRAIN.softT, bestEvery: DEFAULT_TRAIN.bestEvery, steLatentScale: DEFAULT_TRAIN.steLatentScale, log2bGrad: LOG2B_GRAD, fineScales: e.r.params.fineScales === true, arch: e.r.stats.arch, ...(e.r.stats.arch === 'custom' ? { archSpec: job.arch } : {}), phase1Log2bMin: DEFAULT_TRAIN.phase1Log2bMin, synHiddenBias: job.synHiddenBias ?? SYN_HIDDEN_BIAS, bppEstimate: +e.r.stats.bppEstimate.toFixed(5), gridsSha256: gsha, gridsRoundTrip: gridsSha256(back) === gsha,
+      relax: DEFAULT_TRAIN.relax, softT: DEFAULT_TRAIN.softT, bestEvery: DEFAULT_TRAIN.bestEvery, steLatentScale: DEFAULT_TRAIN.steLatentScale, log2bGrad: LOG2B_GRAD, fineScales: e.r.params.fineScales === true, arch: e.r.stats.arch, ...(e.r.stats.arch === 'custom' ? { archSpec: job.arch } : {}), phase1Log2bMin: DEFAULT_TRAIN.phase1Log2bMin, synHiddenBias: job.synHiddenBias ?? SYN_HIDDEN_BIAS, starts: e.r.stats.starts, initSeed: e.r.stats.initSeed, bppEstimate: +e.r.stats.bppEstimate.toFixed(5), gridsSha256: gsha, gridsRoundTrip: gridsSha256(back) === gsha,
       backend: e.r.stats.backend, adapter, gpu: process.env.NIMG_GPU_NAME ?? null, worker, concurrency, members, started, finished: new Date().toISOString(),
     };
     writeFileSync(path.join(dir, `${job.name}.nimg`), e.file);

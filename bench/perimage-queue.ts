@@ -20,7 +20,7 @@
  * device call carries at most 64 MiB with the repository).
  *   npx tsx bench/perimage-queue.ts [--done bench/results/perimage-rows] [--steps 2000] [--out .gpu/queue.jsonl]
  *       [--kodak ../shared/data/kodak] [--limit N (the first N jobs)] [--order effort|headline]
- *   npx tsx bench/perimage-queue.ts --arch-study wide,syn32 [--photos 2] [--steps 8000] [--syn-hidden-bias B] [--seeds S,..] [--out .gpu/queue.jsonl]
+ *   npx tsx bench/perimage-queue.ts --arch-study wide,syn32 [--photos 2] [--steps 8000] [--syn-hidden-bias B] [--seeds S,..] [--starts K] [--out .gpu/queue.jsonl]
  *     Instead: architecture studies on the first --photos training photos of .gpu/calib/ at
  *     CALIB_LAMBDAS, one group per photo and architecture (bench/perimage-arches.ts), named
  *     calib-PHOTO-lLAMBDA-sSTEPS-RECIPE-ARCH, to set against the default decoder's calibration
@@ -30,12 +30,14 @@
  *     --syn-hidden-bias B: the jobs train from that initial synthesis bias (the encoder's
  *     synHiddenBias), named ...-bB, to set against the same decoder at the default init.
  *     --seeds 2,3: one group per seed (the initialisation and the noise), named ...-sdS, to
- *     set against seed 1 (how far starts spread).
+ *     set against seed 1 (how far starts spread). --starts K: the encoder's best of K
+ *     initialisations (its `starts`), named ...-stK.
  */
 import { copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { opt } from './args.js';
 import { STUDY_ARCHES } from './perimage-arches.js';
+import { MAX_STARTS } from '../src/profiles/perimage/encoder/starts.js';
 import { CALIB_LAMBDAS, EFFORT_IMAGES, KODAK_LAMBDAS, RECIPE } from './perimage-plan.js';
 
 const steps = +opt('steps', '2000');
@@ -47,27 +49,31 @@ const lam = (l: number) => l.toExponential().replace('+', '');
 const calibImgs = existsSync('.gpu/calib') ? readdirSync('.gpu/calib').filter((n) => /\.(jpg|png)$/.test(n)).sort() : [];
 const kodakDir = opt('kodak', '../shared/data/kodak');
 const kodak = readdirSync(kodakDir).filter((n) => n.endsWith('.png')).sort();
-type Job = { name: string; image: string; lambda: number; steps: number; arch?: (typeof STUDY_ARCHES)[string]; synHiddenBias?: number; seed?: number };
+type Job = { name: string; image: string; lambda: number; steps: number; arch?: (typeof STUDY_ARCHES)[string]; synHiddenBias?: number; seed?: number; starts?: number };
+/** what a study varies besides the decoder: the encoder's synHiddenBias, seed and starts */
+interface StudyInit { bias?: number; seed?: number; starts?: number }
 /**
  * a calibration (training photo) job; `arch`: a study architecture, named as the name's
- * next part; `bias`: a study init (synHiddenBias), then `seed`, named as the last parts
+ * next part; then the study init's parts (-bBIAS, -sdSEED, -stSTARTS)
  */
-const calibJob = (f: string, l: number, st: number, arch?: string, bias?: number, seed?: number): Job => ({
-  name: `calib-${path.parse(f).name}-l${lam(l)}-s${st}-${RECIPE}${arch ? `-${arch}` : ''}${bias !== undefined ? `-b${bias}` : ''}${seed !== undefined ? `-sd${seed}` : ''}`,
+const calibJob = (f: string, l: number, st: number, arch?: string, init: StudyInit = {}): Job => ({
+  name: `calib-${path.parse(f).name}-l${lam(l)}-s${st}-${RECIPE}${arch ? `-${arch}` : ''}` +
+    `${init.bias !== undefined ? `-b${init.bias}` : ''}${init.seed !== undefined ? `-sd${init.seed}` : ''}${init.starts !== undefined ? `-st${init.starts}` : ''}`,
   image: `.gpu/calib/${f}`, lambda: l, steps: st,
   ...(arch ? { arch: STUDY_ARCHES[arch] } : {}),
-  ...(bias !== undefined ? { synHiddenBias: bias } : {}),
-  ...(seed !== undefined ? { seed } : {}),
+  ...(init.bias !== undefined ? { synHiddenBias: init.bias } : {}),
+  ...(init.seed !== undefined ? { seed: init.seed } : {}),
+  ...(init.starts !== undefined ? { starts: init.starts } : {}),
 });
 const kodakJob = (f: string, l: number, st: number): Job => ({ name: `${path.parse(f).name}-l${lam(l)}-s${st}-${RECIPE}`, image: `.gpu/kodak/${f}`, lambda: l, steps: st });
 
 /** --arch-study: each architecture on the first --photos training photos, nothing else */
-function studyJobs(study: string[], bias: number | undefined, seeds: (number | undefined)[]): Job[] {
+function studyJobs(study: string[], bias: number | undefined, seeds: (number | undefined)[], starts: number | undefined): Job[] {
   for (const a of study) if (a !== 'auto' && !STUDY_ARCHES[a]) throw new Error(`--arch-study ${a}: auto or one of ${Object.keys(STUDY_ARCHES).join(', ')}`);
   if (!calibImgs.length) throw new Error('--arch-study needs the training photos in .gpu/calib/ (bench/gpu/prepare.sh)');
   const archOf = (a: string) => (a === 'auto' ? undefined : a);
   return calibImgs.slice(0, +opt('photos', '2')!).flatMap((f) =>
-    study.flatMap((a) => seeds.flatMap((sd) => CALIB_LAMBDAS.map((l) => calibJob(f, l, steps, archOf(a), bias, sd)))));
+    study.flatMap((a) => seeds.flatMap((seed) => CALIB_LAMBDAS.map((l) => calibJob(f, l, steps, archOf(a), { bias, seed, starts })))));
 }
 
 /** the Kodak jobs in --order, then the calibration encodes */
@@ -95,7 +101,11 @@ const seedsArg = opt('seeds');
 const seeds = seedsArg === undefined ? [undefined] : seedsArg.split(',').map(Number);
 if (!seeds.every((s) => s === undefined || (Number.isInteger(s) && s >= 0 && s < 2 ** 32))) throw new Error(`--seeds ${seedsArg}: integers`);
 if (seedsArg !== undefined && !study.length) throw new Error('--seeds goes with --arch-study');
-const all = study.length ? studyJobs(study, bias, seeds) : kodakAndCalibJobs();
+const startsArg = opt('starts');
+const starts = startsArg === undefined ? undefined : +startsArg;
+if (starts !== undefined && !(Number.isInteger(starts) && starts >= 1 && starts <= MAX_STARTS)) throw new Error(`--starts ${startsArg}: 1 … ${MAX_STARTS}`);
+if (starts !== undefined && !study.length) throw new Error('--starts goes with --arch-study');
+const all = study.length ? studyJobs(study, bias, seeds, starts) : kodakAndCalibJobs();
 const limit = +opt('limit', '0');
 const todo = all.filter((j) => !done.has(j.name)).slice(0, limit > 0 ? limit : undefined);
 mkdirSync('.gpu/kodak', { recursive: true });

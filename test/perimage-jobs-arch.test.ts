@@ -2,7 +2,8 @@
  * bench/perimage-gpu.ts `jobs` with an `arch` in the queue (architecture studies through the
  * real codec): entries of one architecture train together, entries without one keep the
  * encoder's choice, and each row records the decoder its file carries; an entry's
- * synHiddenBias (the encoder's initial synthesis bias) trains in its own group and is recorded.
+ * synHiddenBias (the encoder's initial synthesis bias) or starts (best of K initialisations)
+ * trains in its own group and is recorded.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -34,7 +35,8 @@ describe('perimage-gpu jobs: arch per queue entry', () => {
   it('groups by architecture and writes it into the file and the row', () => {
     const job = (name: string, lambda: number, arch?: object) => JSON.stringify({ name, image, lambda, steps: 4, ...(arch ? { arch } : {}) });
     const biased = JSON.stringify({ name: 'auto-b', image, lambda: 1e-3, steps: 4, synHiddenBias: 0.1 });
-    writeFileSync(path.join(dir, 'q.jsonl'), [job('w1', 1e-2, wide), job('auto', 1e-2), biased, job('w2', 1e-3, wide)].join('\n'));
+    const started = JSON.stringify({ name: 'auto-k', image, lambda: 1e-3, steps: 8, starts: 2 });
+    writeFileSync(path.join(dir, 'q.jsonl'), [job('w1', 1e-2, wide), job('auto', 1e-2), biased, started, job('w2', 1e-3, wide)].join('\n'));
     execFileSync(process.execPath, ['--import', 'tsx', 'bench/perimage-gpu.ts', 'jobs', '--backend', 'wasm', '--queue', path.join(dir, 'q.jsonl'), '--dir', path.join(dir, 'out'), '--members', '6'], {
       stdio: 'pipe', timeout: 240_000,
     });
@@ -53,5 +55,9 @@ describe('perimage-gpu jobs: arch per queue entry', () => {
     expect(row('auto').synHiddenBias).toBe(0.01);
     expect(row('auto-b').synHiddenBias).toBe(0.1);
     expect(row('auto-b').members).toBe(1);
+    // best of K starts: recorded with the seed of the start it chose
+    expect(row('auto-k')).toMatchObject({ starts: 2, members: 1 });
+    expect([1, 2]).toContain(row('auto-k').initSeed);
+    expect(row('auto')).toMatchObject({ starts: 1, initSeed: 1 });
   }, 300_000);
 });

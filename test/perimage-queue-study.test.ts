@@ -1,7 +1,7 @@
 /**
  * bench/perimage-queue.ts --arch-study: jobs of the named study architectures on the first
  * --photos training photos of .gpu/calib/, at the calibration λ, each carrying its decoder,
- * resumable against --done; a study init (--syn-hidden-bias, --seeds) rides on each job; and a name it
+ * resumable against --done; a study init (--syn-hidden-bias, --seeds, --starts) rides on each job; and a name it
  * does not know is an error, not an empty queue.
  */
 import { execFileSync } from 'node:child_process';
@@ -58,7 +58,7 @@ describe('perimage-queue --arch-study', () => {
     expect(() => run('--syn-hidden-bias', '0.1')).toThrow(/goes with --arch-study/);
   }, 60_000);
 
-  it('queues one group per seed (--seeds), each job carrying its seed', () => {
+  it('queues one group per seed (--seeds), each job carrying its seed; --starts rides on each job', () => {
     run('--arch-study', 'auto', '--photos', '2', '--seeds', '2,3');
     const q = queue();
     expect(q).toHaveLength(2 * 2 * CALIB_LAMBDAS.length);
@@ -66,6 +66,9 @@ describe('perimage-queue --arch-study', () => {
     expect(q.find((j) => j.name === `calib-b-l${l0}-s8000-r4-sd3`)).toMatchObject({ image: '.gpu/calib/b.jpg', seed: 3 });
     expect(new Set(q.map((j) => j.seed))).toEqual(new Set([2, 3]));
     expect(() => run('--arch-study', 'auto', '--seeds', '1.5')).toThrow(/--seeds 1.5/);
+    run('--arch-study', 'auto', '--photos', '1', '--starts', '4');
+    expect(queue()[0]).toMatchObject({ name: `calib-a-l${l0}-s8000-r4-st4`, starts: 4 });
+    expect(() => run('--arch-study', 'auto', '--starts', '9')).toThrow(/--starts 9/);
   }, 60_000);
 
   it('refuses an architecture it does not know', () => {

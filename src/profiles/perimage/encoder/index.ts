@@ -20,6 +20,7 @@ import { archProblems, initTheta, makeLayout, SYN_HIDDEN_BIAS } from './model.js
 import { quantize } from './quantize.js';
 import { DEFAULT_TRAIN, psnrOf, rgbaToRows, train, type TrainProgress, type TrainSettings, type TrainState } from './train.js';
 import { trainBatch } from './train-batch.js';
+import { chooseStart, MAX_STARTS } from './starts.js';
 
 export { qualityToLambda, lambdaToQuality, LAMBDA_TABLE } from './lambda.js';
 export { estimateEncodeSeconds, STEP_COST } from './estimate.js';
@@ -71,6 +72,12 @@ export interface PerImageEncodeOptions {
    * model.ts initTheta): a study option, changes how training starts, not the file format
    */
   synHiddenBias?: number;
+  /**
+   * candidate initialisations, 1 … MAX_STARTS (default 1): with K > 1, K starts train side
+   * by side for an eighth of the steps and the best is trained in full (starts.ts); a study
+   * option, the file format is unchanged
+   */
+  starts?: number;
   /** override training settings (tests, calibration) */
   train?: Partial<Omit<TrainSettings, 'steps' | 'lambda' | 'seed' | 'onProgress' | 'signal'>>;
 }
@@ -92,6 +99,10 @@ export interface PerImageStats {
   paramBits: number;
   bppEstimate: number;
   quantizeEvaluations: number;
+  /** candidate initialisations tried (PerImageEncodeOptions.starts) */
+  starts: number;
+  /** seed of the initialisation the model trained from (the caller's seed when starts = 1) */
+  initSeed: number;
   history: { step: number; loss: number; bpp: number; psnr: number; phase: 'noise' | 'ste' }[];
 }
 
@@ -125,6 +136,8 @@ async function prepare(image: PerImageImage, opts: Omit<PerImageEncodeOptions, '
   if (bad.length) throw new NimgError('BAD_INPUT', `perimage: architecture outside SPEC (${bad.join(', ')})`);
   const synHiddenBias = opts.synHiddenBias ?? SYN_HIDDEN_BIAS;
   if (!(synHiddenBias >= 0 && synHiddenBias <= 1)) throw new NimgError('BAD_INPUT', `perimage: synHiddenBias ${opts.synHiddenBias} outside [0, 1]`);
+  const starts = opts.starts ?? 1;
+  if (!(Number.isInteger(starts) && starts >= 1 && starts <= MAX_STARTS)) throw new NimgError('BAD_INPUT', `perimage: starts ${opts.starts} (1 … ${MAX_STARTS})`);
   if (opts.signal?.aborted) throw new NimgError('ABORTED', 'perimage encode aborted');
   const backend = await initBackend(opts.backend ?? 'auto');
   const lay = makeLayout(arch, width, height, opts.fineScales ?? DEFAULT_FINE_SCALES);
@@ -135,12 +148,25 @@ async function prepare(image: PerImageImage, opts: Omit<PerImageEncodeOptions, '
     return s / (width * height);
   });
   const seed = opts.seed ?? 1;
-  return { steps, backend, lay, target, seed, theta0: initTheta(lay, seed, mean, synHiddenBias), npix: width * height };
+  return { steps, backend, lay, target, seed, mean, synHiddenBias, starts, npix: width * height };
+}
+
+/**
+ * The initial parameters the full run trains from: the seed's, or with starts > 1 the best
+ * of that many candidates (starts.ts), warmed up at the middle λ of the run's members.
+ */
+async function startOf(p: Awaited<ReturnType<typeof prepare>>, opts: Pick<PerImageEncodeOptions, 'train' | 'signal'>, lambdas: number[]) {
+  if (p.starts === 1) return { theta0: initTheta(p.lay, p.seed, p.mean, p.synHiddenBias), initSeed: p.seed };
+  const lambda = [...lambdas].sort((a, b) => a - b)[lambdas.length >> 1];
+  const c = await chooseStart(p.lay, p.target, p.mean, p.synHiddenBias, p.starts, {
+    ...DEFAULT_TRAIN, ...opts.train, steps: p.steps, lambda, seed: p.seed, signal: opts.signal,
+  });
+  return { theta0: c.theta0, initSeed: c.seed };
 }
 
 /** Quantize one trained state into the result (times in ms from performance.now()). */
 async function finish(
-  p: Awaited<ReturnType<typeof prepare>>, st: TrainState, lambda: number, trainMs: number,
+  p: Awaited<ReturnType<typeof prepare>>, st: TrainState, initSeed: number, lambda: number, trainMs: number,
   opts: Pick<PerImageEncodeOptions, 'signal' | 'onQuantize'>,
 ): Promise<PerImageEncodeResult> {
   const tq = performance.now();
@@ -163,6 +189,8 @@ async function finish(
       paramBits: q.paramBits,
       bppEstimate: (q.latentBits + q.paramBits) / p.npix,
       quantizeEvaluations: q.evaluations,
+      starts: p.starts,
+      initSeed,
       history: st.history,
     },
   };
@@ -172,10 +200,11 @@ export async function encodePerImage(image: PerImageImage, opts: PerImageEncodeO
   const lambda = opts.lambda ?? qualityToLambda(opts.quality);
   const p = await prepare(image, opts, [lambda]);
   const t0 = performance.now();
-  const st = await train(p.lay, p.target, p.theta0, new Float32Array(p.lay.Hc * p.lay.Wc), {
+  const { theta0, initSeed } = await startOf(p, opts, [lambda]);
+  const st = await train(p.lay, p.target, theta0, new Float32Array(p.lay.Hc * p.lay.Wc), {
     ...DEFAULT_TRAIN, ...opts.train, steps: p.steps, lambda, seed: p.seed, onProgress: opts.onProgress, signal: opts.signal,
   });
-  return finish(p, st, lambda, performance.now() - t0, opts);
+  return finish(p, st, initSeed, lambda, performance.now() - t0, opts);
 }
 
 /**
@@ -183,8 +212,9 @@ export async function encodePerImage(image: PerImageImage, opts: PerImageEncodeO
  * models train together with trainBatch (train-batch.ts: one step of all K with the
  * dispatches of one on WebGPU; a loop over train() on other backends), then each is
  * quantized on its own as encodePerImage does. Result k is what encodePerImage with
- * `lambda: lambdas[k]` and the same seed gives (up to float rounding); its trainSeconds
- * and msPerStep are those of the shared training (all K members).
+ * `lambda: lambdas[k]` and the same seed gives (up to float rounding; with starts > 1 the
+ * start is chosen once for all K, at their middle λ); its trainSeconds and msPerStep are
+ * those of the shared training (all K members; with starts > 1, the warm-up included).
  */
 export async function encodePerImageMembers(
   image: PerImageImage, opts: Omit<PerImageEncodeOptions, 'lambda' | 'onProgress'> & { lambdas: number[] },
@@ -216,12 +246,14 @@ async function trainMembers(
   const p = await prepare(image, opts, lambdas);
   const t0 = performance.now();
   // the same start for every member, as K encodePerImage calls with this seed would have
-  const sts = await trainBatch(p.lay, p.target, lambdas.map(() => p.theta0), lambdas.map(() => new Float32Array(p.lay.Hc * p.lay.Wc)), {
+  // (with starts > 1: one choice for the image, at the members' middle λ)
+  const { theta0, initSeed } = await startOf(p, opts, lambdas);
+  const sts = await trainBatch(p.lay, p.target, lambdas.map(() => theta0), lambdas.map(() => new Float32Array(p.lay.Hc * p.lay.Wc)), {
     ...DEFAULT_TRAIN, ...opts.train, steps: p.steps, lambdas, seed: p.seed, signal: opts.signal,
   });
   const trainMs = performance.now() - t0;
   const out: PerImageEncodeResult[] = [];
-  for (let k = 0; k < lambdas.length; k++) out.push(await finish(p, sts[k], lambdas[k], trainMs, opts));
+  for (let k = 0; k < lambdas.length; k++) out.push(await finish(p, sts[k], initSeed, lambdas[k], trainMs, opts));
   return out;
 }
 

@@ -151,6 +151,11 @@ async function prepare(image: PerImageImage, opts: Omit<PerImageEncodeOptions, '
   return { steps, backend, lay, target, seed, mean, synHiddenBias, starts, npix: width * height };
 }
 
+/** the training settings of this run but λ: the recipe, the caller's overrides, its steps, seed and signal */
+function runSettings(p: Awaited<ReturnType<typeof prepare>>, opts: Pick<PerImageEncodeOptions, 'train' | 'signal'>): Omit<TrainSettings, 'lambda'> {
+  return { ...DEFAULT_TRAIN, ...opts.train, steps: p.steps, seed: p.seed, signal: opts.signal };
+}
+
 /**
  * The initial parameters the full run trains from: the seed's, or with starts > 1 the best
  * of that many candidates (starts.ts), warmed up at the middle λ of the run's members.
@@ -158,9 +163,7 @@ async function prepare(image: PerImageImage, opts: Omit<PerImageEncodeOptions, '
 async function startOf(p: Awaited<ReturnType<typeof prepare>>, opts: Pick<PerImageEncodeOptions, 'train' | 'signal'>, lambdas: number[]) {
   if (p.starts === 1) return { theta0: initTheta(p.lay, p.seed, p.mean, p.synHiddenBias), initSeed: p.seed };
   const lambda = [...lambdas].sort((a, b) => a - b)[lambdas.length >> 1];
-  const c = await chooseStart(p.lay, p.target, p.mean, p.synHiddenBias, p.starts, {
-    ...DEFAULT_TRAIN, ...opts.train, steps: p.steps, lambda, seed: p.seed, signal: opts.signal,
-  });
+  const c = await chooseStart(p.lay, p.target, p.mean, p.synHiddenBias, p.starts, { ...runSettings(p, opts), lambda });
   return { theta0: c.theta0, initSeed: c.seed };
 }
 
@@ -201,9 +204,7 @@ export async function encodePerImage(image: PerImageImage, opts: PerImageEncodeO
   const p = await prepare(image, opts, [lambda]);
   const t0 = performance.now();
   const { theta0, initSeed } = await startOf(p, opts, [lambda]);
-  const st = await train(p.lay, p.target, theta0, new Float32Array(p.lay.Hc * p.lay.Wc), {
-    ...DEFAULT_TRAIN, ...opts.train, steps: p.steps, lambda, seed: p.seed, onProgress: opts.onProgress, signal: opts.signal,
-  });
+  const st = await train(p.lay, p.target, theta0, new Float32Array(p.lay.Hc * p.lay.Wc), { ...runSettings(p, opts), lambda, onProgress: opts.onProgress });
   return finish(p, st, initSeed, lambda, performance.now() - t0, opts);
 }
 
@@ -248,9 +249,7 @@ async function trainMembers(
   // the same start for every member, as K encodePerImage calls with this seed would have
   // (with starts > 1: one choice for the image, at the members' middle λ)
   const { theta0, initSeed } = await startOf(p, opts, lambdas);
-  const sts = await trainBatch(p.lay, p.target, lambdas.map(() => theta0), lambdas.map(() => new Float32Array(p.lay.Hc * p.lay.Wc)), {
-    ...DEFAULT_TRAIN, ...opts.train, steps: p.steps, lambdas, seed: p.seed, signal: opts.signal,
-  });
+  const sts = await trainBatch(p.lay, p.target, lambdas.map(() => theta0), lambdas.map(() => new Float32Array(p.lay.Hc * p.lay.Wc)), { ...runSettings(p, opts), lambdas });
   const trainMs = performance.now() - t0;
   const out: PerImageEncodeResult[] = [];
   for (let k = 0; k < lambdas.length; k++) out.push(await finish(p, sts[k], initSeed, lambdas[k], trainMs, opts));

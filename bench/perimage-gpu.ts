@@ -45,7 +45,6 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFile
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, probeWebGpuAdapter } from '../src/backend/index.js';
-import { decodeImageFile } from '../src/image/index.js';
 import type { BackendChoice } from '../src/model/types.js';
 import { createPerImageCore, type PerImageCore } from '../src/profiles/perimage/core.js';
 import { parsePerImageContainer, writePerImageContainer } from '../src/profiles/perimage/container.js';
@@ -59,6 +58,7 @@ import { setFusedArm } from '../src/profiles/perimage/encoder/arm-gpu.js';
 import { runSteps } from './perimage-steps.js';
 import { LOG2B_GRAD } from '../src/profiles/perimage/encoder/forward.js';
 import { opt } from './args.js';
+import { loadImage, type Rgba } from './load-image.js';
 
 const argv = process.argv.slice(2);
 const mode = argv[0];
@@ -70,19 +70,6 @@ function applySubmitBatch(): number | null {
   const n = opt('submit-batch');
   if (n !== undefined) tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', +n);
   return tf.env().getNumber('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE');
-}
-
-interface Rgba { width: number; height: number; data: Uint8ClampedArray }
-
-async function loadImage(file: string, crop?: number[]): Promise<Rgba> {
-  const img = await decodeImageFile(new Uint8Array(readFileSync(file)));
-  const full = { width: img.width, height: img.height, data: new Uint8ClampedArray(img.data.buffer, img.data.byteOffset, img.data.byteLength) };
-  if (!crop) return full;
-  const [x0, y0, w, h] = crop;
-  if (x0 + w > full.width || y0 + h > full.height) throw new Error(`crop ${crop} outside ${file} (${full.width}x${full.height})`);
-  const data = new Uint8ClampedArray(w * h * 4);
-  for (let y = 0; y < h; y++) data.set(full.data.subarray(((y + y0) * full.width + x0) * 4, ((y + y0) * full.width + x0 + w) * 4), y * w * 4);
-  return { width: w, height: h, data };
 }
 
 /** SHA-256 of the grids, finest first, each value an int16 little-endian (the grids' own layout). */

@@ -10,10 +10,10 @@
  * (latents + parameters) and PSNR of the quantized model, seconds, and `curve`: [step, psnr,
  * bpp] triples.
  */
-import { appendFileSync, readFileSync } from 'node:fs';
+import { appendFileSync } from 'node:fs';
 import path from 'node:path';
 import { opt } from './args.js';
-import { decodeImageFile } from '../src/image/index.js';
+import { loadImage } from './load-image.js';
 import { encodePerImage } from '../src/profiles/perimage/encoder/index.js';
 
 const file = opt('image')!;
@@ -22,14 +22,10 @@ const lambda = +opt('lambda', '5e-4')!;
 const steps = +opt('steps', '2000')!;
 const bias = +opt('bias', '0.01')!;
 const seed = +opt('seed', '1')!;
-const img = await decodeImageFile(new Uint8Array(readFileSync(file)));
-const [x0, y0, w, h] = crop;
-if (!(x0 + w <= img.width && y0 + h <= img.height)) throw new Error(`crop ${crop} outside ${file} (${img.width}x${img.height})`);
-const data = new Uint8Array(w * h * 4);
-for (let y = 0; y < h; y++) data.set(img.data.subarray(((y + y0) * img.width + x0) * 4, ((y + y0) * img.width + x0 + w) * 4), y * w * 4);
+const img = await loadImage(file, crop);
 const curve: [number, number, number][] = [];
 const t0 = performance.now();
-const r = await encodePerImage({ width: w, height: h, data }, {
+const r = await encodePerImage(img, {
   quality: 4, lambda, steps, backend: 'wasm', synHiddenBias: bias, seed,
   onProgress: (done, _total, p) => {
     curve.push([done, +p.psnr.toFixed(3), +p.bpp.toFixed(4)]);

@@ -26,7 +26,7 @@ NM="$T/nmsub/node_modules"; mkdir -p "$NM"
 (cd node_modules && tar cf - -T ../bench/gpu/nm-files.txt) | (cd "$NM" && tar xf -)
 (cd "$T/nmsub" && tar cf - node_modules | xz -9 -T0 > "$OLDPWD/.gpu/nm.tar.xz")
 rm -rf .gpu/app
-node_modules/.bin/esbuild $(find src bench/gpu-speed.ts bench/gpu-profile.ts bench/refine-rd.ts bench/perimage-gpu.ts bench/perimage-steps.ts bench/refine-report.ts bench/anchors.ts bench/metrics.ts bench/bdrate.ts bench/plot.ts bench/stats.ts bench/args.ts -name '*.ts' ! -name '*.d.ts') --outdir=.gpu/app --outbase=. \
+node_modules/.bin/esbuild $(find src bench/gpu-speed.ts bench/gpu-profile.ts bench/refine-rd.ts bench/perimage-gpu.ts bench/perimage-steps.ts bench/refine-report.ts bench/anchors.ts bench/metrics.ts bench/bdrate.ts bench/plot.ts bench/stats.ts bench/args.ts bench/load-image.ts -name '*.ts' ! -name '*.d.ts') --outdir=.gpu/app --outbase=. \
   --format=esm --platform=node --target=node20 --log-level=warning
 echo '{"type":"module"}' > .gpu/app/package.json
 cp bench/gpu/probe.mjs .gpu/app/probe.mjs

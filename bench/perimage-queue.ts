@@ -93,18 +93,19 @@ function kodakAndCalibJobs(): Job[] {
 }
 
 const study = opt('arch-study', '')!.split(',').filter(Boolean);
-const biasArg = opt('syn-hidden-bias');
-const bias = biasArg === undefined ? undefined : +biasArg;
-if (bias !== undefined && !(bias >= 0 && bias <= 1)) throw new Error(`--syn-hidden-bias ${biasArg}: a number in [0, 1]`);
-if (bias !== undefined && !study.length) throw new Error('--syn-hidden-bias goes with --arch-study');
-const seedsArg = opt('seeds');
-const seeds = seedsArg === undefined ? [undefined] : seedsArg.split(',').map(Number);
-if (!seeds.every((s) => s === undefined || (Number.isInteger(s) && s >= 0 && s < 2 ** 32))) throw new Error(`--seeds ${seedsArg}: integers`);
-if (seedsArg !== undefined && !study.length) throw new Error('--seeds goes with --arch-study');
-const startsArg = opt('starts');
-const starts = startsArg === undefined ? undefined : +startsArg;
-if (starts !== undefined && !(Number.isInteger(starts) && starts >= 1 && starts <= MAX_STARTS)) throw new Error(`--starts ${startsArg}: 1 … ${MAX_STARTS}`);
-if (starts !== undefined && !study.length) throw new Error('--starts goes with --arch-study');
+/** a study option --NAME: absent → undefined; refused when `ok` fails (saying `want`) or without --arch-study */
+function studyOpt<T>(name: string, parse: (arg: string) => T, ok: (v: T) => boolean, want: string): T | undefined {
+  const arg = opt(name);
+  if (arg === undefined) return undefined;
+  const v = parse(arg);
+  if (!ok(v)) throw new Error(`--${name} ${arg}: ${want}`);
+  if (!study.length) throw new Error(`--${name} goes with --arch-study`);
+  return v;
+}
+const isSeed = (s: number) => Number.isInteger(s) && s >= 0 && s < 2 ** 32;
+const bias = studyOpt('syn-hidden-bias', Number, (b) => b >= 0 && b <= 1, 'a number in [0, 1]');
+const seeds = studyOpt('seeds', (a) => a.split(',').map(Number), (ss) => ss.every(isSeed), 'integers') ?? [undefined];
+const starts = studyOpt('starts', Number, (k) => Number.isInteger(k) && k >= 1 && k <= MAX_STARTS, `1 … ${MAX_STARTS}`);
 const all = study.length ? studyJobs(study, bias, seeds, starts) : kodakAndCalibJobs();
 const limit = +opt('limit', '0');
 const todo = all.filter((j) => !done.has(j.name)).slice(0, limit > 0 ? limit : undefined);

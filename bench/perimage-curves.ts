@@ -7,7 +7,7 @@
  */
 
 /** the training settings a row records (absent in rows made before they were recorded) */
-export interface RecipeFields { bestEvery?: number; steLatentScale?: number; log2bGrad?: string; fineScales?: boolean }
+export interface RecipeFields { bestEvery?: number; steLatentScale?: number; log2bGrad?: string; fineScales?: boolean; soap?: string | null }
 
 /**
  * The encoder recipe of a row: r1 = phase 2 moves the latents and the encoder returns the last
@@ -16,12 +16,14 @@ export interface RecipeFields { bestEvery?: number; steLatentScale?: number; log
  * r3 = r2 with the ARM's log2 b clamp passing the gradient that points back into the range
  * (forward.ts clampLog2b; rows record log2bGrad 'inward'); r4 = r3 in files with the full
  * scale set (container flag FINE_SCALES; rows record fineScales true), trained with the base
- * floor in phase 1 and the file's in phase 2 (rows record phase1Log2bMin -3).
+ * floor in phase 1 and the file's in phase 2 (rows record phase1Log2bMin -3); r5 = r4 with the
+ * weight matrices trained by SOAP (encoder/soap.ts; rows record soap: the networks, e.g. 'syn').
  */
-export function recipeOf(r: RecipeFields): 'r1' | 'r2' | 'r3' | 'r4' {
+export function recipeOf(r: RecipeFields): 'r1' | 'r2' | 'r3' | 'r4' | 'r5' {
   if (!((r.bestEvery ?? 0) > 0 && (r.steLatentScale ?? 1) === 0)) return 'r1';
   if (r.log2bGrad !== 'inward') return 'r2';
-  return r.fineScales === true ? 'r4' : 'r3';
+  if (r.fineScales !== true) return 'r3';
+  return r.soap ? 'r5' : 'r4';
 }
 
 /** a curve: one number of steps with one recipe */

@@ -15,12 +15,12 @@
  *   npx tsx bench/perimage-gpu.ts jobs --queue Q.jsonl --dir D [--backend webgpu] [--worker K] [--members 6] [--submit-batch N]
  *     Takes jobs from the queue (one JSON object a line: {name, image, lambda, quality?, steps?,
  *     crop?: [x, y, w, h], seed?, arch?: a PerImageArch for architecture studies, recorded in
- *     the row as archSpec, synHiddenBias?, starts?: the encoder's options of those names, recorded in the row
- *     with the seed of the start it chose, initSeed}) that no other worker has claimed (claims are mkdir D/claims/NAME,
+ *     the row as archSpec, synHiddenBias?, starts?, soap?: the encoder's study options (Job below), recorded in
+ *     the row, starts with the seed of the start it chose, initSeed}) that no other worker has claimed (claims are mkdir D/claims/NAME,
  *     so any number of workers share a queue) and that have no D/NAME.json yet (resume), encodes
  *     each with encodePerImage and writes the REAL file D/NAME.nimg (container v2: header,
  *     params section and latent stream coded by the core) and its row D/NAME.json.
- *     --members K (default 6): queue entries with the same image, crop, steps, seed, arch, synHiddenBias and starts (up to
+ *     --members K (default 6): queue entries with the same image, crop, steps, seed, arch, synHiddenBias, starts and soap (up to
  *     K, in queue order from the first unclaimed one) are trained together in one batch
  *     (encodePerImageMembers / train-batch.ts: one step of all K with the dispatches of one on
  *     WebGPU); each still gets its own quantization, its own real .nimg and its own row (with
@@ -52,6 +52,7 @@ import { defaultArch, type LatentGrids, type PerImageArch } from '../src/profile
 import { DEFAULT_STEPS, encodePerImage, encodePerImageMembers, lambdaToQuality, qualityToLambda, type PerImageEncodeResult } from '../src/profiles/perimage/encoder/index.js';
 import { makeLayout, SYN_HIDDEN_BIAS } from '../src/profiles/perimage/encoder/model.js';
 import { DEFAULT_TRAIN, rgbaToRows } from '../src/profiles/perimage/encoder/train.js';
+import { DEFAULT_SOAP, type SoapSettings } from '../src/profiles/perimage/encoder/soap.js';
 import { setFusedUp2 } from '../src/profiles/perimage/encoder/up2-gpu.js';
 import { setFusedSynth } from '../src/profiles/perimage/encoder/synth-gpu.js';
 import { setFusedArm } from '../src/profiles/perimage/encoder/arm-gpu.js';
@@ -97,9 +98,9 @@ async function adapterInfo(): Promise<string> {
 }
 
 /** One encode → the real file bytes and what is known about it. */
-async function encodeFile(core: PerImageCore, img: Rgba, o: { quality: number; lambda?: number; steps: number; seed?: number; arch?: PerImageArch; synHiddenBias?: number; starts?: number }) {
+async function encodeFile(core: PerImageCore, img: Rgba, o: { quality: number; lambda?: number; steps: number; seed?: number; arch?: PerImageArch; study?: StudyOptions }) {
   const t0 = performance.now();
-  const r = await encodePerImage(img, { quality: o.quality, lambda: o.lambda, steps: o.steps, backend: backendName, seed: o.seed, arch: o.arch, synHiddenBias: o.synHiddenBias, starts: o.starts });
+  const r = await encodePerImage(img, { quality: o.quality, lambda: o.lambda, steps: o.steps, backend: backendName, seed: o.seed, arch: o.arch, ...o.study });
   return codeFile(core, img, o.quality, r, t0);
 }
 
@@ -157,9 +158,18 @@ async function speed(): Promise<void> {
  * A queue entry. `arch`: the decoder to train (FORMAT.md §9 fields, as PerImageArch) for
  * architecture studies on training photos; absent: the encoder's choice ('auto').
  * `synHiddenBias`: the encoder's initial synthesis bias (absent: its default); `starts`: its
- * candidate initialisations (absent: 1).
+ * candidate initialisations (absent: 1); `soap`: the networks whose weight matrices train
+ * with SOAP ('syn', 'arm' or 'arm,syn'; TrainSettings.soap with DEFAULT_SOAP's other
+ * settings; absent: Adam for everything).
  */
-interface Job { name: string; image: string; lambda?: number; quality?: number; steps?: number; crop?: number[]; seed?: number; arch?: PerImageArch; synHiddenBias?: number; starts?: number }
+interface Job { name: string; image: string; lambda?: number; quality?: number; steps?: number; crop?: number[]; seed?: number; arch?: PerImageArch; synHiddenBias?: number; starts?: number; soap?: string }
+
+/** the encoder's study options a queue entry sets (absent ones: the encoder's defaults) */
+function studyOptions(job: Job) {
+  const soap = job.soap ? { ...DEFAULT_SOAP, on: job.soap.split(',') as SoapSettings['on'] } : null;
+  return { synHiddenBias: job.synHiddenBias, starts: job.starts, ...(soap ? { train: { soap } } : {}) };
+}
+type StudyOptions = ReturnType<typeof studyOptions>;
 
 async function jobs(): Promise<void> {
   const dir = opt('dir')!;
@@ -182,8 +192,8 @@ async function jobs(): Promise<void> {
       return false; // another worker has it
     }
   };
-  // jobs that train together: same image, crop, steps, seed, architecture and init (λ / quality may differ)
-  const groupKey = (j: Job) => JSON.stringify([j.image, j.crop ?? null, j.steps ?? DEFAULT_STEPS, j.seed ?? 1, j.arch ?? 'auto', j.synHiddenBias ?? SYN_HIDDEN_BIAS, j.starts ?? 1]);
+  // jobs that train together: same image, crop, steps, seed, architecture, init and optimiser (λ / quality may differ)
+  const groupKey = (j: Job) => JSON.stringify([j.image, j.crop ?? null, j.steps ?? DEFAULT_STEPS, j.seed ?? 1, j.arch ?? 'auto', j.synHiddenBias ?? SYN_HIDDEN_BIAS, j.starts ?? 1, j.soap ?? null]);
   const taken = new Set<Job>();
   for (let i = 0; i < queue.length; i++) {
     const job = queue[i];
@@ -217,7 +227,7 @@ async function runGroup(core: PerImageCore, group: Job[], dir: string, adapter: 
   const img = await loadImage(job.image, job.crop);
   const sets = group.map(jobSettings);
   const started = new Date().toISOString();
-  const rs = await encodePerImageMembers(img, { quality: sets[0].quality, lambdas: sets.map((s) => s.lambda), steps: sets[0].steps, backend: backendName, seed: job.seed, arch: job.arch, synHiddenBias: job.synHiddenBias, starts: job.starts });
+  const rs = await encodePerImageMembers(img, { quality: sets[0].quality, lambdas: sets.map((s) => s.lambda), steps: sets[0].steps, backend: backendName, seed: job.seed, arch: job.arch, ...studyOptions(job) });
   for (let k = 0; k < group.length; k++) {
     // encodeSeconds: the shared training + this member's quantization and coding
     const e = codeFile(core, img, sets[k].quality, rs[k], performance.now() - (rs[k].stats.trainSeconds + rs[k].stats.quantizeSeconds) * 1000);
@@ -229,7 +239,7 @@ async function runJob(core: PerImageCore, job: Job, dir: string, adapter: string
   const img = await loadImage(job.image, job.crop);
   const set = jobSettings(job);
   const started = new Date().toISOString();
-  const e = await encodeFile(core, img, { ...set, seed: job.seed, arch: job.arch, synHiddenBias: job.synHiddenBias, starts: job.starts });
+  const e = await encodeFile(core, img, { ...set, seed: job.seed, arch: job.arch, study: studyOptions(job) });
   writeJob(core, job, img, set, e, dir, adapter, worker, concurrency, started, 1);
 }
 
@@ -251,7 +261,7 @@ function writeJob(
       paramsBytes: e.params.length, latentBytes: e.latents.length,
       encodeSeconds: +e.encodeSeconds.toFixed(2), trainSeconds: +e.r.stats.trainSeconds.toFixed(2), quantizeSeconds: +e.r.stats.quantizeSeconds.toFixed(2),
       msPerStep: +e.r.stats.msPerStep.toFixed(3), psnrFloat: +e.r.stats.psnrFloat.toFixed(3), psnrQuantized: +e.r.stats.psnrQuantized.toFixed(3),
-      relax: DEFAULT_TRAIN.relax, softT: DEFAULT_TRAIN.softT, bestEvery: DEFAULT_TRAIN.bestEvery, steLatentScale: DEFAULT_TRAIN.steLatentScale, log2bGrad: LOG2B_GRAD, fineScales: e.r.params.fineScales === true, arch: e.r.stats.arch, ...(e.r.stats.arch === 'custom' ? { archSpec: job.arch } : {}), phase1Log2bMin: DEFAULT_TRAIN.phase1Log2bMin, synHiddenBias: job.synHiddenBias ?? SYN_HIDDEN_BIAS, starts: e.r.stats.starts, initSeed: e.r.stats.initSeed, bppEstimate: +e.r.stats.bppEstimate.toFixed(5), gridsSha256: gsha, gridsRoundTrip: gridsSha256(back) === gsha,
+      relax: DEFAULT_TRAIN.relax, softT: DEFAULT_TRAIN.softT, bestEvery: DEFAULT_TRAIN.bestEvery, steLatentScale: DEFAULT_TRAIN.steLatentScale, log2bGrad: LOG2B_GRAD, fineScales: e.r.params.fineScales === true, arch: e.r.stats.arch, ...(e.r.stats.arch === 'custom' ? { archSpec: job.arch } : {}), phase1Log2bMin: DEFAULT_TRAIN.phase1Log2bMin, synHiddenBias: job.synHiddenBias ?? SYN_HIDDEN_BIAS, starts: e.r.stats.starts, initSeed: e.r.stats.initSeed, soap: job.soap ?? null, bppEstimate: +e.r.stats.bppEstimate.toFixed(5), gridsSha256: gsha, gridsRoundTrip: gridsSha256(back) === gsha,
       backend: e.r.stats.backend, adapter, gpu: process.env.NIMG_GPU_NAME ?? null, worker, concurrency, members, started, finished: new Date().toISOString(),
     };
     writeFileSync(path.join(dir, `${job.name}.nimg`), e.file);

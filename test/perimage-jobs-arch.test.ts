@@ -2,8 +2,8 @@
  * bench/perimage-gpu.ts `jobs` with an `arch` in the queue (architecture studies through the
  * real codec): entries of one architecture train together, entries without one keep the
  * encoder's choice, and each row records the decoder its file carries; an entry's
- * synHiddenBias (the encoder's initial synthesis bias) or starts (best of K initialisations)
- * trains in its own group and is recorded.
+ * synHiddenBias (the encoder's initial synthesis bias), starts (best of K initialisations) or
+ * soap (SOAP for the weight matrices) trains in its own group and is recorded.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -36,7 +36,9 @@ describe('perimage-gpu jobs: arch per queue entry', () => {
     const job = (name: string, lambda: number, arch?: object) => JSON.stringify({ name, image, lambda, steps: 4, ...(arch ? { arch } : {}) });
     const biased = JSON.stringify({ name: 'auto-b', image, lambda: 1e-3, steps: 4, synHiddenBias: 0.1 });
     const started = JSON.stringify({ name: 'auto-k', image, lambda: 1e-3, steps: 8, starts: 2 });
-    writeFileSync(path.join(dir, 'q.jsonl'), [job('w1', 1e-2, wide), job('auto', 1e-2), biased, started, job('w2', 1e-3, wide)].join('\n'));
+    const soap = (name: string, lambda: number, nets?: string) => JSON.stringify({ name, image, lambda, steps: 12, ...(nets ? { soap: nets } : {}) });
+    writeFileSync(path.join(dir, 'q.jsonl'), [job('w1', 1e-2, wide), job('auto', 1e-2), biased, started, job('w2', 1e-3, wide),
+      soap('adam12', 1e-3), soap('soap12', 1e-3, 'syn'), soap('soap12b', 4e-3, 'syn')].join('\n'));
     execFileSync(process.execPath, ['--import', 'tsx', 'bench/perimage-gpu.ts', 'jobs', '--backend', 'wasm', '--queue', path.join(dir, 'q.jsonl'), '--dir', path.join(dir, 'out'), '--members', '6'], {
       stdio: 'pipe', timeout: 240_000,
     });
@@ -59,5 +61,11 @@ describe('perimage-gpu jobs: arch per queue entry', () => {
     expect(row('auto-k')).toMatchObject({ starts: 2, members: 1 });
     expect([1, 2]).toContain(row('auto-k').initSeed);
     expect(row('auto')).toMatchObject({ starts: 1, initSeed: 1 });
+    // SOAP: its entries train together, apart from the same settings with Adam, and it shows in the file
+    expect(row('auto').soap).toBeNull();
+    expect(row('soap12')).toMatchObject({ soap: 'syn', members: 2 });
+    expect(row('soap12b')).toMatchObject({ soap: 'syn', members: 2 });
+    expect(row('adam12')).toMatchObject({ soap: null, members: 1 });
+    expect(readFileSync(path.join(dir, 'out', 'soap12.nimg')).equals(readFileSync(path.join(dir, 'out', 'adam12.nimg')))).toBe(false);
   }, 300_000);
 });

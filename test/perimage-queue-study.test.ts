@@ -1,7 +1,7 @@
 /**
  * bench/perimage-queue.ts --arch-study: jobs of the named study architectures on the first
  * --photos training photos of .gpu/calib/, at the calibration λ, each carrying its decoder,
- * resumable against --done; a study init (--syn-hidden-bias, --seeds, --starts) rides on each job; and a name it
+ * resumable against --done; a study init (--syn-hidden-bias, --seeds, --starts, --soap) rides on each job; and a name it
  * does not know is an error, not an empty queue.
  */
 import { execFileSync } from 'node:child_process';
@@ -69,6 +69,20 @@ describe('perimage-queue --arch-study', () => {
     run('--arch-study', 'auto', '--photos', '1', '--starts', '4');
     expect(queue()[0]).toMatchObject({ name: `calib-a-l${l0}-s8000-r4-st4`, starts: 4 });
     expect(() => run('--arch-study', 'auto', '--starts', '9')).toThrow(/--starts 9/);
+    run('--arch-study', 'auto', '--photos', '1', '--soap', 'arm,syn');
+    expect(queue()[0]).toMatchObject({ name: `calib-a-l${l0}-s8000-r4-soaparmsyn`, soap: 'arm,syn' });
+    expect(queue()).toHaveLength(CALIB_LAMBDAS.length);
+    expect(() => run('--arch-study', 'auto', '--soap', 'all')).toThrow(/--soap all/);
+    // without --arch-study: the Kodak queue with SOAP, recipe r5 in the names, no calibration encodes
+    for (const k of ['kodim01.png', 'kodim02.png', 'kodim04.png', 'kodim08.png', 'kodim23.png']) writeFileSync(path.join(cwd, 'kodak', k), '');
+    run('--soap', 'syn', '--order', 'headline');
+    const kq = queue();
+    expect(kq.length).toBeGreaterThan(0);
+    expect(kq.every((j) => /^kodim\d\d-l.+-s\d+-r5$/.test(j.name) && j.soap === 'syn')).toBe(true);
+    expect(kq.find((j) => j.name.startsWith('kodim02-') && j.steps === 8000)).toBeDefined();
+    run('--order', 'headline');
+    expect(queue().some((j) => j.name.startsWith('calib-'))).toBe(true);
+    expect(queue().every((j) => !j.soap && !/-r5$/.test(j.name))).toBe(true);
   }, 60_000);
 
   it('refuses an architecture it does not know', () => {

@@ -5,6 +5,7 @@ measured exactly as encode.py does (integer ARM bits, quantized parameters, 8-bi
         --steps 8000 [--recipe noise|softnoise] [--T 0.3,0.1] [--lr 0.01] [--noise-frac 0.75] \
         [--ste-lr-scale 0.1] [--ste-latent-scale 0] [--ste-reset none] [--keep-best 50] [--arch default] \
         [--out rows.jsonl] [--tag name] [--log-every 500] [--fine-scales [--phase1-log2b-min -3] [--file-floor-from 1]]
+        [--net-opt adam|soap [--soap-every 10] [--soap-beta 0.95]]
 
 Recipes: 'noise' is the TypeScript encoder's (train.ts: uniform noise, then straight-through
 rounding); 'softnoise' replaces phase 1's y + u by softround(softround(y, T) + u, T) with T
@@ -28,6 +29,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from batch import PerImageBatch  # noqa: E402
 from encode import ARCHES, apply_common_args, common_args, emit, load, psnr8, quantize_and_measure  # noqa: E402
 from model import log2b_floor_at  # noqa: E402
+from soap import SoapMatrices  # noqa: E402
 
 
 def _copy_member(dst, src, k, K):
@@ -56,6 +58,12 @@ def main():
     ap.add_argument('--keep-best', type=int, default=50,
                     help='in the straight-through phase, every N steps keep the parameters if their (hard-rounded) loss is the lowest yet; end with the kept ones '
                          '(train.ts bestEvery; 0: end with the last)')
+    ap.add_argument('--net-opt', default='adam', choices=['adam', 'soap'],
+                    help='the optimiser of the network weight matrices (soap.py); biases, taps and latents stay on Adam')
+    ap.add_argument('--soap-every', type=int, default=10, help='steps between two eigenbases of a matrix\'s gradient statistics')
+    ap.add_argument('--soap-beta', type=float, default=0.95, help='decay of those statistics')
+    ap.add_argument('--soap-on', default='arm,syn', help='the networks whose matrices SOAP trains: arm, syn or both')
+    ap.add_argument('--soap-lr-scale', type=float, default=1.0, help='SOAP\'s step relative to the networks\' Adam step')
     ap.add_argument('--tag', default='')
     a = ap.parse_args()
     apply_common_args(a)
@@ -68,8 +76,16 @@ def main():
     T0, T1 = [float(v) for v in a.T.split(',')]
     b = PerImageBatch(H, W, K, ARCHES[a.arch], seeds=[a.seed] * K).to(a.device)
     lr_lat = a.lr_latent or a.lr
-    lat_ids = {id(p) for p in b.latents}
-    opt = torch.optim.Adam([{'params': [p for p in b.parameters() if id(p) not in lat_ids], 'lr0': a.lr, 'latent': False},
+    # the parameters outside the network's Adam group: the latents (their own group) and SOAP's matrices
+    not_net_adam = {id(p) for p in b.latents}
+    soap = None
+    if a.net_opt == 'soap':
+        on = a.soap_on.split(',')
+        mats = [(w, (K, w.shape[1], w.shape[2])) for w in b.arm_w] if 'arm' in on else []
+        mats += [(w, (K, w.shape[0] // K, w[0].numel())) for w in b.syn_w] if 'syn' in on else []
+        soap = SoapMatrices(mats, every=a.soap_every, stat_beta=a.soap_beta)
+        not_net_adam |= {id(w) for w, _ in mats}
+    opt = torch.optim.Adam([{'params': [p for p in b.parameters() if id(p) not in not_net_adam], 'lr0': a.lr, 'latent': False},
                             {'params': list(b.latents), 'lr0': lr_lat, 'latent': True}])
     ste_lat = a.ste_lr_scale if a.ste_latent_scale < 0 else a.ste_latent_scale
     n1 = max(1, round(a.steps * a.noise_frac))
@@ -108,8 +124,12 @@ def main():
                         for q, bq in zip(b.parameters(), best):
                             _copy_member(bq, q.detach(), k, K)
         opt.zero_grad(set_to_none=True)
+        if soap:
+            soap.zero_grad()
         loss.backward()
         opt.step()
+        if soap:
+            soap.step(a.lr * s * a.soap_lr_scale)
         if a.log_every and (t % a.log_every == 0 or t == a.steps - 1):
             print(json.dumps({'tag': a.tag, 'step': t, 'mode': mode, 'bpp': [round(v, 4) for v in (bits / (H * W)).tolist()],
                               'psnr': [round(10 * math.log10(1 / max(v, 1e-12)), 2) for v in mse.tolist()], 's': round(time.time() - t0, 1)}), flush=True)
@@ -140,7 +160,8 @@ def main():
         meas = quantize_and_measure(m, x, lam)
         row = dict(tag=a.tag, image=os.path.basename(a.image), lam=lam, steps=a.steps, recipe=a.recipe, T=a.T, lr=a.lr,
                    lr_latent=lr_lat, noise_frac=a.noise_frac, ste_lr_scale=a.ste_lr_scale, ste_latent_scale=ste_lat, ste_reset=a.ste_reset, keep_best=a.keep_best, log2b_grad=a.log2b_grad, fineScales=a.fine_scales,
-                   phase1Log2bMin=a.phase1_log2b_min, fileFloorFrom=a.file_floor_from, arch=a.arch, **({'synHiddenBias': a.syn_hidden_bias} if a.syn_hidden_bias else {}), K=K, secs=round(secs, 1),
+                   phase1Log2bMin=a.phase1_log2b_min, fileFloorFrom=a.file_floor_from, arch=a.arch, netOpt=a.net_opt,
+                   **({'soapEvery': a.soap_every, 'soapBeta': a.soap_beta, 'soapOn': a.soap_on, 'soapLrScale': a.soap_lr_scale} if soap else {}), **({'synHiddenBias': a.syn_hidden_bias} if a.syn_hidden_bias else {}), K=K, secs=round(secs, 1),
                    ms_per_step=round(1000 * secs / a.steps, 2), float_psnr=floats[k][0], float_bpp_latent=floats[k][1],
                    # how far the latents travelled: max |round(y)| per grid, finest first (short
                    # schedules leave them within +-2, which caps the synthesis's input precision)

@@ -16,6 +16,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { flatProgram, gpuKernelsAvailable, run } from '../../../model/gpu-kernels.js';
 import { adamFused } from '../../../model/refine-ops.js';
+import type { Layout } from './model.js';
+import { SoapState, type SoapSettings } from './soap.js';
 
 let fusedAllowed = true;
 /** Turn the fused Adam off (true: back on) — for tests and A/B runs; on by default. */
@@ -33,6 +35,8 @@ export type AdamNext = {
   lat: tf.Tensor;
   /** fused: [packed moments]; else [m_θ, s_θ, m_c, s_c] */
   mom: tf.Tensor[];
+  /** with SOAP: its next statistics (SoapState.next) */
+  soap?: tf.Tensor1D;
 };
 
 /** Adam's moment updates and the value step, as adamFused writes them (WGSL; m, s, g in scope). */
@@ -80,17 +84,33 @@ export class AdamState {
   private mom: tf.Tensor[];
   private readonly fused: boolean;
   private readonly progs: ReturnType<typeof programs> | null;
+  /** SOAP on the chosen weight matrices of theta (soap.ts), which then ignore Adam's update */
+  readonly soap: SoapState | null;
 
-  constructor(theta0: Float32Array, canvas0: Float32Array, canvasShape: [number, number, number, number]) {
+  /** soap: the layout and settings when the weight matrices train with SOAP (canvasShape[0] members) */
+  constructor(theta0: Float32Array, canvas0: Float32Array, canvasShape: [number, number, number, number], soap?: { lay: Layout; settings: SoapSettings } | null) {
     this.th = tf.tensor1d(theta0);
     this.lat = tf.tensor4d(canvas0, canvasShape);
     this.fused = fused();
     this.progs = this.fused ? programs(this.th.size, this.lat.size) : null;
     this.mom = this.fused ? [tf.zeros([2 * (this.th.size + this.lat.size)])] : [this.th, this.th, this.lat, this.lat].map((t) => tf.zerosLike(t));
+    this.soap = soap ? new SoapState(soap.lay, canvasShape[0], soap.settings) : null;
+  }
+
+  /** Before step t (0-based): refresh SOAP's eigenbases when due (a read-back; nothing without SOAP). */
+  async beforeStep(t: number): Promise<void> {
+    if (this.soap?.dueAt(t)) await this.soap.refresh();
   }
 
   /** One Adam update from the gradients [dtheta, dcanvas] at step tt >= 1 (call inside the step's tidy and return the result from it). */
   next(grads: tf.Tensor[], lr: number, lrLatent: number, tt: number): AdamNext {
+    const n = this.adamNext(grads, lr, lrLatent, tt);
+    if (!this.soap) return n;
+    const s = this.soap.next(this.th, n.th, grads[0], lr, tt);
+    return { ...n, th: s.th, soap: s.S };
+  }
+
+  private adamNext(grads: tf.Tensor[], lr: number, lrLatent: number, tt: number): AdamNext {
     const p = this.progs;
     if (!p) {
       const [th, mth, sth] = adamFused(this.th, this.mom[0], this.mom[1], grads[0], 1, lr, tt);
@@ -114,10 +134,11 @@ export class AdamState {
 
   /** Take the tensors of `next` (after the tidy), releasing the old ones. */
   commit(n: AdamNext): void {
-    this.dispose();
+    tf.dispose([this.th, this.lat, ...this.mom]);
     this.th = n.th as tf.Tensor1D;
     this.lat = n.lat as tf.Tensor4D;
     this.mom = n.mom;
+    if (this.soap && n.soap) this.soap.commit(n.soap);
   }
 
   /** theta and the canvas, read back */
@@ -128,5 +149,6 @@ export class AdamState {
 
   dispose(): void {
     tf.dispose([this.th, this.lat, ...this.mom]);
+    this.soap?.dispose();
   }
 }

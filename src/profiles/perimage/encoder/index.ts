@@ -21,6 +21,7 @@ import { quantize } from './quantize.js';
 import { DEFAULT_TRAIN, psnrOf, rgbaToRows, train, type TrainProgress, type TrainSettings, type TrainState } from './train.js';
 import { trainBatch } from './train-batch.js';
 import { chooseStart, MAX_STARTS } from './starts.js';
+import { soapProblems } from './soap.js';
 
 export { qualityToLambda, lambdaToQuality, LAMBDA_TABLE } from './lambda.js';
 export { estimateEncodeSeconds, STEP_COST } from './estimate.js';
@@ -138,6 +139,8 @@ async function prepare(image: PerImageImage, opts: Omit<PerImageEncodeOptions, '
   if (!(synHiddenBias >= 0 && synHiddenBias <= 1)) throw new NimgError('BAD_INPUT', `perimage: synHiddenBias ${opts.synHiddenBias} outside [0, 1]`);
   const starts = opts.starts ?? 1;
   if (!(Number.isInteger(starts) && starts >= 1 && starts <= MAX_STARTS)) throw new NimgError('BAD_INPUT', `perimage: starts ${opts.starts} (1 … ${MAX_STARTS})`);
+  const soapBad = opts.train?.soap ? soapProblems(opts.train.soap) : [];
+  if (soapBad.length) throw new NimgError('BAD_INPUT', `perimage: soap ${soapBad.join(', ')}`);
   if (opts.signal?.aborted) throw new NimgError('ABORTED', 'perimage encode aborted');
   const backend = await initBackend(opts.backend ?? 'auto');
   const lay = makeLayout(arch, width, height, opts.fineScales ?? DEFAULT_FINE_SCALES);

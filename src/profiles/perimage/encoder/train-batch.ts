@@ -96,7 +96,7 @@ export async function trainBatch(lay: Layout, target0: Float32Array, thetas: Flo
     stackT.set(thetas[k], k * nTheta);
     stackC.set(canvases[k], k * Hc * Wc);
   }
-  const state = new AdamState(stackT, stackC, [K, Hc, Wc, 1]);
+  const state = new AdamState(stackT, stackC, [K, Hc, Wc, 1], st.soap && { lay, settings: st.soap });
   // the upstream gradient of the per-member losses [K]: differentiating Σ_k loss_k without
   // the Sum (one reduction dispatch a step less), made once (tfjs would fill its own each step)
   const ones = tf.ones([K]) as tf.Tensor1D;
@@ -109,6 +109,7 @@ export async function trainBatch(lay: Layout, target0: Float32Array, thetas: Flo
   try {
     for (let t = 0; t < st.steps; t++) {
       checkAbort(st.signal);
+      await state.beforeStep(t);
       const { phase, sched, schedLatent, relax, offer, log2bMin } = scheduleAt(t, st.steps, st, noiseKey(st.seed, 2, t), lay.log2bMin);
       const progress = (t + 1) % st.progressEvery === 0 || t === st.steps - 1;
       const report = progress || (offer && best !== null);

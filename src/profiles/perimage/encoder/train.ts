@@ -37,6 +37,7 @@ import { softNoise } from './softround.js';
 import { canvasMask, LOG2B_MIN_BASE, type Layout } from './model.js';
 import { relaxFused, type LossTerms } from './loss-gpu.js';
 import { BestOfPhase2 } from './best.js';
+import type { SoapSettings } from './soap.js';
 
 export interface TrainSettings {
   steps: number;
@@ -75,6 +76,9 @@ export interface TrainSettings {
   phase1Log2bMin: number;
   /** the share of phase 1 after which the file's floor applies already (1: from phase 2 on) */
   fileFloorFrom: number;
+  /** SOAP instead of Adam for the weight matrices of the chosen networks (soap.ts; a study
+   * option: null, plain Adam for everything, is the default) */
+  soap: SoapSettings | null;
   progressEvery: number;
   onProgress?: (done: number, total: number, info: TrainProgress) => void;
   signal?: AbortSignal;
@@ -82,7 +86,7 @@ export interface TrainSettings {
 
 export const DEFAULT_TRAIN: Readonly<Omit<TrainSettings, 'steps' | 'lambda'>> = Object.freeze({
   seed: 1, lr: 1e-2, lrLatent: 1e-2, noiseFrac: 0.75, steLrScale: 0.1, steLatentScale: 0, relax: 'softnoise', softT: [0.3, 0.1] as const, bestEvery: 50, progressEvery: 50,
-  phase1Log2bMin: LOG2B_MIN_BASE, fileFloorFrom: 1,
+  phase1Log2bMin: LOG2B_MIN_BASE, fileFloorFrom: 1, soap: null,
 });
 
 export interface TrainProgress {
@@ -246,7 +250,7 @@ export async function train(lay: Layout, target0: Float32Array, theta0: Float32A
   const target = tf.tensor2d(target0, [lay.width * lay.height, 3]);
   const mask = tf.tensor4d(canvasMask(lay), [1, lay.Hc, lay.Wc, 1]);
   const npix = lay.width * lay.height;
-  const state = new AdamState(theta0, canvas0, [1, lay.Hc, lay.Wc, 1]);
+  const state = new AdamState(theta0, canvas0, [1, lay.Hc, lay.Wc, 1], st.soap && { lay, settings: st.soap });
   const best = st.bestEvery > 0 ? new BestOfPhase2(1) : null;
   const history: TrainState['history'] = [];
   // the loss's upstream gradient, made once (tfjs would make and upload its own every step)
@@ -254,6 +258,7 @@ export async function train(lay: Layout, target0: Float32Array, theta0: Float32A
   try {
     for (let t = 0; t < st.steps; t++) {
       checkAbort(st.signal);
+      await state.beforeStep(t);
       const { phase, sched, schedLatent, relax, offer, log2bMin } = scheduleAt(t, st.steps, st, noiseKey(st.seed, 2, t), lay.log2bMin);
       const progress = (t + 1) % st.progressEvery === 0 || t === st.steps - 1;
       const report = progress || (offer && best !== null);

@@ -15,12 +15,12 @@
  *   npx tsx bench/perimage-gpu.ts jobs --queue Q.jsonl --dir D [--backend webgpu] [--worker K] [--members 6] [--submit-batch N]
  *     Takes jobs from the queue (one JSON object a line: {name, image, lambda, quality?, steps?,
  *     crop?: [x, y, w, h], seed?, arch?: a PerImageArch for architecture studies, recorded in
- *     the row as archSpec, synHiddenBias?, starts?, soap?: the encoder's study options (Job below), recorded in
+ *     the row as archSpec, synHiddenBias?, starts?, soap?, soapLr?: the encoder's study options (Job below), recorded in
  *     the row, starts with the seed of the start it chose, initSeed}) that no other worker has claimed (claims are mkdir D/claims/NAME,
  *     so any number of workers share a queue) and that have no D/NAME.json yet (resume), encodes
  *     each with encodePerImage and writes the REAL file D/NAME.nimg (container v2: header,
  *     params section and latent stream coded by the core) and its row D/NAME.json.
- *     --members K (default 6): queue entries with the same image, crop, steps, seed, arch, synHiddenBias, starts and soap (up to
+ *     --members K (default 6): queue entries with the same image, crop, steps, seed, arch, synHiddenBias, starts, soap and soapLr (up to
  *     K, in queue order from the first unclaimed one) are trained together in one batch
  *     (encodePerImageMembers / train-batch.ts: one step of all K with the dispatches of one on
  *     WebGPU); each still gets its own quantization, its own real .nimg and its own row (with
@@ -160,13 +160,13 @@ async function speed(): Promise<void> {
  * `synHiddenBias`: the encoder's initial synthesis bias (absent: its default); `starts`: its
  * candidate initialisations (absent: 1); `soap`: the networks whose weight matrices train
  * with SOAP ('syn', 'arm' or 'arm,syn'; TrainSettings.soap with DEFAULT_SOAP's other
- * settings; absent: Adam for everything).
+ * settings, `soapLr` its lrScale; absent: Adam for everything).
  */
-interface Job { name: string; image: string; lambda?: number; quality?: number; steps?: number; crop?: number[]; seed?: number; arch?: PerImageArch; synHiddenBias?: number; starts?: number; soap?: string }
+interface Job { name: string; image: string; lambda?: number; quality?: number; steps?: number; crop?: number[]; seed?: number; arch?: PerImageArch; synHiddenBias?: number; starts?: number; soap?: string; soapLr?: number }
 
 /** the encoder's study options a queue entry sets (absent ones: the encoder's defaults) */
 function studyOptions(job: Job) {
-  const soap = job.soap ? { ...DEFAULT_SOAP, on: job.soap.split(',') as SoapSettings['on'] } : null;
+  const soap = job.soap ? { ...DEFAULT_SOAP, on: job.soap.split(',') as SoapSettings['on'], lrScale: job.soapLr ?? DEFAULT_SOAP.lrScale } : null;
   return { synHiddenBias: job.synHiddenBias, starts: job.starts, ...(soap ? { train: { soap } } : {}) };
 }
 type StudyOptions = ReturnType<typeof studyOptions>;
@@ -193,7 +193,7 @@ async function jobs(): Promise<void> {
     }
   };
   // jobs that train together: same image, crop, steps, seed, architecture, init and optimiser (λ / quality may differ)
-  const groupKey = (j: Job) => JSON.stringify([j.image, j.crop ?? null, j.steps ?? DEFAULT_STEPS, j.seed ?? 1, j.arch ?? 'auto', j.synHiddenBias ?? SYN_HIDDEN_BIAS, j.starts ?? 1, j.soap ?? null]);
+  const groupKey = (j: Job) => JSON.stringify([j.image, j.crop ?? null, j.steps ?? DEFAULT_STEPS, j.seed ?? 1, j.arch ?? 'auto', j.synHiddenBias ?? SYN_HIDDEN_BIAS, j.starts ?? 1, j.soap ?? null, j.soapLr ?? null]);
   const taken = new Set<Job>();
   for (let i = 0; i < queue.length; i++) {
     const job = queue[i];
@@ -261,7 +261,7 @@ function writeJob(
       paramsBytes: e.params.length, latentBytes: e.latents.length,
       encodeSeconds: +e.encodeSeconds.toFixed(2), trainSeconds: +e.r.stats.trainSeconds.toFixed(2), quantizeSeconds: +e.r.stats.quantizeSeconds.toFixed(2),
       msPerStep: +e.r.stats.msPerStep.toFixed(3), psnrFloat: +e.r.stats.psnrFloat.toFixed(3), psnrQuantized: +e.r.stats.psnrQuantized.toFixed(3),
-      relax: DEFAULT_TRAIN.relax, softT: DEFAULT_TRAIN.softT, bestEvery: DEFAULT_TRAIN.bestEvery, steLatentScale: DEFAULT_TRAIN.steLatentScale, log2bGrad: LOG2B_GRAD, fineScales: e.r.params.fineScales === true, arch: e.r.stats.arch, ...(e.r.stats.arch === 'custom' ? { archSpec: job.arch } : {}), phase1Log2bMin: DEFAULT_TRAIN.phase1Log2bMin, synHiddenBias: job.synHiddenBias ?? SYN_HIDDEN_BIAS, starts: e.r.stats.starts, initSeed: e.r.stats.initSeed, soap: job.soap ?? null, bppEstimate: +e.r.stats.bppEstimate.toFixed(5), gridsSha256: gsha, gridsRoundTrip: gridsSha256(back) === gsha,
+      relax: DEFAULT_TRAIN.relax, softT: DEFAULT_TRAIN.softT, bestEvery: DEFAULT_TRAIN.bestEvery, steLatentScale: DEFAULT_TRAIN.steLatentScale, log2bGrad: LOG2B_GRAD, fineScales: e.r.params.fineScales === true, arch: e.r.stats.arch, ...(e.r.stats.arch === 'custom' ? { archSpec: job.arch } : {}), phase1Log2bMin: DEFAULT_TRAIN.phase1Log2bMin, synHiddenBias: job.synHiddenBias ?? SYN_HIDDEN_BIAS, starts: e.r.stats.starts, initSeed: e.r.stats.initSeed, soap: job.soap ?? null, ...(job.soap ? { soapLr: job.soapLr ?? DEFAULT_SOAP.lrScale } : {}), bppEstimate: +e.r.stats.bppEstimate.toFixed(5), gridsSha256: gsha, gridsRoundTrip: gridsSha256(back) === gsha,
       backend: e.r.stats.backend, adapter, gpu: process.env.NIMG_GPU_NAME ?? null, worker, concurrency, members, started, finished: new Date().toISOString(),
     };
     writeFileSync(path.join(dir, `${job.name}.nimg`), e.file);

@@ -7,7 +7,7 @@
  * the image's mean colour shows as a flat PSNR before it climbs, seeds show how far starts
  * spread, and an optimiser how fast it gets where.
  *   npx tsx bench/perimage-init-trace.ts --image PHOTO [--bias 0.01] [--crop 0,0,256,256]
- *       [--lambda 5e-4] [--steps 2000] [--seed 1] [--soap syn] [--out rows.jsonl] [--tag T]
+ *       [--lambda 5e-4] [--steps 2000] [--seed 1] [--soap syn [--soap-lr 1]] [--out rows.jsonl] [--tag T]
  * Appends one JSON row to --out: image, crop, λ, steps, seed, bias, soap, the estimated bpp
  * (latents + parameters) and the latents' alone, PSNR of the quantized and of the float
  * model, seconds, and `curve`: [step, psnr, bpp] triples.
@@ -26,7 +26,7 @@ const steps = +opt('steps', '2000')!;
 const bias = +opt('bias', '0.01')!;
 const seed = +opt('seed', '1')!;
 const soapOn = opt('soap', '')!;
-const soap = soapOn ? { ...DEFAULT_SOAP, on: soapOn.split(',') as SoapSettings['on'] } : null;
+const soap = soapOn ? { ...DEFAULT_SOAP, on: soapOn.split(',') as SoapSettings['on'], lrScale: +opt('soap-lr', '1')! } : null;
 const img = await loadImage(file, crop);
 const curve: [number, number, number][] = [];
 const t0 = performance.now();

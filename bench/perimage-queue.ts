@@ -20,7 +20,7 @@
  * device call carries at most 64 MiB with the repository).
  *   npx tsx bench/perimage-queue.ts [--done bench/results/perimage-rows] [--steps 2000] [--out .gpu/queue.jsonl]
  *       [--kodak ../shared/data/kodak] [--limit N (the first N jobs)] [--order effort|headline]
- *   npx tsx bench/perimage-queue.ts --arch-study wide,syn32 [--photos 2] [--steps 8000] [--syn-hidden-bias B] [--seeds S,..] [--starts K] [--soap syn|arm|arm,syn] [--out .gpu/queue.jsonl]
+ *   npx tsx bench/perimage-queue.ts --arch-study wide,syn32 [--photos 2] [--steps 8000] [--syn-hidden-bias B] [--seeds S,..] [--starts K] [--soap syn|arm|arm,syn [--soap-lr S]] [--out .gpu/queue.jsonl]
  *     Instead: architecture studies on the first --photos training photos of .gpu/calib/ at
  *     CALIB_LAMBDAS, one group per photo and architecture (bench/perimage-arches.ts), named
  *     calib-PHOTO-lLAMBDA-sSTEPS-RECIPE-ARCH, to set against the default decoder's calibration
@@ -33,7 +33,8 @@
  *     set against seed 1 (how far starts spread). --starts K: the encoder's best of K
  *     initialisations (its `starts`), named ...-stK. --soap syn: the weight matrices of the
  *     synthesis (arm: of the context model; arm,syn: both) train with SOAP instead of Adam
- *     (TrainSettings.soap, encoder/soap.ts), named ...-soapsyn (-soaparm, -soaparmsyn).
+ *     (TrainSettings.soap, encoder/soap.ts), named ...-soapsyn (-soaparm, -soaparmsyn); --soap-lr S:
+ *     SOAP's step S times the networks' Adam step (its lrScale), named ...-soapsyn-lrS.
  *   npx tsx bench/perimage-queue.ts --soap syn [--order headline] ...: the Kodak queue with SOAP,
  *     recipe r5 (names ...-sSTEPS-r5), no calibration encodes.
  */
@@ -53,23 +54,24 @@ const lam = (l: number) => l.toExponential().replace('+', '');
 const calibImgs = existsSync('.gpu/calib') ? readdirSync('.gpu/calib').filter((n) => /\.(jpg|png)$/.test(n)).sort() : [];
 const kodakDir = opt('kodak', '../shared/data/kodak');
 const kodak = readdirSync(kodakDir).filter((n) => n.endsWith('.png')).sort();
-type Job = { name: string; image: string; lambda: number; steps: number; arch?: (typeof STUDY_ARCHES)[string]; synHiddenBias?: number; seed?: number; starts?: number; soap?: string };
+type Job = { name: string; image: string; lambda: number; steps: number; arch?: (typeof STUDY_ARCHES)[string]; synHiddenBias?: number; seed?: number; starts?: number; soap?: string; soapLr?: number };
 /** what a study varies besides the decoder: the encoder's synHiddenBias, seed, starts and SOAP's networks */
-interface StudyInit { bias?: number; seed?: number; starts?: number; soap?: string }
+interface StudyInit { bias?: number; seed?: number; starts?: number; soap?: string; soapLr?: number }
 /**
  * a calibration (training photo) job; `arch`: a study architecture, named as the name's
- * next part; then the study init's parts (-bBIAS, -sdSEED, -stSTARTS, -soapNETS)
+ * next part; then the study init's parts (-bBIAS, -sdSEED, -stSTARTS, -soapNETS, -lrSOAPLR)
  */
 const calibJob = (f: string, l: number, st: number, arch?: string, init: StudyInit = {}): Job => ({
   name: `calib-${path.parse(f).name}-l${lam(l)}-s${st}-${RECIPE}${arch ? `-${arch}` : ''}` +
     `${init.bias !== undefined ? `-b${init.bias}` : ''}${init.seed !== undefined ? `-sd${init.seed}` : ''}${init.starts !== undefined ? `-st${init.starts}` : ''}` +
-    `${init.soap !== undefined ? `-soap${init.soap.replace(',', '')}` : ''}`,
+    `${init.soap !== undefined ? `-soap${init.soap.replace(',', '')}` : ''}${init.soapLr !== undefined ? `-lr${init.soapLr}` : ''}`,
   image: `.gpu/calib/${f}`, lambda: l, steps: st,
   ...(arch ? { arch: STUDY_ARCHES[arch] } : {}),
   ...(init.bias !== undefined ? { synHiddenBias: init.bias } : {}),
   ...(init.seed !== undefined ? { seed: init.seed } : {}),
   ...(init.starts !== undefined ? { starts: init.starts } : {}),
   ...(init.soap !== undefined ? { soap: init.soap } : {}),
+  ...(init.soapLr !== undefined ? { soapLr: init.soapLr } : {}),
 });
 /** a Kodak job; with `soap` (the networks SOAP trains) its recipe is r5 (perimage-curves.ts recipeOf), in the name too */
 const kodakJob = (f: string, l: number, st: number, soap?: string): Job => ({
@@ -116,7 +118,9 @@ const bias = studyOpt('syn-hidden-bias', Number, (b) => b >= 0 && b <= 1, 'a num
 const seeds = studyOpt('seeds', (a) => a.split(',').map(Number), (ss) => ss.every(isSeed), 'integers') ?? [undefined];
 const starts = studyOpt('starts', Number, (k) => Number.isInteger(k) && k >= 1 && k <= MAX_STARTS, `1 … ${MAX_STARTS}`);
 const soap = studyOpt('soap', String, (on) => ['syn', 'arm', 'arm,syn'].includes(on), 'syn, arm or arm,syn', true);
-const all = study.length ? studyJobs(study, seeds, { bias, starts, soap }) : kodakAndCalibJobs(soap);
+const soapLr = studyOpt('soap-lr', Number, (s) => s > 0 && s <= 10, 'a number in (0, 10]');
+if (soapLr !== undefined && !soap) throw new Error('--soap-lr goes with --soap');
+const all = study.length ? studyJobs(study, seeds, { bias, starts, soap, soapLr }) : kodakAndCalibJobs(soap);
 const limit = +opt('limit', '0');
 const todo = all.filter((j) => !done.has(j.name)).slice(0, limit > 0 ? limit : undefined);
 mkdirSync('.gpu/kodak', { recursive: true });

@@ -8,7 +8,7 @@
  *       [--peers bench/results/perimage-gpu/calib-peers.json] [--jobs bench/results/perimage-calib]
  *
  * --jobs DIR: also the TypeScript encoder's rows of training photos there (bench/perimage-gpu.ts
- * `jobs`, named calib-PHOTO-lLAMBDA-sSTEPS-RECIPE[-ARCH][-bBIAS][-sdSEED][-stSTARTS][-soapNETS]: the calibration encodes with the
+ * `jobs`, named calib-PHOTO-lLAMBDA-sSTEPS-RECIPE[-ARCH][-bBIAS][-sdSEED][-stSTARTS][-soapNETS[-lrSOAPLR]]: the calibration encodes with the
  * default decoder, and the architecture studies of bench/perimage-queue.ts --arch-study), one
  * group per photo and tag `ts-RECIPE-ARCH`; PSNR is the encoder's psnrQuantized (the float
  * synthesis of the quantized model), the same measure for every architecture.
@@ -37,7 +37,7 @@ function jobAsSweepRow(r: { name: string; image: string; lambda: number; steps: 
   const m = /^calib-.+-s\d+-(r\d+)(?:-([a-z0-9.-]+))?$/.exec(r.name);
   if (!m) return null;
   const variant = m[2] ?? r.arch ?? 'default';
-  const arch = variant.replace(/(^|-)(b[\d.]+|sd\d+|st\d+|soap[a-z]+)(?=-|$)/g, '') || 'default';
+  const arch = variant.replace(/(^|-)(b[\d.]+|sd\d+|st\d+|soap[a-z]+|lr[\d.]+)(?=-|$)/g, '') || 'default';
   return { tag: `ts-${m[1]}-${variant}`, image: r.image, lam: r.lambda, steps: r.steps, recipe: m[1], bpp: r.bpp, psnr: r.psnrQuantized, arch };
 }
 const jobsDir = opt('jobs');

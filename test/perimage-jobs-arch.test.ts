@@ -36,9 +36,9 @@ describe('perimage-gpu jobs: arch per queue entry', () => {
     const job = (name: string, lambda: number, arch?: object) => JSON.stringify({ name, image, lambda, steps: 4, ...(arch ? { arch } : {}) });
     const biased = JSON.stringify({ name: 'auto-b', image, lambda: 1e-3, steps: 4, synHiddenBias: 0.1 });
     const started = JSON.stringify({ name: 'auto-k', image, lambda: 1e-3, steps: 8, starts: 2 });
-    const soap = (name: string, lambda: number, nets?: string) => JSON.stringify({ name, image, lambda, steps: 12, ...(nets ? { soap: nets } : {}) });
+    const soap = (name: string, lambda: number, nets?: string, soapLr?: number) => JSON.stringify({ name, image, lambda, steps: 12, ...(nets ? { soap: nets } : {}), ...(soapLr ? { soapLr } : {}) });
     writeFileSync(path.join(dir, 'q.jsonl'), [job('w1', 1e-2, wide), job('auto', 1e-2), biased, started, job('w2', 1e-3, wide),
-      soap('adam12', 1e-3), soap('soap12', 1e-3, 'syn'), soap('soap12b', 4e-3, 'syn')].join('\n'));
+      soap('adam12', 1e-3), soap('soap12', 1e-3, 'syn'), soap('soap12lr', 1e-3, 'syn', 0.5), soap('soap12b', 4e-3, 'syn')].join('\n'));
     execFileSync(process.execPath, ['--import', 'tsx', 'bench/perimage-gpu.ts', 'jobs', '--backend', 'wasm', '--queue', path.join(dir, 'q.jsonl'), '--dir', path.join(dir, 'out'), '--members', '6'], {
       stdio: 'pipe', timeout: 240_000,
     });
@@ -63,7 +63,9 @@ describe('perimage-gpu jobs: arch per queue entry', () => {
     expect(row('auto')).toMatchObject({ starts: 1, initSeed: 1 });
     // SOAP: its entries train together, apart from the same settings with Adam, and it shows in the file
     expect(row('auto').soap).toBeNull();
-    expect(row('soap12')).toMatchObject({ soap: 'syn', members: 2 });
+    expect(row('soap12')).toMatchObject({ soap: 'syn', soapLr: 1, members: 2 });
+    expect(row('soap12lr')).toMatchObject({ soap: 'syn', soapLr: 0.5, members: 1 }); // another step size: its own group
+    expect(readFileSync(path.join(dir, 'out', 'soap12.nimg')).equals(readFileSync(path.join(dir, 'out', 'soap12lr.nimg')))).toBe(false);
     expect(row('soap12b')).toMatchObject({ soap: 'syn', members: 2 });
     expect(row('adam12')).toMatchObject({ soap: null, members: 1 });
     expect(readFileSync(path.join(dir, 'out', 'soap12.nimg')).equals(readFileSync(path.join(dir, 'out', 'adam12.nimg')))).toBe(false);

@@ -73,6 +73,9 @@ describe('perimage-queue --arch-study', () => {
     expect(queue()[0]).toMatchObject({ name: `calib-a-l${l0}-s8000-r4-soaparmsyn`, soap: 'arm,syn' });
     expect(queue()).toHaveLength(CALIB_LAMBDAS.length);
     expect(() => run('--arch-study', 'auto', '--soap', 'all')).toThrow(/--soap all/);
+    run('--arch-study', 'auto', '--photos', '1', '--soap', 'syn', '--soap-lr', '0.5');
+    expect(queue()[0]).toMatchObject({ name: `calib-a-l${l0}-s8000-r4-soapsyn-lr0.5`, soap: 'syn', soapLr: 0.5 });
+    expect(() => run('--arch-study', 'auto', '--soap-lr', '0.5')).toThrow(/--soap-lr goes with --soap/);
     // without --arch-study: the Kodak queue with SOAP, recipe r5 in the names, no calibration encodes
     for (const k of ['kodim01.png', 'kodim02.png', 'kodim04.png', 'kodim08.png', 'kodim23.png']) writeFileSync(path.join(cwd, 'kodak', k), '');
     run('--soap', 'syn', '--order', 'headline');

@@ -176,6 +176,33 @@ describe('perimage encoder: SOAP', () => {
     }
   });
 
+  it('lrScale scales SOAP\'s step (first step: half of Adam\'s on the matrices, Adam\'s elsewhere)', async () => {
+    const lay = makeLayout(defaultArch(), 16, 16);
+    const r = rng(5);
+    const theta0 = Float32Array.from({ length: lay.nTheta }, () => 0.1 * r());
+    const canvas0 = new Float32Array(lay.Hc * lay.Wc);
+    const shape: [number, number, number, number] = [1, lay.Hc, lay.Wc, 1];
+    const g = [tf.tensor1d(Float32Array.from({ length: lay.nTheta }, r)), tf.zeros(shape)];
+    const plain = new AdamState(theta0, canvas0, shape);
+    const half = new AdamState(theta0, canvas0, shape, { lay, settings: { ...DEFAULT_SOAP, lrScale: 0.5 } });
+    try {
+      const a = plain.next(g, 0.01, 0.01, 1);
+      const h = half.next(g, 0.01, 0.01, 1);
+      const [va, vh] = [await a.th.data(), await h.th.data()];
+      const inMat = new Uint8Array(lay.nTheta);
+      for (const { offset, rows, cols } of soapMatrices(lay, DEFAULT_SOAP.on)) inMat.fill(1, offset, offset + rows * cols);
+      for (let i = 0; i < lay.nTheta; i++) {
+        const want = inMat[i] ? theta0[i] + 0.5 * (va[i] - theta0[i]) : va[i];
+        expect(vh[i]).toBeCloseTo(want, 6);
+      }
+      tf.dispose([a.th, a.lat, ...a.mom, h.th, h.lat, ...h.mom, ...(h.soap ? [h.soap] : [])]);
+    } finally {
+      tf.dispose(g);
+      plain.dispose();
+      half.dispose();
+    }
+  });
+
   it('trains with SOAP, alone and batched (one member of a batch = the run alone)', async () => {
     const W = 24, H = 16, STEPS = 40;
     const rgba = await sampleCrop(W, H, 300, 140);
@@ -200,7 +227,7 @@ describe('perimage encoder: SOAP settings', () => {
   it('bad settings are a NimgError before any training', async () => {
     const { encodePerImage } = await import('../src/profiles/perimage/encoder/index.js');
     const img = { width: 8, height: 8, data: new Uint8ClampedArray(8 * 8 * 4) };
-    for (const soap of [{ ...DEFAULT_SOAP, on: [] }, { ...DEFAULT_SOAP, on: ['synth'] }, { ...DEFAULT_SOAP, every: 0 }, { ...DEFAULT_SOAP, statBeta: 1 }]) {
+    for (const soap of [{ ...DEFAULT_SOAP, on: [] }, { ...DEFAULT_SOAP, on: ['synth'] }, { ...DEFAULT_SOAP, every: 0 }, { ...DEFAULT_SOAP, statBeta: 1 }, { ...DEFAULT_SOAP, lrScale: 0 }]) {
       await expect(encodePerImage(img, { quality: 4, steps: 2, backend: 'wasm', train: { soap: soap as never } })).rejects.toMatchObject({ name: 'NimgError', code: 'BAD_INPUT' });
     }
   });

@@ -46,9 +46,11 @@ export interface SoapSettings {
   every: number;
   /** decay of L and R */
   statBeta: number;
+  /** SOAP's step relative to the networks' Adam step (TrainSettings.lr and its schedule) */
+  lrScale: number;
 }
 
-export const DEFAULT_SOAP: Readonly<SoapSettings> = Object.freeze({ on: ['syn'] as const, every: 10, statBeta: 0.95 });
+export const DEFAULT_SOAP: Readonly<SoapSettings> = Object.freeze({ on: ['syn'] as const, every: 10, statBeta: 0.95, lrScale: 1 });
 
 /** what is wrong with settings (empty: nothing) */
 export function soapProblems(s: SoapSettings): string[] {
@@ -56,6 +58,7 @@ export function soapProblems(s: SoapSettings): string[] {
   if (!Array.isArray(s.on) || !s.on.length || !s.on.every((n) => n === 'arm' || n === 'syn')) out.push(`on ${JSON.stringify(s.on)} (arm, syn or both)`);
   if (!(Number.isInteger(s.every) && s.every >= 1 && s.every <= 10_000)) out.push(`every ${s.every} (1 … 10000)`);
   if (!(s.statBeta >= 0 && s.statBeta < 1)) out.push(`statBeta ${s.statBeta} outside [0, 1)`);
+  if (!(s.lrScale > 0 && s.lrScale <= 10)) out.push(`lrScale ${s.lrScale} outside (0, 10]`);
   return out;
 }
 
@@ -237,11 +240,11 @@ export class SoapState {
 
   /**
    * theta after one step: Adam's `thAdam` outside the matrices, SOAP's update from `thOld`
-   * and the gradient `g` on them; plus the next statistics (for commit). tt: the 1-based
-   * step. In the step's tidy.
+   * and the gradient `g` on them; plus the next statistics (for commit). lr: the networks'
+   * Adam step (SOAP's is lr · lrScale); tt: the 1-based step. In the step's tidy.
    */
   next(thOld: tf.Tensor, thAdam: tf.Tensor, g: tf.Tensor, lr: number, tt: number): { th: tf.Tensor1D; S: tf.Tensor1D } {
-    const c = { sb: this.settings.statBeta, c1inv: 1 / (1 - SOAP_B1 ** tt), c2inv: 1 / (1 - SOAP_B2 ** tt), lr };
+    const c = { sb: this.settings.statBeta, c1inv: 1 / (1 - SOAP_B1 ** tt), c2inv: 1 / (1 - SOAP_B2 ** tt), lr: lr * this.settings.lrScale };
     if (fusedAllowed && gpuKernelsAvailable()) return soapFusedNext(this.layout, this.members, thOld, thAdam, g, this.S, this.Q, c);
     return this.opsNext(thOld, thAdam, g, c);
   }

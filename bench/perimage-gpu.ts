@@ -52,7 +52,7 @@ import { defaultArch, type LatentGrids, type PerImageArch } from '../src/profile
 import { DEFAULT_STEPS, encodePerImage, encodePerImageMembers, lambdaToQuality, qualityToLambda, type PerImageEncodeResult } from '../src/profiles/perimage/encoder/index.js';
 import { makeLayout, SYN_HIDDEN_BIAS } from '../src/profiles/perimage/encoder/model.js';
 import { DEFAULT_TRAIN, rgbaToRows } from '../src/profiles/perimage/encoder/train.js';
-import { DEFAULT_SOAP, type SoapSettings } from '../src/profiles/perimage/encoder/soap.js';
+import { DEFAULT_SOAP, soapSettingsOf } from '../src/profiles/perimage/encoder/soap.js';
 import { setFusedUp2 } from '../src/profiles/perimage/encoder/up2-gpu.js';
 import { setFusedSynth } from '../src/profiles/perimage/encoder/synth-gpu.js';
 import { setFusedArm } from '../src/profiles/perimage/encoder/arm-gpu.js';
@@ -166,7 +166,7 @@ interface Job { name: string; image: string; lambda?: number; quality?: number; 
 
 /** the encoder's study options a queue entry sets (absent ones: the encoder's defaults) */
 function studyOptions(job: Job) {
-  const soap = job.soap ? { ...DEFAULT_SOAP, on: job.soap.split(',') as SoapSettings['on'], lrScale: job.soapLr ?? DEFAULT_SOAP.lrScale } : null;
+  const soap = job.soap ? soapSettingsOf(job.soap, job.soapLr) : null;
   return { synHiddenBias: job.synHiddenBias, starts: job.starts, ...(soap ? { train: { soap } } : {}) };
 }
 type StudyOptions = ReturnType<typeof studyOptions>;

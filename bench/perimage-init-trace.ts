@@ -17,7 +17,7 @@ import path from 'node:path';
 import { opt } from './args.js';
 import { loadImage } from './load-image.js';
 import { encodePerImage } from '../src/profiles/perimage/encoder/index.js';
-import { DEFAULT_SOAP, type SoapSettings } from '../src/profiles/perimage/encoder/soap.js';
+import { soapSettingsOf } from '../src/profiles/perimage/encoder/soap.js';
 
 const file = opt('image')!;
 const crop = opt('crop', '0,0,256,256')!.split(',').map(Number);
@@ -26,7 +26,7 @@ const steps = +opt('steps', '2000')!;
 const bias = +opt('bias', '0.01')!;
 const seed = +opt('seed', '1')!;
 const soapOn = opt('soap', '')!;
-const soap = soapOn ? { ...DEFAULT_SOAP, on: soapOn.split(',') as SoapSettings['on'], lrScale: +opt('soap-lr', '1')! } : null;
+const soap = soapOn ? soapSettingsOf(soapOn, +opt('soap-lr', '1')!) : null;
 const img = await loadImage(file, crop);
 const curve: [number, number, number][] = [];
 const t0 = performance.now();

@@ -5,7 +5,7 @@ measured exactly as encode.py does (integer ARM bits, quantized parameters, 8-bi
         --steps 8000 [--recipe noise|softnoise] [--T 0.3,0.1] [--lr 0.01] [--noise-frac 0.75] \
         [--ste-lr-scale 0.1] [--ste-latent-scale 0] [--ste-reset none] [--keep-best 50] [--arch default] \
         [--out rows.jsonl] [--tag name] [--log-every 500] [--fine-scales [--phase1-log2b-min -3] [--file-floor-from 1]]
-        [--net-opt adam|soap [--soap-every 10] [--soap-beta 0.95]]
+        [--net-opt adam|soap [--soap-on arm,syn] [--soap-lr-scale 1] [--soap-every 10] [--soap-beta 0.95]]
 
 Recipes: 'noise' is the TypeScript encoder's (train.ts: uniform noise, then straight-through
 rounding); 'softnoise' replaces phase 1's y + u by softround(softround(y, T) + u, T) with T

@@ -16,7 +16,13 @@ import * as tf from '@tensorflow/tfjs-core';
 import { flatProgram, run } from '../../../model/gpu-kernels.js';
 import type { SoapLayout } from './soap.js';
 
-type Consts = { sb: number; c1inv: number; c2inv: number; lr: number };
+/** Adam's constants (adam.ts's), for both paths of the step: baked into these programs, used by soap.ts's ops */
+export const SOAP_B1 = 0.9;
+export const SOAP_B2 = 0.999;
+export const SOAP_EPS = 1e-8;
+
+/** the step's scalars: the statistics' decay, Adam's bias corrections (inverted), the step size */
+export type SoapConsts = { sb: number; c1inv: number; c2inv: number; lr: number };
 
 /** WGSL: the if-chain that finds the matrix of local index `e` by its start in a member's block (`base` of each) */
 function chain(lay: SoapLayout, base: (j: number) => number, size: (j: number) => number, body: (j: number) => string): string {
@@ -26,7 +32,8 @@ ${body(j)}
           }`).join(' else ');
 }
 
-function programs(lay: SoapLayout, K: number, nT: number) {
+/** The three programs for `lay` and K members of nT parameters each (built once per training run). */
+export function soapPrograms(lay: SoapLayout, K: number, nT: number) {
   const { sz, qz, nz } = lay;
   const key = `${K}_${nT}_${lay.mats.map((m) => `${m.offset}x${m.rows}x${m.cols}`).join('_')}`;
   // QL(a, r) and QR(b, c) of matrix j, member k
@@ -67,13 +74,13 @@ function programs(lay: SoapLayout, K: number, nT: number) {
               v = uniforms.sb * old + (1.0 - uniforms.sb) * acc;
             } else if (l < ${m * m + n * n + m * n}) {
               let i = l - ${m * m + n * n};
-              v = old * 0.9 + ${G(j, `i / ${n}`, `i % ${n}`)} * ${1 - 0.9};
+              v = old * ${SOAP_B1} + ${G(j, `i / ${n}`, `i % ${n}`)} * ${1 - SOAP_B1};
             } else {
               let i = l - ${m * m + n * n + m * n};
               let r = i / ${n};
               let c = i % ${n};
               ${rotated(j, (a, b) => G(j, a, b))}
-              v = old * 0.999 + (acc * acc) * ${1 - 0.999};
+              v = old * ${SOAP_B2} + (acc * acc) * ${1 - SOAP_B2};
             }`;
   })}
           setOutputAtIndex(index, v);
@@ -92,7 +99,7 @@ function programs(lay: SoapLayout, K: number, nT: number) {
             let c = l % ${n};
             ${rotated(j, (a, b) => `S[k * ${sz} + ${m1} + (${a}) * ${n} + (${b})]`)}
             let m2 = S[k * ${sz} + ${m1 + m * n} + l];
-            v = (acc * uniforms.c1inv) / (sqrt(m2 * uniforms.c2inv) + 1e-8);`;
+            v = (acc * uniforms.c1inv) / (sqrt(m2 * uniforms.c2inv) + ${SOAP_EPS});`;
   })}
           setOutputAtIndex(index, v);
         }
@@ -121,14 +128,12 @@ function programs(lay: SoapLayout, K: number, nT: number) {
   return { stats, step, theta };
 }
 
-const cache = new Map<string, ReturnType<typeof programs>>();
-
-/** SoapState.next on tfjs WebGPU. REQUIRES: gpuKernelsAvailable(); S, Q packed by `lay` for K members. */
-export function soapFusedNext(lay: SoapLayout, K: number, thOld: tf.Tensor, thAdam: tf.Tensor, g: tf.Tensor, S: tf.Tensor, Q: tf.Tensor, c: Consts): { th: tf.Tensor1D; S: tf.Tensor1D } {
+/**
+ * SoapState.next on tfjs WebGPU with soapPrograms(lay, K, nT).
+ * REQUIRES: gpuKernelsAvailable(); S, Q packed by `lay` for K members; thOld has K·nT entries.
+ */
+export function soapFusedNext(p: ReturnType<typeof soapPrograms>, lay: SoapLayout, K: number, thOld: tf.Tensor, thAdam: tf.Tensor, g: tf.Tensor, S: tf.Tensor, Q: tf.Tensor, c: SoapConsts): { th: tf.Tensor1D; S: tf.Tensor1D } {
   const nT = thOld.size / K;
-  const key = `${K}_${nT}_${JSON.stringify(lay.mats)}`;
-  let p = cache.get(key);
-  if (!p) cache.set(key, (p = programs(lay, K, nT)));
   const f = (v: number) => [{ type: 'float32' as const, data: [v] }];
   const S1 = tf.reshape(run(p.stats, [S, g, Q], 'float32', f(c.sb)), [K * lay.sz]) as tf.Tensor1D;
   const N = run(p.step, [S1, Q], 'float32', [...f(c.c1inv), ...f(c.c2inv)]);

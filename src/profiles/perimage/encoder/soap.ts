@@ -37,7 +37,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { gpuKernelsAvailable } from '../../../model/gpu-kernels.js';
 import type { Layout } from './model.js';
-import { soapFusedNext } from './soap-gpu.js';
+import { SOAP_B1, SOAP_B2, SOAP_EPS, soapFusedNext, soapPrograms, type SoapConsts } from './soap-gpu.js';
 
 export interface SoapSettings {
   /** the networks whose weight matrices SOAP trains */
@@ -60,6 +60,11 @@ export function soapProblems(s: SoapSettings): string[] {
   if (!(s.statBeta >= 0 && s.statBeta < 1)) out.push(`statBeta ${s.statBeta} outside [0, 1)`);
   if (!(s.lrScale > 0 && s.lrScale <= 10)) out.push(`lrScale ${s.lrScale} outside (0, 10]`);
   return out;
+}
+
+/** Settings that train the networks `nets` ('syn', 'arm' or 'arm,syn') with SOAP, the rest DEFAULT_SOAP's. */
+export function soapSettingsOf(nets: string, lrScale = DEFAULT_SOAP.lrScale): SoapSettings {
+  return { ...DEFAULT_SOAP, on: nets.split(',') as SoapSettings['on'], lrScale };
 }
 
 /** one weight matrix of theta: `rows` x `cols` row-major from `offset` (one member) */
@@ -156,13 +161,8 @@ export function jacobiEigenvectors(a: Float64Array, n: number, q0?: Float64Array
   return Q;
 }
 
-/** Adam's constants, as adam.ts */
-export const SOAP_B1 = 0.9;
-export const SOAP_B2 = 0.999;
-export const SOAP_EPS = 1e-8;
-
 let fusedAllowed = true;
-/** Turn the fused SOAP programs off (true: back on) — for tests and A/B runs; on by default. */
+/** Turn the fused SOAP programs off (true: back on) for states made after — for tests and A/B runs; on by default. */
 export function setFusedSoap(on: boolean): void {
   fusedAllowed = on;
 }
@@ -203,9 +203,12 @@ export class SoapState {
   /** bases, packed, [K·qz], and their host copy (f64) */
   private Q: tf.Tensor1D;
   private hostQ: Float64Array;
+  /** the fused programs (tfjs WebGPU, fused allowed when constructed), else null: tfjs ops */
+  private readonly progs: ReturnType<typeof soapPrograms> | null;
 
   constructor(lay: Layout, readonly members: number, readonly settings: SoapSettings) {
     this.layout = soapLayout(soapMatrices(lay, settings.on));
+    this.progs = fusedAllowed && gpuKernelsAvailable() ? soapPrograms(this.layout, members, lay.nTheta) : null;
     const { sz, qz } = this.layout;
     this.S = tf.zeros([members * sz]);
     this.hostQ = new Float64Array(members * qz);
@@ -245,12 +248,12 @@ export class SoapState {
    */
   next(thOld: tf.Tensor, thAdam: tf.Tensor, g: tf.Tensor, lr: number, tt: number): { th: tf.Tensor1D; S: tf.Tensor1D } {
     const c = { sb: this.settings.statBeta, c1inv: 1 / (1 - SOAP_B1 ** tt), c2inv: 1 / (1 - SOAP_B2 ** tt), lr: lr * this.settings.lrScale };
-    if (fusedAllowed && gpuKernelsAvailable()) return soapFusedNext(this.layout, this.members, thOld, thAdam, g, this.S, this.Q, c);
+    if (this.progs) return soapFusedNext(this.progs, this.layout, this.members, thOld, thAdam, g, this.S, this.Q, c);
     return this.opsNext(thOld, thAdam, g, c);
   }
 
   /** next() as tfjs ops, matrix by matrix (any backend) */
-  private opsNext(thOld: tf.Tensor, thAdam: tf.Tensor, g: tf.Tensor, c: { sb: number; c1inv: number; c2inv: number; lr: number }): { th: tf.Tensor1D; S: tf.Tensor1D } {
+  private opsNext(thOld: tf.Tensor, thAdam: tf.Tensor, g: tf.Tensor, c: SoapConsts): { th: tf.Tensor1D; S: tf.Tensor1D } {
     const K = this.members;
     const { sz, qz, mats } = this.layout;
     const nT = thOld.size / K;

@@ -20,7 +20,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 
-interface Program {
+export interface Program {
   variableNames: string[];
   outputShape: number[];
   shaderKey: string;

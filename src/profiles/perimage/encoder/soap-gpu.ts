@@ -13,7 +13,7 @@
  * order: results agree to f32 rounding (test/perimage-soap-webgpu.test.ts).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { flatProgram, run } from '../../../model/gpu-kernels.js';
+import { flatProgram, run, type Program } from '../../../model/gpu-kernels.js';
 import type { SoapLayout } from './soap.js';
 
 /** Adam's constants (adam.ts's), for both paths of the step: baked into these programs, used by soap.ts's ops */
@@ -32,8 +32,11 @@ ${body(j)}
           }`).join(' else ');
 }
 
+/** the three programs of one step (soapPrograms) */
+export interface SoapPrograms { stats: Program; step: Program; theta: Program }
+
 /** The three programs for `lay` and K members of nT parameters each (built once per training run). */
-export function soapPrograms(lay: SoapLayout, K: number, nT: number) {
+export function soapPrograms(lay: SoapLayout, K: number, nT: number): SoapPrograms {
   const { sz, qz, nz } = lay;
   const key = `${K}_${nT}_${lay.mats.map((m) => `${m.offset}x${m.rows}x${m.cols}`).join('_')}`;
   // QL(a, r) and QR(b, c) of matrix j, member k
@@ -132,7 +135,7 @@ export function soapPrograms(lay: SoapLayout, K: number, nT: number) {
  * SoapState.next on tfjs WebGPU with soapPrograms(lay, K, nT).
  * REQUIRES: gpuKernelsAvailable(); S, Q packed by `lay` for K members; thOld has K·nT entries.
  */
-export function soapFusedNext(p: ReturnType<typeof soapPrograms>, lay: SoapLayout, K: number, thOld: tf.Tensor, thAdam: tf.Tensor, g: tf.Tensor, S: tf.Tensor, Q: tf.Tensor, c: SoapConsts): { th: tf.Tensor1D; S: tf.Tensor1D } {
+export function soapFusedNext(p: SoapPrograms, lay: SoapLayout, K: number, thOld: tf.Tensor, thAdam: tf.Tensor, g: tf.Tensor, S: tf.Tensor, Q: tf.Tensor, c: SoapConsts): { th: tf.Tensor1D; S: tf.Tensor1D } {
   const nT = thOld.size / K;
   const f = (v: number) => [{ type: 'float32' as const, data: [v] }];
   const S1 = tf.reshape(run(p.stats, [S, g, Q], 'float32', f(c.sb)), [K * lay.sz]) as tf.Tensor1D;

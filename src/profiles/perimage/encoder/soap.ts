@@ -37,7 +37,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { gpuKernelsAvailable } from '../../../model/gpu-kernels.js';
 import type { Layout } from './model.js';
-import { SOAP_B1, SOAP_B2, SOAP_EPS, soapFusedNext, soapPrograms, type SoapConsts } from './soap-gpu.js';
+import { SOAP_B1, SOAP_B2, SOAP_EPS, soapFusedNext, soapPrograms, type SoapConsts, type SoapPrograms } from './soap-gpu.js';
 
 export interface SoapSettings {
   /** the networks whose weight matrices SOAP trains */
@@ -204,7 +204,7 @@ export class SoapState {
   private Q: tf.Tensor1D;
   private hostQ: Float64Array;
   /** the fused programs (tfjs WebGPU, fused allowed when constructed), else null: tfjs ops */
-  private readonly progs: ReturnType<typeof soapPrograms> | null;
+  private readonly progs: SoapPrograms | null;
 
   constructor(lay: Layout, readonly members: number, readonly settings: SoapSettings) {
     this.layout = soapLayout(soapMatrices(lay, settings.on));
